@@ -1,3 +1,5 @@
+# ruff: noqa: F821  (torch, D, NOISE and the helpers come from glossary_meta-learning_linear_tasks.py,
+# which the page includes in the same executed block just before this file)
 # Meta-train a starting point theta0 on 500 tasks with K = 2, then compare three learners on
 # 500 fresh tasks per row: scratch (start at 0), the meta-learned start, and the Bayes posterior
 # mean, which is told mu and the spread (the best any learner can do on this distribution).
