@@ -1,0 +1,489 @@
+r"""Transfer-learning baseline: pre-train an ordinary classifier, then answer episodes without meta-learning.
+
+The network is trained with cross-entropy over *all* meta-training classes at once, like any
+image classifier. At meta-test time its feature extractor is frozen and each episode is answered
+from the support set's features alone, by one of two heads:
+
+* `"cosine"`: cosine similarity to the class means of the support features, the nearest-mean
+  form of Baseline++ in Chen et al. (2019), "A Closer Look at Few-shot Classification",
+  arXiv:1904.04232v2;
+* `"logistic"`: a multinomial logistic regression fitted on the L2-normalised support features,
+  as in Tian et al. (2020), "Rethinking Few-Shot Image Classification: a Good Embedding Is All You
+  Need?", arXiv:2003.11539v2.
+
+It is the comparator a meta-learner has to beat on the same episodes to pay for its complexity.
+
+| Idea | Function |
+|---|---|
+| Pre-training objective: cross-entropy over all training classes | `pretrain_loss` |
+| Baseline++ cosine classifier, weights set to class means | `cosine_head` |
+| RFS linear classifier on normalised features | `fit_logistic_head` |
+| Episode predictor `predict(support_x, support_y, query_x) -> logits` | `make_predict` |
+
+Deliberate deviations:
+
+1. Chen et al. fit the cosine classifier's weight vectors on the support set by SGD; here they are
+   set to the support class means (no fitting, deterministic).
+2. Chen et al. also pre-train Baseline++ with a cosine classifier; here pre-training always uses a
+   linear layer (the plain "Baseline" pre-training), so both heads share one checkpoint.
+3. Tian et al. fit scikit-learn's `LogisticRegression`; here the same objective
+   (L2 penalty on the weights, unpenalised bias, inverse strength `head_c`) is minimised by L-BFGS
+   in torch, so the file needs nothing but torch.
+4. BatchNorm uses the current batch's statistics (`track_running_stats=False`); support and query
+   are embedded in one batch (transductive).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
+ClassBatch = Callable[[torch.Generator], tuple[Tensor, Tensor]]
+
+
+# --8<-- [start:config]
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Hyperparameters of the transfer baseline (defaults: a small synthetic run)."""
+
+    backbone: str = "mlp"
+    """`"mlp"` for the synthetic vectors, `"conv4"` for `(B, 1, 28, 28)` images such as Omniglot."""
+    head: str = "cosine"
+    """Episode head: `"cosine"` (Baseline++ nearest mean) or `"logistic"` (RFS linear head)."""
+    num_classes: int = 64
+    """Pre-training classes (output size of the pre-training layer)."""
+    hidden_dim: int = 64
+    """Width of the MLP layers; the MLP's feature dimension D."""
+    conv_channels: int = 64
+    """Filters per Conv-4 block (64 as in the MAML and ProtoNet papers); the Conv-4's D."""
+    cosine_scale: float = 10.0
+    """Multiplies cosine similarities to form logits; changes confidence, never the argmax."""
+    head_c: float = 1.0
+    """Inverse L2 strength of the logistic head (scikit-learn's `C`; its default, used by RFS)."""
+    head_steps: int = 100
+    """Maximum L-BFGS iterations when fitting the logistic head."""
+    lr: float = 1e-3
+    """Adam learning rate for pre-training."""
+    batch_size: int = 128
+    """Examples per pre-training step."""
+    train_steps: int = 300
+    """Pre-training steps in `train`."""
+    input_dim: int = 32
+    """Synthetic data: dimension of each input vector."""
+    latent_dim: int = 8
+    """Synthetic data: dimensions that carry class identity; the rest is nuisance."""
+    cluster_std: float = 0.5
+    """Synthetic data: spread of a class around its centre in the latent dimensions."""
+    nuisance_std: float = 2.0
+    """Synthetic data: spread of the class-independent nuisance dimensions."""
+    world_seed: int = 0
+    """Synthetic data: seed of the fixed mixing matrix and the pre-training class centres."""
+    n_way: int = 5
+    """Classes per evaluation episode (N)."""
+    k_shot: int = 1
+    """Support examples per class (K)."""
+    n_query: int = 15
+    """Query examples per class (Q)."""
+    eval_tasks: int = 200
+    """Episodes in `evaluate`."""
+
+
+# --8<-- [end:config]
+
+
+# --8<-- [start:data]
+def make_world(cfg: BaselineConfig) -> tuple[Tensor, Tensor]:
+    r"""Fixed parts of the synthetic domain: a mixing matrix and the pre-training class centres.
+
+    An input is $x = M [z; u]$ with class signal $z \sim \mathcal{N}(\mu_c, \sigma^2 I)$ in
+    `latent_dim` dimensions, class-independent nuisance $u$ with a larger spread, and a fixed
+    random orthogonal $M$. Raw inputs separate classes poorly; a network that learns to project
+    out $u$ separates them well, also for classes it never saw.
+
+    Returns:
+        `mixing` of shape `(input_dim, input_dim)` (or `(784, input_dim)` for `"conv4"`, which
+        renders each vector as a `1x28x28` image) and `centres` of shape `(num_classes, latent_dim)`.
+    """
+    g = torch.Generator().manual_seed(cfg.world_seed)
+    mixing = torch.linalg.qr(torch.randn(cfg.input_dim, cfg.input_dim, generator=g))[0]
+    if cfg.backbone == "conv4":
+        mixing = (
+            torch.randn(28 * 28, cfg.input_dim, generator=g) @ mixing / math.sqrt(cfg.input_dim)
+        )
+    centres = torch.randn(cfg.num_classes, cfg.latent_dim, generator=g)
+    return mixing, centres
+
+
+def sample_points(
+    centres: Tensor,
+    n_per_class: int,
+    mixing: Tensor,
+    cfg: BaselineConfig,
+    generator: torch.Generator,
+) -> Tensor:
+    """Draw `n_per_class` inputs around each latent class centre.
+
+    Args:
+        centres: Latent class centres, shape `(C, latent_dim)`.
+        n_per_class: Examples per class.
+        mixing: Mixing matrix from `make_world`.
+        cfg: Uses `latent_dim`, `cluster_std`, `nuisance_std`, `backbone`.
+        generator: Source of randomness.
+
+    Returns:
+        Inputs of shape `(C, n_per_class, input_dim)`, or `(C, n_per_class, 1, 28, 28)` for `"conv4"`.
+    """
+    c = centres.shape[0]
+    signal = centres[:, None] + cfg.cluster_std * torch.randn(
+        c, n_per_class, cfg.latent_dim, generator=generator
+    )
+    nuisance = cfg.nuisance_std * torch.randn(
+        c, n_per_class, cfg.input_dim - cfg.latent_dim, generator=generator
+    )
+    x = torch.cat([signal, nuisance], dim=-1) @ mixing.T  # (C, n, input_dim) or (C, n, 784)
+    return x.reshape(c, n_per_class, 1, 28, 28) if cfg.backbone == "conv4" else x
+
+
+def sample_class_batch(
+    cfg: BaselineConfig, world: tuple[Tensor, Tensor], generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """Draw one pre-training batch: inputs with their global class labels.
+
+    Returns:
+        `x` of shape `(B, *x_shape)` and labels `y` of shape `(B,)` in `0..num_classes-1`.
+    """
+    mixing, centres = world
+    y = torch.randint(cfg.num_classes, (cfg.batch_size,), generator=generator)
+    x = sample_points(centres[y], 1, mixing, cfg, generator)[:, 0]
+    return x, y
+
+
+def sample_tasks(
+    cfg: BaselineConfig, world: tuple[Tensor, Tensor], num_tasks: int, generator: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Draw episodes of *new* classes (fresh latent centres) from the synthetic domain.
+
+    Returns:
+        `support_x (T, N*K, *x_shape)`, `support_y (T, N*K)`, `query_x (T, N*Q, *x_shape)`,
+        `query_y (T, N*Q)`; labels are class-major, `0..N-1`.
+    """
+    mixing, _ = world
+    n, k, q = cfg.n_way, cfg.k_shot, cfg.n_query
+    centres = torch.randn(num_tasks * n, cfg.latent_dim, generator=generator)
+    x = sample_points(centres, k + q, mixing, cfg, generator)  # (T*N, K+Q, *x_shape)
+    x = x.reshape(num_tasks, n, k + q, *x.shape[2:])
+    support_x = x[:, :, :k].reshape(num_tasks, n * k, *x.shape[3:])
+    query_x = x[:, :, k:].reshape(num_tasks, n * q, *x.shape[3:])
+    support_y = torch.arange(n).repeat_interleave(k).expand(num_tasks, -1)
+    query_y = torch.arange(n).repeat_interleave(q).expand(num_tasks, -1)
+    return support_x, support_y, query_x, query_y
+
+
+# --8<-- [end:data]
+
+
+# --8<-- [start:model]
+class BaselineNet(nn.Module):
+    """Feature extractor `embed` plus a linear pre-training layer `classifier`."""
+
+    def __init__(self, embed: nn.Module, feature_dim: int, num_classes: int) -> None:
+        super().__init__()
+        self.embed = embed
+        self.classifier = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Pre-training logits of shape `(B, num_classes)` for inputs `(B, *x_shape)`."""
+        return self.classifier(self.embed(x))
+
+
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """3x3 convolution, batch-statistics BatchNorm, ReLU, 2x2 max-pool."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.BatchNorm2d(out_channels, track_running_stats=False),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+def build_model(cfg: BaselineConfig) -> BaselineNet:
+    """The network as configured: Conv-4 (28x28 -> 64 features) or a two-layer MLP.
+
+    Raises:
+        ValueError: If `cfg.backbone` or `cfg.head` is not one of the supported names.
+    """
+    if cfg.head not in ("cosine", "logistic"):
+        raise ValueError(f"head must be 'cosine' or 'logistic', got {cfg.head!r}")
+    if cfg.backbone == "conv4":
+        c = cfg.conv_channels
+        embed: nn.Module = nn.Sequential(
+            conv_block(1, c), conv_block(c, c), conv_block(c, c), conv_block(c, c), nn.Flatten()
+        )  # (B, 1, 28, 28) -> (B, c, 1, 1) -> (B, c)
+        return BaselineNet(embed, c, cfg.num_classes)
+    if cfg.backbone == "mlp":
+        h = cfg.hidden_dim
+        embed = nn.Sequential(nn.Linear(cfg.input_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU())
+        return BaselineNet(embed, h, cfg.num_classes)
+    raise ValueError(f"backbone must be 'mlp' or 'conv4', got {cfg.backbone!r}")
+
+
+# --8<-- [end:model]
+
+
+# --8<-- [start:heads]
+def cosine_head(
+    support_features: Tensor, support_y: Tensor, query_features: Tensor, n_way: int, scale: float
+) -> Tensor:
+    r"""Baseline++ logits: scaled cosine similarity to each class mean of the support features.
+
+    $$\text{logit}_k(q) = s \cos\big(f(q), c_k\big), \qquad c_k = \frac{1}{K}\sum_{i: y_i = k} f(x_i)$$
+
+    Args:
+        support_features: Frozen features, shape `(N*K, D)`.
+        support_y: Labels `0..N-1`, shape `(N*K,)`.
+        query_features: Frozen features, shape `(N*Q, D)`.
+        n_way: Number of classes N.
+        scale: The factor $s$.
+
+    Returns:
+        Logits of shape `(N*Q, N)`.
+    """
+    one_hot = F.one_hot(support_y, n_way).to(support_features.dtype)  # (N*K, N)
+    means = (one_hot.T @ support_features) / one_hot.sum(0)[:, None]  # (N, D)
+    return scale * F.normalize(query_features, dim=-1) @ F.normalize(means, dim=-1).T  # (N*Q, N)
+
+
+def fit_logistic_head(
+    support_features: Tensor, support_y: Tensor, n_way: int, cfg: BaselineConfig
+) -> tuple[Tensor, Tensor]:
+    r"""Fit a multinomial logistic regression on L2-normalised support features (RFS head).
+
+    Minimises, over $W$ and $b$, with $\hat f = f / \lVert f \rVert$ and $n = N K$,
+
+    $$\frac{1}{n}\sum_{i=1}^{n} \text{CE}\big(W \hat f(x_i) + b,\ y_i\big) + \frac{\lVert W \rVert^2}{2 C n},$$
+
+    scikit-learn's objective divided by $Cn$, so it has the same minimiser. Starts from zero, so
+    the fit is deterministic.
+
+    Args:
+        support_features: Frozen features, shape `(N*K, D)`.
+        support_y: Labels `0..N-1`, shape `(N*K,)`.
+        n_way: Number of classes N.
+        cfg: Uses `head_c` (C) and `head_steps`.
+
+    Returns:
+        `weight` of shape `(N, D)` and `bias` of shape `(N,)`, detached.
+    """
+    feats = F.normalize(support_features.detach(), dim=-1)  # (N*K, D)
+    weight = feats.new_zeros(n_way, feats.shape[1], requires_grad=True)
+    bias = feats.new_zeros(n_way, requires_grad=True)
+    penalty = 1.0 / (2.0 * cfg.head_c * feats.shape[0])
+    optimizer = torch.optim.LBFGS(
+        [weight, bias],
+        lr=1.0,
+        max_iter=cfg.head_steps,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-12,
+        line_search_fn="strong_wolfe",
+    )
+
+    def objective() -> Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(feats @ weight.T + bias, support_y) + penalty * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(objective)
+    return weight.detach(), bias.detach()
+
+
+# --8<-- [end:heads]
+
+
+# --8<-- [start:predict]
+def make_predict(model: BaselineNet, cfg: BaselineConfig) -> Predict:
+    """Episode predictor from a pre-trained network; the network's weights are never changed.
+
+    Args:
+        model: Pre-trained `BaselineNet`; only `model.embed` is used.
+        cfg: Uses `head`, `cosine_scale` and, for the logistic head, `head_c`, `head_steps`.
+
+    Returns:
+        `predict(support_x, support_y, query_x) -> logits` with `support_x (N*K, *x_shape)`,
+        `support_y (N*K,)` int64 in `0..N-1`, `query_x (N*Q, *x_shape)`, logits `(N*Q, N)`.
+    """
+
+    def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+        if support_y.dim() != 1 or support_x.shape[0] != support_y.shape[0]:
+            raise ValueError(
+                f"expected support_x (N*K, ...) and support_y (N*K,), got {tuple(support_x.shape)} and {tuple(support_y.shape)}"
+            )
+        if query_x.shape[1:] != support_x.shape[1:]:
+            raise ValueError(
+                f"expected query_x (N*Q, {tuple(support_x.shape[1:])}), got {tuple(query_x.shape)}"
+            )
+        n_way = int(support_y.max()) + 1
+        if int(support_y.min()) != 0 or torch.bincount(support_y, minlength=n_way).min() == 0:
+            raise ValueError("expected support_y to contain every label 0..N-1")
+        with torch.no_grad():
+            feats = model.embed(torch.cat([support_x, query_x]))  # (N*K + N*Q, D), one BN batch
+        support_features, query_features = feats[: len(support_y)], feats[len(support_y) :]
+        if cfg.head == "cosine":
+            return cosine_head(support_features, support_y, query_features, n_way, cfg.cosine_scale)
+        weight, bias = fit_logistic_head(support_features, support_y, n_way, cfg)
+        return F.normalize(query_features, dim=-1) @ weight.T + bias  # (N*Q, N)
+
+    return predict
+
+
+# --8<-- [end:predict]
+
+
+# --8<-- [start:loss]
+def pretrain_loss(model: BaselineNet, x: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy over all pre-training classes at once (no episodes).
+
+    Args:
+        model: The network.
+        x: Inputs, shape `(B, *x_shape)`.
+        y: Global class labels, shape `(B,)`.
+
+    Returns:
+        Scalar mean loss.
+    """
+    return F.cross_entropy(model(x), y)
+
+
+# --8<-- [end:loss]
+
+
+# --8<-- [start:train-step]
+def train_step(model: BaselineNet, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor) -> float:
+    """One supervised pre-training step; returns the batch loss before the update."""
+    optimizer.zero_grad()
+    loss = pretrain_loss(model, x, y)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+# --8<-- [end:train-step]
+
+
+# --8<-- [start:train]
+def train(
+    cfg: BaselineConfig,
+    data: Tensor | None = None,
+    *,
+    sample_batch: ClassBatch | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[BaselineNet, list[float]]:
+    """Pre-train the classifier on all meta-training classes.
+
+    The task source is ordinary labelled batches, not episodes: episodic labels `0..N-1` do not
+    name a class across episodes. Give either a class tensor `data` (as the Omniglot loader
+    returns it) or a `sample_batch(generator) -> (x, y)` callable; neither means synthetic data.
+
+    Args:
+        cfg: Uses `train_steps`, `lr`, `batch_size`, `num_classes` and the model fields.
+        data: Meta-training classes, shape `(num_classes, examples_per_class, *x_shape)`.
+        sample_batch: Returns `x (B, *x_shape)` and global labels `y (B,)`.
+        generator: Randomness for batch sampling; default seeded with 0.
+
+    Returns:
+        The trained network and the loss of every step.
+
+    Raises:
+        ValueError: If `data` does not have `cfg.num_classes` classes.
+    """
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    if data is not None:
+        if data.dim() < 3 or data.shape[0] != cfg.num_classes:
+            raise ValueError(
+                f"expected data (num_classes={cfg.num_classes}, examples, *x_shape), got {tuple(data.shape)}"
+            )
+        flat = data.reshape(-1, *data.shape[2:])  # (C*E, *x_shape)
+        labels = torch.arange(data.shape[0]).repeat_interleave(data.shape[1])
+
+        def sample_batch(g: torch.Generator) -> tuple[Tensor, Tensor]:
+            idx = torch.randint(flat.shape[0], (cfg.batch_size,), generator=g)
+            return flat[idx], labels[idx].to(flat.device)
+    elif sample_batch is None:
+        world = make_world(cfg)
+
+        def sample_batch(g: torch.Generator) -> tuple[Tensor, Tensor]:
+            return sample_class_batch(cfg, world, g)
+
+    model = build_model(cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    losses = []
+    for _ in range(cfg.train_steps):
+        x, y = sample_batch(generator)
+        losses.append(train_step(model, optimizer, x, y))
+    return model, losses
+
+
+# --8<-- [end:train]
+
+
+# --8<-- [start:evaluate]
+def evaluate(
+    model: BaselineNet,
+    cfg: BaselineConfig,
+    episodes: tuple[Tensor, Tensor, Tensor, Tensor] | None = None,
+    *,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
+    """Accuracy on held-out episodes with its 95% confidence interval over episodes.
+
+    Args:
+        model: Pre-trained network.
+        cfg: Uses the head fields and, for synthetic episodes, `eval_tasks`, `n_way`, `k_shot`, `n_query`.
+        episodes: `(support_x, support_y, query_x, query_y)` with a leading T dimension; default
+            `cfg.eval_tasks` synthetic episodes of unseen classes.
+        generator: Randomness for the synthetic episodes; default seeded with 1.
+
+    Returns:
+        `accuracy` and `ci95` (1.96 times the population std over episodes, over sqrt(T)).
+    """
+    if episodes is None:
+        generator = generator if generator is not None else torch.Generator().manual_seed(1)
+        episodes = sample_tasks(cfg, make_world(cfg), cfg.eval_tasks, generator)
+    predict = make_predict(model, cfg)
+    accs = torch.stack(
+        [
+            (predict(sx, sy, qx).argmax(-1) == qy).double().mean()
+            for sx, sy, qx, qy in zip(*episodes, strict=True)
+        ]
+    )  # (T,)
+    return {
+        "accuracy": float(accs.mean()),
+        "ci95": float(1.96 * accs.std(unbiased=False) / math.sqrt(len(accs))),
+    }
+
+
+# --8<-- [end:evaluate]
+
+
+# --8<-- [start:main]
+def main(cfg: BaselineConfig) -> dict[str, float]:
+    """Pre-train on synthetic classes, then evaluate on episodes of unseen classes.
+
+    Returns:
+        `pretrain_loss` (mean of the last 10 steps), `accuracy` and `ci95` on new classes.
+    """
+    model, losses = train(cfg)
+    metrics = evaluate(model, cfg)
+    return {"pretrain_loss": sum(losses[-10:]) / len(losses[-10:]), **metrics}
+
+
+if __name__ == "__main__":
+    main(BaselineConfig())
+# --8<-- [end:main]
