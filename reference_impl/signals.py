@@ -1,0 +1,794 @@
+r"""Deployment signals: is meta-learning helping on *your* tasks, and where does it fail?
+
+Each signal is a plain function of a predictor `predict(support_x, support_y, query_x) -> logits`
+(the shared signature of every method in `reference_impl`) and a list of episodes
+`(support_x, support_y, query_x, query_y)`, and returns a frozen dataclass of plain numbers. The
+docstring of each says what a healthy and an unhealthy value look like; `health_report` turns
+them into one screen with a verdict line per signal, and `python -m reference_impl.signals
+CHECKPOINT` prints that screen for a trained checkpoint.
+
+| Signal | Function | Catches |
+|---|---|---|
+| adaptation gain | `adaptation_gain` | a method that ignores (or is hurt by) its support set |
+| baseline margin | `baseline_margin`, `paired_difference` | complexity that does not pay: no better than a pre-trained classifier |
+| meta-overfitting gap | `meta_overfitting_gap` | memorised training classes |
+| shot curve | `shot_curve` | accuracy that does not grow with more support examples |
+| task shift | `fit_task_shift`, `task_shift` | tasks from a domain the model never saw |
+| calibration | `expected_calibration_error`, `calibration` | confident wrong answers |
+| inner-loop health (MAML) | `inner_loop_trace`, `inner_loop_health` | diverging or non-finite adaptation |
+
+Conventions: accuracies are fractions in [0, 1]; a `ci95` is the half-width
+$1.96\, s / \sqrt{n}$ with $s$ the sample standard deviation (denominator $n - 1$) over the $n$
+episodes, so it describes uncertainty over sampled tasks for one trained model. The verdict
+thresholds (`Thresholds`) are rules of thumb, not results; change them to your risk budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""`predict(support_x (N*K, *x_shape), support_y (N*K,), query_x (N*Q, *x_shape)) -> logits (N*Q, N)`."""
+Embed = Callable[[Tensor], Tensor]
+"""`embed(x (B, *x_shape)) -> features (B, D)`, a frozen feature extractor."""
+Params = dict[str, Tensor]
+EpisodeLike = Sequence[Tensor]
+"""`(support_x, support_y, query_x, query_y)`, e.g. `reference_impl.episodes.Episode`."""
+
+
+# --8<-- [start:helpers]
+def _check_episodes(episodes: Sequence[EpisodeLike], minimum: int = 1) -> None:
+    if len(episodes) < minimum:
+        raise ValueError(f"need at least {minimum} episodes, got {len(episodes)}")
+    for i, episode in enumerate(episodes):
+        if len(episode) != 4:
+            raise ValueError(
+                f"episode {i}: expected (support_x, support_y, query_x, query_y), got {len(episode)} items"
+            )
+        support_x, support_y, query_x, query_y = episode
+        if support_y.dim() != 1 or support_x.shape[0] != support_y.shape[0]:
+            raise ValueError(
+                f"episode {i}: expected support_x (N*K, ...) and support_y (N*K,), "
+                f"got {tuple(support_x.shape)} and {tuple(support_y.shape)}"
+            )
+        if query_y.dim() != 1 or query_x.shape[0] != query_y.shape[0]:
+            raise ValueError(
+                f"episode {i}: expected query_x (N*Q, ...) and query_y (N*Q,), "
+                f"got {tuple(query_x.shape)} and {tuple(query_y.shape)}"
+            )
+
+
+def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
+    r"""Mean and 95% half-width $1.96\, s/\sqrt{n}$ (sample std, denominator n - 1).
+
+    Raises:
+        ValueError: If fewer than 2 values are given.
+    """
+    if len(values) < 2:
+        raise ValueError(f"need at least 2 values for a confidence interval, got {len(values)}")
+    v = torch.tensor(values, dtype=torch.float64)
+    return float(v.mean()), float(1.96 * v.std(correction=1) / math.sqrt(len(values)))
+
+
+def query_logits(predict: Predict, episode: EpisodeLike) -> Tensor:
+    """Run `predict` on one episode and check the logits' shape `(N*Q, N)`.
+
+    Raises:
+        ValueError: If the logits do not have shape `(N*Q, N)`.
+    """
+    support_x, support_y, query_x, _ = episode
+    logits = predict(support_x, support_y, query_x)
+    n_way = int(support_y.max()) + 1
+    if logits.shape != (query_x.shape[0], n_way):
+        raise ValueError(
+            f"predict must return logits (N*Q, N) = {(query_x.shape[0], n_way)}, got {tuple(logits.shape)}"
+        )
+    return logits
+
+
+def per_episode_scores(
+    predict: Predict, episodes: Sequence[EpisodeLike]
+) -> tuple[list[float], list[float]]:
+    """Query accuracy and mean query cross-entropy of every episode.
+
+    Returns:
+        Two lists of length `len(episodes)`: accuracies in [0, 1] and losses (nats).
+    """
+    _check_episodes(episodes)
+    accs, losses = [], []
+    for episode in episodes:
+        logits = query_logits(predict, episode).detach().double()
+        query_y = episode[3].to(logits.device)
+        accs.append(float((logits.argmax(-1) == query_y).double().mean()))
+        losses.append(float(F.cross_entropy(logits, query_y)))
+    return accs, losses
+
+
+# --8<-- [end:helpers]
+
+
+# --8<-- [start:adaptation-gain]
+@dataclass(frozen=True)
+class AdaptationGain:
+    """Accuracy after adaptation minus before, per episode."""
+
+    mean: float
+    """Mean accuracy gain over episodes."""
+    ci95: float
+    """95% half-width of `mean`."""
+    median: float
+    """Median gain."""
+    p10: float
+    """10th percentile of the gain: the bad tail."""
+    share_hurt: float
+    """Fraction of episodes where adaptation lowered accuracy."""
+    loss_drop: float
+    """Mean query cross-entropy before minus after (positive: adaptation helps)."""
+    before_accuracy: float
+    """Mean accuracy of the reference (before adaptation)."""
+    after_accuracy: float
+    """Mean accuracy of `predict`."""
+    per_episode: list[float] = field(repr=False)
+    """The gain of every episode."""
+
+
+def shuffled_support(predict: Predict, seed: int = 0) -> Predict:
+    """Reference predictor for methods without a "before": `predict` with shuffled support labels.
+
+    Shuffling `support_y` (one seeded permutation per call) keeps the support inputs and class
+    counts but removes what the labels say about the query; a method that uses its support set
+    falls to about chance (1/N), one that ignores it is unchanged.
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def reference(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+        perm = torch.randperm(support_y.shape[0], generator=generator).to(support_y.device)
+        return predict(support_x, support_y[perm], query_x)
+
+    return reference
+
+
+def adaptation_gain(
+    predict: Predict,
+    episodes: Sequence[EpisodeLike],
+    *,
+    before: Predict | None = None,
+    seed: int = 0,
+) -> AdaptationGain:
+    """How much each task's support set improves the prediction.
+
+    For MAML, pass `before` = the meta-initialisation's predictor (zero inner steps): the gain is
+    then exactly "after minus before adaptation". Without `before`, the reference is
+    `shuffled_support(predict, seed)`, the same method deprived of the support labels.
+
+    Healthy: `mean` clearly above 0 (`mean - ci95 > 0`) and `share_hurt` near 0. Unhealthy:
+    `mean` near 0 (the method ignores its support set, e.g. it memorised training classes, or a
+    MAML inner loop with a learning rate of ~0), or `share_hurt` above ~0.2 (adaptation damages
+    many tasks: inner learning rate too large, or support sets too noisy).
+
+    Args:
+        predict: The adapted predictor.
+        episodes: At least 2 episodes.
+        before: Reference predictor; default: shuffled support labels.
+        seed: Seed of the shuffles when `before` is None.
+
+    Returns:
+        The gain's summary.
+    """
+    _check_episodes(episodes, minimum=2)
+    reference = before if before is not None else shuffled_support(predict, seed)
+    acc_after, loss_after = per_episode_scores(predict, episodes)
+    acc_before, loss_before = per_episode_scores(reference, episodes)
+    gains = [a - b for a, b in zip(acc_after, acc_before, strict=True)]
+    mean, ci95 = mean_ci95(gains)
+    g = torch.tensor(gains, dtype=torch.float64)
+    return AdaptationGain(
+        mean=mean,
+        ci95=ci95,
+        median=float(g.quantile(0.5)),
+        p10=float(g.quantile(0.1)),
+        share_hurt=float((g < 0).double().mean()),
+        loss_drop=sum(loss_before) / len(loss_before) - sum(loss_after) / len(loss_after),
+        before_accuracy=sum(acc_before) / len(acc_before),
+        after_accuracy=sum(acc_after) / len(acc_after),
+        per_episode=gains,
+    )
+
+
+# --8<-- [end:adaptation-gain]
+
+
+# --8<-- [start:baseline-margin]
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean of per-episode differences `a - b` with a paired 95% interval."""
+
+    mean: float
+    """Mean difference."""
+    ci95: float
+    r"""$1.96\, s_d/\sqrt{n}$ with $s_d$ the sample std of the differences."""
+    low: float
+    """`mean - ci95`."""
+    high: float
+    """`mean + ci95`."""
+    a_mean: float
+    """Mean of `a`."""
+    b_mean: float
+    """Mean of `b`."""
+    share_a_better: float
+    """Fraction of episodes with `a > b`."""
+    n: int
+    """Number of episodes."""
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float]) -> PairedDifference:
+    r"""Paired comparison of two methods scored on the *same* episodes.
+
+    $$\bar d = \frac{1}{n}\sum_i (a_i - b_i), \qquad
+    \text{CI}_{95} = \bar d \pm 1.96\,\frac{s_d}{\sqrt n}$$
+
+    Pairing removes the episode-difficulty variance both methods share, so the interval is
+    usually much narrower than the two unpaired intervals combined.
+
+    Raises:
+        ValueError: If the lengths differ or fewer than 2 pairs are given.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"expected a and b of equal length, got {len(a)} and {len(b)}")
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    mean, ci95 = mean_ci95(diffs)
+    return PairedDifference(
+        mean=mean,
+        ci95=ci95,
+        low=mean - ci95,
+        high=mean + ci95,
+        a_mean=sum(a) / len(a),
+        b_mean=sum(b) / len(b),
+        share_a_better=sum(x > y for x, y in zip(a, b, strict=True)) / len(a),
+        n=len(a),
+    )
+
+
+def baseline_margin(
+    predict: Predict, baseline: Predict, episodes: Sequence[EpisodeLike]
+) -> PairedDifference:
+    """Method accuracy minus transfer-baseline accuracy on the same episodes, paired.
+
+    Healthy: `low > 0`, meta-learning beats a pre-trained classifier with a nearest-mean or
+    logistic head (`reference_impl.baseline`). Unhealthy: the interval contains 0 (the extra
+    training machinery buys nothing you can measure) or `high < 0` (the baseline is better).
+    """
+    _check_episodes(episodes, minimum=2)
+    method_acc, _ = per_episode_scores(predict, episodes)
+    baseline_acc, _ = per_episode_scores(baseline, episodes)
+    return paired_difference(method_acc, baseline_acc)
+
+
+# --8<-- [end:baseline-margin]
+
+
+# --8<-- [start:overfitting-gap]
+@dataclass(frozen=True)
+class OverfittingGap:
+    """Accuracy on episodes of meta-training classes minus on held-out classes."""
+
+    train_accuracy: float
+    """Mean accuracy on episodes drawn from meta-training classes."""
+    test_accuracy: float
+    """Mean accuracy on episodes of held-out classes."""
+    gap: float
+    """`train_accuracy - test_accuracy`."""
+    ci95: float
+    r"""Unpaired half-width $\sqrt{c_{train}^2 + c_{test}^2}$ (different episodes)."""
+
+
+def meta_overfitting_gap(
+    predict: Predict,
+    train_episodes: Sequence[EpisodeLike],
+    test_episodes: Sequence[EpisodeLike],
+) -> OverfittingGap:
+    """Gap between meta-training and held-out classes, same N, K and Q.
+
+    Healthy: a gap within a few points that stops growing during training. Unhealthy: a gap above
+    ~0.15 or one that keeps growing while held-out accuracy stalls: the model memorises its
+    training classes (meta-overfitting) instead of learning to learn from the support set.
+    """
+    _check_episodes(train_episodes, minimum=2)
+    _check_episodes(test_episodes, minimum=2)
+    train_mean, train_ci = mean_ci95(per_episode_scores(predict, train_episodes)[0])
+    test_mean, test_ci = mean_ci95(per_episode_scores(predict, test_episodes)[0])
+    return OverfittingGap(
+        train_mean, test_mean, train_mean - test_mean, math.sqrt(train_ci**2 + test_ci**2)
+    )
+
+
+# --8<-- [end:overfitting-gap]
+
+
+# --8<-- [start:shot-curve]
+@dataclass(frozen=True)
+class ShotCurve:
+    """Accuracy as the number of shots K grows, on nested support sets and fixed queries."""
+
+    shots: tuple[int, ...]
+    """The K values."""
+    accuracy: tuple[float, ...]
+    """Mean accuracy per K."""
+    ci95: tuple[float, ...]
+    """95% half-width per K."""
+    gain: float
+    """Accuracy at the largest K minus at the smallest."""
+    gain_ci95: float
+    """Paired 95% half-width of `gain`."""
+    monotone: bool
+    """Whether mean accuracy never decreases as K grows."""
+
+
+def nested_shot_episodes(
+    data: Tensor,
+    *,
+    n_way: int,
+    shots: Sequence[int],
+    n_query: int,
+    num_episodes: int,
+    seed: int,
+) -> list[dict[int, tuple[Tensor, Tensor, Tensor, Tensor]]]:
+    """Episodes whose support sets are nested across K and whose queries are shared.
+
+    For each episode: draw N classes, shuffle each class's examples, take the first `n_query` as
+    queries and the next `max(shots)` as a support pool; the K-shot support set is the pool's
+    first K. Every difference along the curve is then a paired, within-episode difference.
+
+    Args:
+        data: Classes, shape `(C, E, *x_shape)` with `E >= n_query + max(shots)`.
+        n_way: N.
+        shots: Increasing K values.
+        n_query: Q.
+        num_episodes: Episodes.
+        seed: Seed of the sampling.
+
+    Returns:
+        One dict per episode mapping K to `(support_x, support_y, query_x, query_y)`.
+
+    Raises:
+        ValueError: If `data` has too few classes or examples, or `shots` is not increasing.
+    """
+    if data.dim() < 3:
+        raise ValueError(f"expected data (C, E, *x_shape), got {tuple(data.shape)}")
+    c, e = data.shape[:2]
+    if list(shots) != sorted(set(shots)) or min(shots) < 1:
+        raise ValueError(f"shots must be strictly increasing positive integers, got {tuple(shots)}")
+    if c < n_way or e < n_query + max(shots):
+        raise ValueError(
+            f"need data with >= {n_way} classes and >= {n_query + max(shots)} examples per class "
+            f"(n_query + max(shots)), got {tuple(data.shape[:2])}"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    query_y = torch.arange(n_way).repeat_interleave(n_query)
+    out = []
+    for _ in range(num_episodes):
+        classes = torch.randperm(c, generator=generator)[:n_way]
+        order = torch.stack([torch.randperm(e, generator=generator) for _ in range(n_way)])
+        picked = data[classes[:, None], order]  # (N, E, *x_shape)
+        query_x = picked[:, :n_query].reshape(n_way * n_query, *data.shape[2:])
+        pool = picked[:, n_query:]
+        out.append(
+            {
+                k: (
+                    pool[:, :k].reshape(n_way * k, *data.shape[2:]),
+                    torch.arange(n_way).repeat_interleave(k),
+                    query_x,
+                    query_y,
+                )
+                for k in shots
+            }
+        )
+    return out
+
+
+def shot_curve(
+    predict: Predict,
+    data: Tensor,
+    *,
+    n_way: int = 5,
+    shots: Sequence[int] = (1, 2, 5, 10),
+    n_query: int = 5,
+    num_episodes: int = 50,
+    seed: int = 0,
+) -> ShotCurve:
+    """Accuracy at K = 1, 2, 5, 10 on held-out classes.
+
+    Healthy: accuracy rises with K until it saturates; `gain - gain_ci95 > 0` unless accuracy at
+    the smallest K is already near 1. Unhealthy: a flat curve (`gain` within its interval of 0):
+    the method does not use extra support examples, so its "few-shot learning" is a fixed
+    classifier in disguise; a falling curve: more support data hurts (e.g. MAML tuned for one K).
+
+    Args:
+        predict: The predictor.
+        data: Held-out classes, shape `(C, E, *x_shape)`, `E >= n_query + max(shots)`.
+        n_way: N.
+        shots: K values, increasing.
+        n_query: Q (Omniglot has 20 examples per class: with K up to 10, Q <= 10).
+        num_episodes: Episodes per K (the same episodes for every K).
+        seed: Seed of the episode sampling.
+
+    Returns:
+        The curve.
+    """
+    nested = nested_shot_episodes(
+        data, n_way=n_way, shots=shots, n_query=n_query, num_episodes=num_episodes, seed=seed
+    )
+    per_k = {k: per_episode_scores(predict, [ep[k] for ep in nested])[0] for k in shots}
+    stats = [mean_ci95(per_k[k]) for k in shots]
+    gain = paired_difference(per_k[shots[-1]], per_k[shots[0]])
+    means = [m for m, _ in stats]
+    return ShotCurve(
+        shots=tuple(shots),
+        accuracy=tuple(means),
+        ci95=tuple(c for _, c in stats),
+        gain=gain.mean,
+        gain_ci95=gain.ci95,
+        monotone=all(b >= a for a, b in itertools.pairwise(means)),
+    )
+
+
+# --8<-- [end:shot-curve]
+
+
+# --8<-- [start:task-shift]
+@dataclass(frozen=True)
+class TaskShiftReference:
+    """What "in distribution" looks like: training-class prototypes and calibration scores."""
+
+    prototypes: Tensor
+    """Mean features of the prototype classes, shape `(C, D)`."""
+    calibration: Tensor
+    """Sorted raw scores of calibration tasks from held-out training classes, shape `(M,)`."""
+    mean: float
+    """Mean of `calibration`."""
+    std: float
+    """Sample std of `calibration`."""
+
+
+@dataclass(frozen=True)
+class TaskShift:
+    """Task-shift scores of a set of episodes against a `TaskShiftReference`."""
+
+    mean_z: float
+    """Mean z-score `(raw - reference.mean) / reference.std` over episodes."""
+    share_flagged: float
+    """Fraction of episodes above the calibration's 95th percentile (about 0.05 in distribution)."""
+    mean_raw: float
+    """Mean raw score (mean cosine distance to the nearest prototype)."""
+    per_episode_z: list[float] = field(repr=False)
+    """The z-score of every episode."""
+
+
+def raw_shift_score(embed: Embed, prototypes: Tensor, support_x: Tensor) -> float:
+    r"""Mean cosine distance from each support embedding to its nearest prototype.
+
+    $$s(\mathcal{S}) = \frac{1}{|\mathcal{S}|}\sum_{x \in \mathcal{S}}
+      \min_c \big(1 - \cos(f(x), p_c)\big)$$
+
+    Args:
+        embed: Frozen feature extractor; called once on the whole support set.
+        prototypes: Shape `(C, D)`.
+        support_x: Shape `(N*K, *x_shape)`.
+    """
+    with torch.no_grad():
+        feats = F.normalize(embed(support_x).double(), dim=-1)  # (N*K, D)
+    cos = feats @ F.normalize(prototypes.to(feats), dim=-1).T  # (N*K, C)
+    return float((1 - cos.max(dim=-1).values).mean())
+
+
+def class_prototypes(embed: Embed, data: Tensor, n_way: int, k_shot: int) -> Tensor:
+    """Mean feature of every class, embedding task-shaped batches of `n_way * k_shot` inputs.
+
+    Batches mix `n_way` classes, `k_shot` examples each, like a support set, so that an
+    embedding with batch-statistics BatchNorm sees the same batch composition as at test time.
+
+    Args:
+        embed: Frozen feature extractor.
+        data: Classes, shape `(C, E, *x_shape)`.
+        n_way: Classes per batch.
+        k_shot: Examples of each class per batch.
+
+    Returns:
+        Prototypes, shape `(C, D)`.
+    """
+    c, e = data.shape[:2]
+    sums: list[Tensor] = []
+    with torch.no_grad():
+        for first in range(0, c, n_way):
+            chunk = data[first : first + n_way]  # (n, E, *x_shape)
+            total = None
+            for j in range(0, e - e % k_shot, k_shot):
+                x = chunk[:, j : j + k_shot]
+                f = embed(x.reshape(-1, *data.shape[2:])).double()  # (n*k, D)
+                f = f.reshape(chunk.shape[0], k_shot, -1).sum(1)  # (n, D)
+                total = f if total is None else total + f
+            assert total is not None
+            sums.append(total / (e - e % k_shot))
+    return torch.cat(sums)  # (C, D)
+
+
+def fit_task_shift(
+    embed: Embed,
+    train_data: Tensor,
+    *,
+    n_way: int = 5,
+    k_shot: int = 1,
+    num_tasks: int = 200,
+    holdout_fraction: float = 0.25,
+    seed: int = 0,
+) -> TaskShiftReference:
+    """Calibrate the task-shift score on held-out *training* classes.
+
+    The meta-training classes are split at random: prototypes come from the larger part;
+    `num_tasks` N-way K-shot support sets drawn from the held-out part give the calibration
+    scores. Held-out classes are new classes from the training domain, which is exactly what a
+    healthy test task is; scoring seen classes instead would flag every new class as shifted.
+
+    Args:
+        embed: Frozen feature extractor (the method's own embedding, or the transfer baseline's).
+        train_data: Meta-training classes, shape `(C, E, *x_shape)`.
+        n_way: N of the tasks to be scored.
+        k_shot: K of the tasks to be scored.
+        num_tasks: Calibration tasks.
+        holdout_fraction: Share of training classes held out for calibration.
+        seed: Seed of the class split and the calibration tasks.
+
+    Returns:
+        The reference.
+
+    Raises:
+        ValueError: If either part of the split has fewer than `n_way` classes.
+    """
+    if train_data.dim() < 3 or train_data.shape[1] < k_shot:
+        raise ValueError(
+            f"expected train_data (C, E >= k_shot, *x_shape), got {tuple(train_data.shape)}"
+        )
+    c, e = train_data.shape[:2]
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(c, generator=generator)
+    n_held = round(c * holdout_fraction)
+    if n_held < n_way or c - n_held < n_way:
+        raise ValueError(
+            f"need >= {n_way} classes on both sides of the split, got {c} classes and "
+            f"holdout_fraction={holdout_fraction}"
+        )
+    held, kept = order[:n_held], order[n_held:]
+    prototypes = class_prototypes(embed, train_data[kept], n_way, k_shot)
+    scores = []
+    for _ in range(num_tasks):
+        classes = held[torch.randperm(n_held, generator=generator)[:n_way]]
+        examples = torch.stack([torch.randperm(e, generator=generator)[:k_shot] for _ in classes])
+        support_x = train_data[classes[:, None], examples]  # (N, K, *x_shape)
+        scores.append(raw_shift_score(embed, prototypes, support_x.flatten(0, 1)))
+    calibration = torch.tensor(sorted(scores), dtype=torch.float64)
+    return TaskShiftReference(
+        prototypes, calibration, float(calibration.mean()), float(calibration.std(correction=1))
+    )
+
+
+def task_shift(
+    reference: TaskShiftReference, embed: Embed, episodes: Sequence[EpisodeLike]
+) -> TaskShift:
+    """Score each episode's support set against the training domain.
+
+    Healthy: `mean_z` near 0 and `share_flagged` near 0.05 (the false-alarm rate built into the
+    95th-percentile cut). Unhealthy: `share_flagged` well above 0.05, `mean_z` above ~2: the
+    tasks come from a domain the model was not meta-trained on (new alphabets, new sensor, new
+    preprocessing); accuracy estimates from the training domain do not transfer. Check each
+    flagged task before trusting its prediction.
+    """
+    _check_episodes(episodes)
+    cut = float(torch.quantile(reference.calibration, 0.95))
+    raw = [raw_shift_score(embed, reference.prototypes, ep[0]) for ep in episodes]
+    z = [(r - reference.mean) / max(reference.std, 1e-12) for r in raw]
+    return TaskShift(
+        mean_z=sum(z) / len(z),
+        share_flagged=sum(r > cut for r in raw) / len(raw),
+        mean_raw=sum(raw) / len(raw),
+        per_episode_z=z,
+    )
+
+
+# --8<-- [end:task-shift]
+
+
+# --8<-- [start:calibration]
+@dataclass(frozen=True)
+class Calibration:
+    """Reliability of the query predictions' confidence (max softmax probability)."""
+
+    ece: float
+    """Expected calibration error."""
+    accuracy: float
+    """Fraction of correct query predictions."""
+    mean_confidence: float
+    """Mean max-probability."""
+    n_bins: int
+    """Equal-width confidence bins."""
+    bin_counts: list[int] = field(repr=False)
+    """Predictions per bin."""
+
+
+def expected_calibration_error(
+    confidence: Tensor, correct: Tensor, n_bins: int = 15
+) -> tuple[float, list[int]]:
+    r"""ECE over equal-width confidence bins $B_b = ((b-1)/M, b/M]$ (the first bin includes 0).
+
+    $$\text{ECE} = \sum_{b=1}^{M} \frac{|B_b|}{n}\,\big|\text{acc}(B_b) - \text{conf}(B_b)\big|$$
+
+    Args:
+        confidence: Max predicted probability per prediction, shape `(n,)`, values in [0, 1].
+        correct: Whether each prediction is right, shape `(n,)`, bool or 0/1.
+        n_bins: M.
+
+    Returns:
+        The ECE and the count of predictions per bin.
+
+    Raises:
+        ValueError: On mismatched shapes, an empty input, confidences outside [0, 1] or `n_bins < 1`.
+    """
+    if confidence.dim() != 1 or confidence.shape != correct.shape or confidence.numel() == 0:
+        raise ValueError(
+            f"expected confidence (n,) and correct (n,) with n >= 1, got "
+            f"{tuple(confidence.shape)} and {tuple(correct.shape)}"
+        )
+    if n_bins < 1:
+        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+    conf = confidence.detach().double()
+    if bool((conf < 0).any() or (conf > 1).any()):
+        raise ValueError("confidence values must lie in [0, 1]")
+    hit = correct.detach().double()
+    bins = (torch.ceil(conf * n_bins).long() - 1).clamp(0, n_bins - 1)  # (n,)
+    counts = torch.bincount(bins, minlength=n_bins)
+    gap = torch.bincount(bins, weights=hit - conf, minlength=n_bins)  # sum of (acc - conf) per bin
+    return float(gap.abs().sum() / conf.numel()), [int(c) for c in counts]
+
+
+def calibration(
+    predict: Predict, episodes: Sequence[EpisodeLike], *, n_bins: int = 15
+) -> Calibration:
+    """ECE of all query predictions of `episodes` pooled, with 15 equal-width bins by default.
+
+    Healthy: ECE below ~0.05: a stated 90% confidence is right about 90% of the time, so
+    confidence can gate automation (defer low-confidence answers to a human). Unhealthy: ECE above
+    ~0.1, usually `mean_confidence` well above `accuracy` (over-confidence); thresholds on the
+    confidence then let through more errors than they promise. Temperature scaling on held-out
+    training tasks is the usual fix.
+    """
+    _check_episodes(episodes)
+    confs, hits = [], []
+    for episode in episodes:
+        probs = torch.softmax(query_logits(predict, episode).detach().double(), dim=-1)
+        conf, pred = probs.max(dim=-1)
+        confs.append(conf)
+        hits.append(pred == episode[3].to(pred.device))
+    confidence, correct = torch.cat(confs), torch.cat(hits)
+    ece, counts = expected_calibration_error(confidence, correct, n_bins)
+    return Calibration(
+        ece=ece,
+        accuracy=float(correct.double().mean()),
+        mean_confidence=float(confidence.mean()),
+        n_bins=n_bins,
+        bin_counts=counts,
+    )
+
+
+# --8<-- [end:calibration]
+
+
+# --8<-- [start:inner-loop-health]
+@dataclass(frozen=True)
+class InnerLoopTrace:
+    """One task's inner loop, step by step."""
+
+    losses: list[float]
+    """Support loss before each step and after the last (`steps + 1` values, fewer if stopped)."""
+    grad_norms: list[float]
+    """Global L2 norm of the support-loss gradient at each step."""
+    first_nonfinite_step: int | None
+    """First step whose loss, gradient or updated parameters hold NaN/inf; None if all finite."""
+
+
+def inner_loop_trace(
+    support_loss: Callable[[Params], Tensor],
+    step: Callable[[Params], Params],
+    params: Params,
+    steps: int,
+) -> InnerLoopTrace:
+    """Follow an inner loop one step at a time, measuring without changing it.
+
+    The step is the method's own (for MAML: its `adapt` with one inner step), so no second
+    copy of the inner loop exists. Stops at the first non-finite value.
+
+    Args:
+        support_loss: Support-set loss of a parameter dict, a scalar.
+        step: One inner update, `params -> adapted_params`.
+        params: Starting parameters (the meta-initialisation); not modified.
+        steps: Number of steps to trace.
+
+    Returns:
+        The trace.
+    """
+    losses: list[float] = []
+    grad_norms: list[float] = []
+    current = {name: p.detach() for name, p in params.items()}
+    for t in range(steps + 1):
+        probe = {name: p.detach().requires_grad_(True) for name, p in current.items()}
+        with torch.enable_grad():
+            loss = support_loss(probe)
+            grads = torch.autograd.grad(loss, list(probe.values()), allow_unused=True)
+        losses.append(float(loss.detach()))
+        if not math.isfinite(losses[-1]):
+            return InnerLoopTrace(losses, grad_norms, t)
+        if t == steps:
+            break
+        norm = math.sqrt(
+            sum(float(g.detach().double().pow(2).sum()) for g in grads if g is not None)
+        )
+        grad_norms.append(norm)
+        if not math.isfinite(norm):
+            return InnerLoopTrace(losses, grad_norms, t)
+        with torch.enable_grad():
+            current = {name: p.detach() for name, p in step(current).items()}
+        if not all(bool(torch.isfinite(p).all()) for p in current.values()):
+            return InnerLoopTrace(losses, grad_norms, t + 1)
+    return InnerLoopTrace(losses, grad_norms, None)
+
+
+@dataclass(frozen=True)
+class InnerLoopHealth:
+    """Inner-loop traces of many tasks, summarised."""
+
+    mean_losses: list[float]
+    """Mean support loss per step over the tasks that stayed finite."""
+    max_grad_norm: float
+    """Largest gradient norm seen at any step of any task."""
+    share_loss_increased: float
+    """Fraction of tasks whose final support loss is above the initial one."""
+    share_nonfinite: float
+    """Fraction of tasks with a NaN/inf loss, gradient or parameter."""
+    n: int
+    """Number of tasks."""
+
+
+def inner_loop_health(traces: Sequence[InnerLoopTrace]) -> InnerLoopHealth:
+    """Summarise `inner_loop_trace` results over tasks.
+
+    Healthy: the mean support loss falls at every step, no task's loss rises, no non-finite
+    values, gradient norms stay within an order of magnitude of their start. Unhealthy: any
+    non-finite value (inner learning rate or logits exploding; often after a few thousand
+    meta-steps, so check periodically); a rising support loss on some tasks (inner learning rate
+    too large for them); a loss that does not fall (inner learning rate ~0 or vanishing
+    gradients: MAML degenerates into a fixed classifier).
+
+    Raises:
+        ValueError: If `traces` is empty.
+    """
+    if not traces:
+        raise ValueError("need at least 1 trace")
+    finite = [t for t in traces if t.first_nonfinite_step is None]
+    steps = min((len(t.losses) for t in finite), default=0)
+    mean_losses = [sum(t.losses[i] for t in finite) / len(finite) for i in range(steps)]
+    norms = [g for t in traces for g in t.grad_norms if math.isfinite(g)]
+    return InnerLoopHealth(
+        mean_losses=mean_losses,
+        max_grad_norm=max(norms, default=float("nan")),
+        share_loss_increased=sum(t.losses[-1] > t.losses[0] for t in finite) / len(traces),
+        share_nonfinite=(len(traces) - len(finite)) / len(traces),
+        n=len(traces),
+    )
+
+
+# --8<-- [end:inner-loop-health]

@@ -1,0 +1,344 @@
+"""Tests of the deployment signals (`reference_impl/signals.py`) on cases with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from reference_impl.signals import (
+    adaptation_gain,
+    baseline_margin,
+    calibration,
+    class_prototypes,
+    expected_calibration_error,
+    fit_task_shift,
+    inner_loop_health,
+    inner_loop_trace,
+    meta_overfitting_gap,
+    nested_shot_episodes,
+    paired_difference,
+    per_episode_scores,
+    raw_shift_score,
+    shot_curve,
+    task_shift,
+)
+
+Tensor = torch.Tensor
+
+
+# ----------------------------------------------------------------------------- fixtures
+def clusters(
+    num_classes: int, examples: int, dim: int, noise: float, seed: int, active: slice = slice(None)
+) -> Tensor:
+    """Gaussian classes `(C, E, dim)`; class centres live only in the `active` coordinates."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.zeros(num_classes, dim, dtype=torch.float64)
+    centres[:, active] = torch.randn(num_classes, dim, generator=g, dtype=torch.float64)[:, active]
+    return centres[:, None] + noise * torch.randn(
+        num_classes, examples, dim, generator=g, dtype=torch.float64
+    )
+
+
+def episodes_from(
+    data: Tensor, n_way: int, k_shot: int, n_query: int, count: int, seed: int
+) -> list:
+    nested = nested_shot_episodes(
+        data, n_way=n_way, shots=(k_shot,), n_query=n_query, num_episodes=count, seed=seed
+    )
+    return [ep[k_shot] for ep in nested]
+
+
+def nearest_mean(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+    """Uses its support set: negative squared distance to each class mean."""
+    n = int(support_y.max()) + 1
+    means = torch.stack([support_x[support_y == k].mean(0) for k in range(n)])
+    return -(torch.cdist(query_x, means) ** 2)
+
+
+def ignores_support(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+    """A fixed classifier: reads only N from the support set, never its content."""
+    n = int(support_y.max()) + 1
+    weight = torch.linspace(-1, 1, query_x.shape[1] * n, dtype=query_x.dtype).reshape(-1, n)
+    return query_x @ weight
+
+
+def coded_episode(
+    labels: list[int], predicted: list[int], n_way: int, probs: list[float] | None = None
+):
+    """Episode whose query_x row i is (predicted_i, p_i): `coded_predict` answers predicted_i."""
+    probs = probs if probs is not None else [1.0] * len(labels)
+    query_x = torch.tensor(
+        [[float(c), p] for c, p in zip(predicted, probs, strict=True)], dtype=torch.float64
+    )
+    support_y = torch.arange(n_way)
+    return (torch.zeros(n_way, 2, dtype=torch.float64), support_y, query_x, torch.tensor(labels))
+
+
+def coded_predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+    """Puts probability p on the coded class and spreads 1 - p evenly over the others."""
+    n = int(support_y.max()) + 1
+    cls, p = query_x[:, 0].long(), query_x[:, 1]
+    probs = ((1 - p) / (n - 1))[:, None].expand(-1, n).clone()
+    probs[torch.arange(len(cls)), cls] = p
+    return probs.clamp_min(1e-300).log()
+
+
+# ----------------------------------------------------------------------------- adaptation gain
+def test_adaptation_gain_is_exactly_zero_for_support_ignoring_predictor() -> None:
+    eps = episodes_from(clusters(20, 20, 6, 0.5, 0), 5, 2, 5, 30, seed=1)
+    gain = adaptation_gain(ignores_support, eps)
+    assert gain.mean == 0.0 and gain.share_hurt == 0.0 and gain.loss_drop == 0.0
+    assert gain.per_episode == [0.0] * 30
+
+
+def test_adaptation_gain_positive_for_support_using_predictor() -> None:
+    """Well-separated clusters: nearest-mean is near 1; with shuffled labels it falls to ~1/N."""
+    eps = episodes_from(clusters(20, 20, 6, 0.1, 0), 5, 1, 5, 40, seed=1)
+    gain = adaptation_gain(nearest_mean, eps)
+    assert gain.after_accuracy > 0.95
+    assert gain.before_accuracy < 0.45
+    assert gain.mean - gain.ci95 > 0.4
+
+
+def test_adaptation_gain_with_explicit_before_matches_closed_form() -> None:
+    """After: always right with p = 0.9; before: uniform logits (accuracy 1/N by argmax tie -> class 0)."""
+    n = 4
+    labels = [0, 1, 2, 3, 1, 2]
+    eps = [coded_episode(labels, labels, n, [0.9] * 6), coded_episode(labels, labels, n, [0.9] * 6)]
+
+    def uniform(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+        return query_x.new_zeros(query_x.shape[0], n)
+
+    gain = adaptation_gain(coded_predict, eps, before=uniform)
+    assert gain.after_accuracy == 1.0 and gain.before_accuracy == pytest.approx(1 / 6, abs=1e-15)
+    assert gain.mean == pytest.approx(5 / 6, abs=1e-15) and gain.ci95 == 0.0
+    assert gain.loss_drop == pytest.approx(math.log(4) - (-math.log(0.9)), rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- baseline margin
+def test_paired_difference_equals_hand_computation() -> None:
+    a = [0.8, 0.6, 1.0, 0.4, 0.7]
+    b = [0.6, 0.6, 0.8, 0.5, 0.3]
+    d = [0.2, 0.0, 0.2, -0.1, 0.4]
+    mean = sum(d) / 5  # 0.14
+    s = math.sqrt(sum((x - mean) ** 2 for x in d) / 4)
+    result = paired_difference(a, b)
+    assert result.mean == pytest.approx(0.14, rel=1e-12)
+    assert result.ci95 == pytest.approx(1.96 * s / math.sqrt(5), rel=1e-12)
+    assert result.low == pytest.approx(mean - 1.96 * s / math.sqrt(5), rel=1e-12)
+    assert result.share_a_better == 0.6 and result.n == 5
+
+
+def test_baseline_margin_pairs_per_episode_accuracies() -> None:
+    """Method right on 3/4, 4/4, 2/4 queries; baseline on 2/4, 2/4, 2/4 -> d = 1/4, 1/2, 0."""
+    labels = [0, 1, 2, 3]
+    method = [
+        coded_episode(labels, [0, 1, 2, 0], 4),
+        coded_episode(labels, labels, 4),
+        coded_episode(labels, [0, 1, 3, 0], 4),
+    ]
+
+    # Same episodes for the baseline: a predictor that is right on the first two queries only.
+    def baseline(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+        cls = torch.tensor([0, 1, 3, 0])  # right, right, wrong, wrong
+        return F.one_hot(cls, 4).double()
+
+    margin = baseline_margin(coded_predict, baseline, method)
+    expected = paired_difference([0.75, 1.0, 0.5], [0.5, 0.5, 0.5])
+    assert margin == expected
+
+
+# ----------------------------------------------------------------------------- overfitting gap
+def test_meta_overfitting_gap_known_accuracies() -> None:
+    labels = [0, 1, 2, 3]
+    train_eps = [coded_episode(labels, labels, 4), coded_episode(labels, [0, 1, 2, 0], 4)]
+    test_eps = [coded_episode(labels, [0, 0, 0, 0], 4), coded_episode(labels, [0, 1, 0, 0], 4)]
+    gap = meta_overfitting_gap(coded_predict, train_eps, test_eps)
+    assert gap.train_accuracy == 0.875 and gap.test_accuracy == 0.375 and gap.gap == 0.5
+    c = 1.96 * math.sqrt(0.125**2 * 2) / math.sqrt(2)  # same sample std (0.1768) on both sides
+    assert gap.ci95 == pytest.approx(math.sqrt(2) * c, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- shot curve
+def test_shot_curve_flat_for_support_ignoring_predictor() -> None:
+    curve = shot_curve(ignores_support, clusters(20, 20, 6, 0.5, 0), num_episodes=20)
+    assert len(set(curve.accuracy)) == 1 and curve.gain == 0.0 and curve.gain_ci95 == 0.0
+
+
+def test_shot_curve_rises_for_nearest_mean_on_noisy_clusters() -> None:
+    """Noise 1.0 around unit-variance centres in 6-D: 1-shot ~0.6, 10-shot ~0.9 (seed 0)."""
+    curve = shot_curve(nearest_mean, clusters(30, 20, 6, 1.0, 0), num_episodes=40)
+    assert curve.shots == (1, 2, 5, 10) and curve.monotone
+    assert curve.gain - curve.gain_ci95 > 0.1
+
+
+def test_nested_shot_episodes_are_nested_with_shared_queries() -> None:
+    data = clusters(8, 20, 3, 1.0, 0)
+    (episode,) = nested_shot_episodes(
+        data, n_way=3, shots=(1, 2, 5), n_query=4, num_episodes=1, seed=0
+    )
+    assert torch.equal(episode[1][2], episode[5][2])
+    s5 = episode[5][0].reshape(3, 5, 3)
+    assert torch.equal(episode[2][0].reshape(3, 2, 3), s5[:, :2])
+    assert torch.equal(episode[5][1], torch.arange(3).repeat_interleave(5))
+
+
+def test_nested_shot_episodes_rejects_bad_arguments() -> None:
+    data = clusters(8, 12, 3, 1.0, 0)
+    with pytest.raises(ValueError, match=r"n_query \+ max\(shots\)"):
+        nested_shot_episodes(data, n_way=3, shots=(1, 10), n_query=5, num_episodes=1, seed=0)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        nested_shot_episodes(data, n_way=3, shots=(5, 1), n_query=2, num_episodes=1, seed=0)
+    with pytest.raises(ValueError, match=r"\(C, E, \*x_shape\)"):
+        nested_shot_episodes(data[0], n_way=3, shots=(1,), n_query=2, num_episodes=1, seed=0)
+
+
+# ----------------------------------------------------------------------------- task shift
+def test_raw_shift_score_matches_explicit_loop_float64() -> None:
+    g = torch.Generator().manual_seed(0)
+    protos = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    support = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    total = 0.0
+    for x in support:
+        best = max(float(torch.dot(x, p) / (x.norm() * p.norm())) for p in protos)
+        total += 1 - best
+    assert raw_shift_score(lambda x: x, protos, support) == pytest.approx(total / 6, rel=1e-12)
+
+
+def test_class_prototypes_equal_class_means_for_batch_independent_embedding() -> None:
+    data = clusters(7, 6, 4, 1.0, 0)
+    protos = class_prototypes(lambda x: 2 * x, data, n_way=3, k_shot=2)
+    torch.testing.assert_close(protos, 2 * data.mean(1), rtol=1e-12, atol=1e-12)
+
+
+def test_task_shift_scores_shifted_domain_higher_than_unshifted() -> None:
+    """Training domain: class centres in coordinates 0-3 of 8. Unshifted test: new classes, same
+    coordinates. Shifted test: centres in coordinates 4-7.
+
+    Seeds 0-3 with 60 or 200 training classes tried: unshifted |mean_z| <= 0.46 and 0.00-0.20 of
+    tasks flagged (nominal 0.05; the 40 test classes make tasks correlated); shifted: every task
+    flagged, mean_z >= 11.8. Thresholds: unshifted |mean_z| < 1 and share < 0.3; shifted share
+    > 0.9 and mean_z at least 5 above unshifted.
+    """
+    embed = lambda x: x  # noqa: E731
+    train = clusters(200, 10, 8, 0.3, 0, active=slice(0, 4))
+    reference = fit_task_shift(embed, train, n_way=5, k_shot=1, num_tasks=200, seed=0)
+    same = episodes_from(clusters(40, 10, 8, 0.3, 100, active=slice(0, 4)), 5, 1, 2, 100, seed=2)
+    moved = episodes_from(clusters(40, 10, 8, 0.3, 100, active=slice(4, 8)), 5, 1, 2, 100, seed=2)
+    in_domain, shifted = task_shift(reference, embed, same), task_shift(reference, embed, moved)
+    assert abs(in_domain.mean_z) < 1.0 and in_domain.share_flagged < 0.3
+    assert shifted.share_flagged > 0.9 and shifted.mean_z > in_domain.mean_z + 5
+
+
+def test_fit_task_shift_rejects_too_few_classes() -> None:
+    with pytest.raises(ValueError, match="classes on both sides"):
+        fit_task_shift(lambda x: x, clusters(6, 4, 3, 1.0, 0), n_way=5)
+
+
+# ----------------------------------------------------------------------------- calibration
+def test_ece_exactly_zero_for_perfectly_calibrated_predictor() -> None:
+    """Confidence 0.9 right 9/10 times, 0.7 right 7/10, 0.75 right 3/4: ECE = 0 up to rounding."""
+    labels = [1] * 24
+    predicted = [1] * 9 + [0] + [1] * 7 + [0] * 3 + [1] * 3 + [0]
+    probs = [0.9] * 10 + [0.7] * 10 + [0.75] * 4
+    result = calibration(coded_predict, [coded_episode(labels, predicted, 2, probs)])
+    assert result.ece < 1e-12
+    assert result.accuracy == pytest.approx(19 / 24) and result.n_bins == 15
+
+
+def test_ece_within_sampling_tolerance_when_labels_drawn_from_confidences() -> None:
+    """20,000 predictions, correct with probability = confidence ~ U(0.5, 1). Sampling noise alone
+    gives ECE ~ 0.006 (about 8 occupied bins of ~2,500, each |acc - conf| ~ N(0, 0.008));
+    tolerance 0.02 is three times that."""
+    g = torch.Generator().manual_seed(0)
+    conf = 0.5 + 0.5 * torch.rand(20_000, generator=g, dtype=torch.float64)
+    correct = torch.rand(20_000, generator=g, dtype=torch.float64) < conf
+    ece, counts = expected_calibration_error(conf, correct, n_bins=15)
+    assert ece < 0.02 and sum(counts) == 20_000
+
+
+def test_ece_of_overconfident_predictor_is_confidence_minus_accuracy() -> None:
+    conf = torch.ones(10, dtype=torch.float64)
+    correct = torch.tensor([1, 1, 1, 0, 1, 0, 1, 0, 1, 0])
+    assert expected_calibration_error(conf, correct)[0] == pytest.approx(0.4, abs=1e-15)
+
+
+def test_ece_matches_explicit_bin_loop() -> None:
+    g = torch.Generator().manual_seed(1)
+    conf = torch.rand(500, generator=g, dtype=torch.float64)
+    correct = torch.rand(500, generator=g, dtype=torch.float64) < 0.6
+    m = 10
+    total = 0.0
+    for b in range(m):
+        lo, hi = b / m, (b + 1) / m
+        members = [i for i in range(500) if (lo < conf[i] <= hi) or (b == 0 and conf[i] == 0)]
+        if members:
+            acc = sum(float(correct[i]) for i in members) / len(members)
+            avg = sum(float(conf[i]) for i in members) / len(members)
+            total += len(members) / 500 * abs(acc - avg)
+    assert expected_calibration_error(conf, correct, n_bins=m)[0] == pytest.approx(total, rel=1e-10)
+
+
+def test_ece_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"confidence \(n,\) and correct \(n,\)"):
+        expected_calibration_error(torch.ones(3), torch.ones(4))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        expected_calibration_error(torch.tensor([1.5]), torch.tensor([1]))
+
+
+# ----------------------------------------------------------------------------- inner loop
+def quadratic(p: dict[str, Tensor]) -> Tensor:
+    return 0.5 * sum((v**2).sum() for v in p.values())
+
+
+def sgd(lr: float):
+    return lambda p: {k: v - lr * v for k, v in p.items()}  # gradient of `quadratic` is p
+
+
+def test_inner_loop_trace_matches_closed_form_on_quadratic() -> None:
+    """L = |p|^2 / 2 and p <- (1 - a) p: L_t = (1 - a)^(2t) L_0, |grad_t| = |1 - a|^t |p_0|."""
+    p0 = {
+        "w": torch.tensor([3.0, 4.0], dtype=torch.float64),
+        "b": torch.tensor([12.0], dtype=torch.float64),
+    }
+    trace = inner_loop_trace(quadratic, sgd(0.25), p0, steps=3)
+    assert trace.first_nonfinite_step is None
+    for t in range(4):
+        assert trace.losses[t] == pytest.approx(0.75 ** (2 * t) * 84.5, rel=1e-12)
+    for t in range(3):
+        assert trace.grad_norms[t] == pytest.approx(0.75**t * 13.0, rel=1e-12)
+    assert torch.equal(p0["w"], torch.tensor([3.0, 4.0], dtype=torch.float64))
+
+
+def test_inner_loop_health_flags_divergence_and_nonfinite() -> None:
+    p0 = {"w": torch.tensor([1.0, -2.0], dtype=torch.float64)}
+    good = inner_loop_trace(quadratic, sgd(0.5), p0, steps=2)
+    diverging = inner_loop_trace(quadratic, sgd(2.5), p0, steps=2)  # |1 - 2.5| = 1.5 > 1
+
+    def explode(p: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {k: v * 1e200 for k, v in p.items()}
+
+    broken = inner_loop_trace(quadratic, explode, p0, steps=3)
+    assert broken.first_nonfinite_step == 1  # parameters ~1e200 are finite, their squares are not
+    health = inner_loop_health([good, diverging, broken])
+    assert health.share_nonfinite == pytest.approx(1 / 3)
+    assert health.share_loss_increased == pytest.approx(1 / 3)
+    assert health.mean_losses[0] == pytest.approx(2.5) and health.n == 3
+    assert inner_loop_health([good]).mean_losses == pytest.approx([2.5, 0.625, 0.15625], rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- bad input
+def test_signals_reject_malformed_episodes_and_logits() -> None:
+    eps = episodes_from(clusters(10, 10, 3, 1.0, 0), 3, 1, 2, 2, seed=0)
+    bad = [(eps[0][0], eps[0][1][:-1], eps[0][2], eps[0][3])]
+    with pytest.raises(ValueError, match=r"support_y \(N\*K,\)"):
+        per_episode_scores(nearest_mean, bad)
+    with pytest.raises(ValueError, match=r"logits \(N\*Q, N\)"):
+        per_episode_scores(lambda sx, sy, qx: qx[:, :2], eps)
+    with pytest.raises(ValueError, match="at least 2 episodes"):
+        adaptation_gain(nearest_mean, eps[:1])
+    with pytest.raises(ValueError, match="equal length"):
+        paired_difference([0.1, 0.2], [0.3])
