@@ -1,0 +1,606 @@
+"""Shared pieces of the Omniglot harness: methods, settings, config flags, files, machine facts.
+
+Everything the training, evaluation and distributed entry points agree on lives here:
+
+* `METHODS` and `SETTINGS`: the names accepted on the command line and what they mean;
+* `omniglot_config`: a method's config for an Omniglot setting, following the papers' protocol;
+* `add_config_flags` / `config_overrides`: command-line flags generated from a config dataclass,
+  so the harness never keeps a second hand-written list of hyperparameters;
+* `write_tensor_file` / `read_tensor_file`: the safetensors format (tensors plus a JSON string
+  of metadata, no pickle) for the resume state, written atomically;
+* `machine_info`, `git_commit`: provenance recorded in every result file;
+* `Progress`: a dependency-free progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib
+import inspect
+import itertools
+import json
+import math
+import os
+import platform
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+import torch
+from torch import Tensor
+
+REPO = Path(__file__).resolve().parents[1]
+"""Repository root."""
+RESULTS_DIR = REPO / "benchmarks" / "results"
+"""Committed result files."""
+OMNIGLOT_RESULTS = RESULTS_DIR / "omniglot"
+"""Omniglot result JSON files, one per method, setting and split."""
+CHECKPOINTS_DIR = OMNIGLOT_RESULTS / "checkpoints"
+"""The checkpoint behind every published Omniglot number."""
+RUNS_DIR = REPO / "benchmarks" / "runs"
+"""Default folder of training runs (resume state, final checkpoint, logs); not committed."""
+
+
+class HarnessError(Exception):
+    """A user error the command line reports in one line, without a traceback."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A command-line method name: the reference module it runs and fixed config overrides."""
+
+    module: str
+    """Module under `reference_impl` (also the method name checkpoints store)."""
+    config_class: str
+    """Name of the module's config dataclass."""
+    fixed: Mapping[str, Any]
+    """Config fields this method name pins (e.g. `first_order=True` for FOMAML)."""
+    episodic: bool = True
+    """Trained on episodes (`False`: the baseline, trained on labelled class batches)."""
+    test_episodes: int = 1000
+    """Default number of test episodes: 600 for MAML (its code), 1000 otherwise (ProtoNets)."""
+
+
+METHODS: dict[str, Method] = {
+    "maml": Method("maml", "MAMLConfig", {"first_order": False}, test_episodes=600),
+    "fomaml": Method("maml", "MAMLConfig", {"first_order": True}, test_episodes=600),
+    "protonet": Method("protonet", "ProtoNetConfig", {}),
+    "fast_weights": Method("fast_weights", "FastWeightsConfig", {}),
+    "baseline": Method("baseline", "BaselineConfig", {}, episodic=False),
+}
+"""Method names accepted by `benchmarks.train`."""
+
+SETTINGS: dict[str, tuple[int, int]] = {
+    "5w1s": (5, 1),
+    "5w5s": (5, 5),
+    "20w1s": (20, 1),
+    "20w5s": (20, 5),
+}
+"""Setting name -> (N test classes, K shots)."""
+
+SPLITS = ("maml", "lake")
+"""Omniglot splits (`reference_impl.omniglot.get_split`)."""
+
+TEST_QUERIES = 15
+"""Queries per class in validation and test episodes (20 drawings = up to 5 shots + 15)."""
+
+STEP_FIELDS = ("meta_steps", "train_episodes", "train_steps")
+"""Config fields that count training updates, in the order they are looked for."""
+
+LR_FIELDS = ("outer_lr", "lr")
+"""Config fields that hold the Adam step size, in the order they are looked for."""
+
+
+def load_method(name: str) -> tuple[Method, ModuleType, type]:
+    """The `Method`, its reference module and its config class.
+
+    Raises:
+        HarnessError: If the name is unknown or the module is not importable.
+    """
+    if name not in METHODS:
+        raise HarnessError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")
+    method = METHODS[name]
+    try:
+        module = importlib.import_module(f"reference_impl.{method.module}")
+    except ModuleNotFoundError as err:
+        raise HarnessError(f"method {name!r} needs reference_impl.{method.module}: {err}") from err
+    cfg_class = getattr(module, method.config_class, None)
+    if cfg_class is None:
+        raise HarnessError(f"reference_impl.{method.module} has no {method.config_class}")
+    return method, module, cfg_class
+
+
+def parse_setting(setting: str) -> tuple[int, int]:
+    """`(n_way, k_shot)` of a setting name such as `5w1s`.
+
+    Raises:
+        HarnessError: If the setting is not one of `SETTINGS`.
+    """
+    if setting not in SETTINGS:
+        raise HarnessError(f"unknown setting {setting!r}; expected one of {', '.join(SETTINGS)}")
+    return SETTINGS[setting]
+
+
+def field_names(cfg_class: type) -> set[str]:
+    """Names of the fields of a config dataclass."""
+    return {f.name for f in dataclasses.fields(cfg_class)}
+
+
+def steps_field(cfg_class: type) -> str:
+    """The config field that counts training updates."""
+    names = field_names(cfg_class)
+    for name in STEP_FIELDS:
+        if name in names:
+            return name
+    raise HarnessError(f"{cfg_class.__name__} has none of the step fields {STEP_FIELDS}")
+
+
+def lr_field(cfg_class: type) -> str:
+    """The config field that holds the Adam step size."""
+    names = field_names(cfg_class)
+    for name in LR_FIELDS:
+        if name in names:
+            return name
+    raise HarnessError(f"{cfg_class.__name__} has none of the learning-rate fields {LR_FIELDS}")
+
+
+def omniglot_overrides(
+    method_name: str, cfg_class: type, n_way: int, k_shot: int, num_train_classes: int
+) -> dict[str, Any]:
+    """Config fields that put a method on Omniglot in one setting, following the papers.
+
+    * MAML (Finn et al. 2017, Appendix A.1): Conv-4 with strided convolutions; 5-way: one inner
+      step at alpha 0.4, meta-batch 32, three steps at test; 20-way: five steps at alpha 0.1 for
+      training and test, meta-batch 16; K queries per class in training (the authors' code).
+    * ProtoNets (Snell et al. 2017, §3.1): 60-way training episodes, 5 queries per class,
+      training shot = test shot.
+    * Fast weights and the baseline: Conv-4 encoder; the baseline pre-trains on every training
+      class (`num_classes`).
+
+    Only fields the config class has are returned, so the mapping survives small API changes.
+
+    Args:
+        method_name: A key of `METHODS`.
+        cfg_class: The method's config dataclass.
+        n_way: Test classes per episode.
+        k_shot: Shots.
+        num_train_classes: Classes (rotations included) of the training part of the split.
+
+    Returns:
+        Field name -> value.
+    """
+    method = METHODS[method_name]
+    wanted: dict[str, Any] = {"k_shot": k_shot, "n_way": n_way, "test_n_way": n_way}
+    for image_field, value in (("embedding", "conv4"), ("encoder", "conv4"), ("backbone", "conv4")):
+        wanted[image_field] = value
+    wanted.update({"in_channels": 1, "image_size": 28, "test_n_query": TEST_QUERIES})
+    if method.module == "maml":
+        five_way = n_way <= 5
+        wanted.update(
+            {
+                "model": "conv4",
+                "network": "conv4",
+                "n_query": k_shot,
+                "inner_lr": 0.4 if five_way else 0.1,
+                "inner_steps": 1 if five_way else 5,
+                "test_inner_steps": 3 if five_way else 5,
+                "meta_batch_size": 32 if five_way else 16,
+            }
+        )
+    elif method.module == "protonet":
+        wanted.update({"n_way": 60, "n_query": 5})
+    elif method.module == "fast_weights":
+        wanted.update({"n_query": 5})
+    elif method.module == "baseline":
+        wanted.update({"num_classes": num_train_classes, "n_query": TEST_QUERIES})
+    wanted.update(method.fixed)
+    names = field_names(cfg_class)
+    return {name: value for name, value in wanted.items() if name in names}
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line flags from a config dataclass
+
+
+def field_docs(cfg_class: type) -> dict[str, str]:
+    """Attribute docstrings of a dataclass (the string literal under each field), first line."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cfg_class)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    docs: dict[str, str] = {}
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    for node, following in itertools.pairwise(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+            and isinstance(following.value.value, str)
+        ):
+            docs[node.target.id] = following.value.value.strip().splitlines()[0]
+    return docs
+
+
+def _parse_json_value(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"expected a JSON value, got {text!r}") from err
+    return tuple(value) if isinstance(value, list) else value
+
+
+_FLAG_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str}
+
+
+def add_config_flags(parser: argparse.ArgumentParser, cfg_class: type, skip: set[str]) -> None:
+    """Add one `--field-name` flag per field of `cfg_class` (bool fields get `--no-...` too).
+
+    Flags default to "not given", so only what the user types overrides the config.
+
+    Args:
+        parser: Parser to extend.
+        cfg_class: Config dataclass.
+        skip: Fields the harness sets through its own flags (e.g. `seed`).
+    """
+    docs = field_docs(cfg_class)
+    group = parser.add_argument_group(f"{cfg_class.__name__} fields")
+    for f in dataclasses.fields(cfg_class):
+        if f.name in skip:
+            continue
+        type_name = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        default = f.default if f.default is not dataclasses.MISSING else None
+        text = f"{docs.get(f.name, '')} (default {default!r})".strip().replace("%", "%%")
+        flag = "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": f"cfg__{f.name}", "default": argparse.SUPPRESS}
+        if type_name == "bool":
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, help=text, **kwargs)
+        else:
+            kind = _FLAG_TYPES.get(type_name, _parse_json_value)
+            group.add_argument(flag, type=kind, metavar=type_name.upper(), help=text, **kwargs)
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields given on the command line, by field name."""
+    return {k[len("cfg__") :]: v for k, v in vars(args).items() if k.startswith("cfg__")}
+
+
+def make_config(cfg_class: type, values: Mapping[str, Any]) -> Any:
+    """Build a config, turning its own `ValueError` into a one-line `HarnessError`."""
+    try:
+        return cfg_class(**values)
+    except (TypeError, ValueError) as err:
+        raise HarnessError(f"invalid {cfg_class.__name__}: {err}") from err
+
+
+def config_to_json(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as a JSON-ready dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def config_from_json(cfg_class: type, values: Mapping[str, Any]) -> Any:
+    """Inverse of `config_to_json` (lists back to tuples; unknown keys rejected)."""
+    names = field_names(cfg_class)
+    unknown = set(values) - names
+    if unknown:
+        raise HarnessError(f"{cfg_class.__name__} has no fields {sorted(unknown)}")
+    return cfg_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+# ---------------------------------------------------------------------------------------------
+# safetensors files (tensors + a JSON metadata string), atomic writes
+
+_DTYPES = {
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+_DTYPE_NAMES = {name: dtype for dtype, name in _DTYPES.items()}
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` through a temporary file and a rename (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_tensor_file(
+    path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str, Any]
+) -> None:
+    """Write tensors and JSON metadata in the safetensors layout, atomically.
+
+    Layout: 8-byte little-endian header length, a JSON header mapping each name to its dtype,
+    shape and byte range (plus `__metadata__`: `{"json": <metadata as JSON text>}`), then the raw
+    little-endian bytes.
+
+    Args:
+        path: Destination file.
+        tensors: Name -> tensor (any device; stored from CPU, contiguous).
+        metadata: JSON-serialisable values.
+    """
+    header: dict[str, Any] = {"__metadata__": {"json": json.dumps(metadata, sort_keys=True)}}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        if tensor.dtype not in _DTYPES:
+            raise ValueError(f"tensor {name!r}: dtype {tensor.dtype} not supported by safetensors")
+        raw = tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        header[name] = {
+            "dtype": _DTYPES[tensor.dtype],
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    atomic_write_bytes(path, struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def read_tensor_file(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Read a file written by `write_tensor_file`.
+
+    Returns:
+        Name -> CPU tensor, and the metadata.
+
+    Raises:
+        HarnessError: If the file is missing, truncated or not in this layout.
+    """
+    try:
+        blob = path.read_bytes()
+        (length,) = struct.unpack("<Q", blob[:8])
+        header = json.loads(blob[8 : 8 + length])
+        metadata = json.loads(header.pop("__metadata__", {}).get("json", "{}"))
+    except (OSError, struct.error, ValueError) as err:
+        raise HarnessError(f"cannot read {path}: {err}") from err
+    data = memoryview(blob)[8 + length :]
+    tensors = {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        if end > len(data):
+            raise HarnessError(f"{path}: tensor {name!r} runs past the end of the file")
+        dtype = _DTYPE_NAMES[info["dtype"]]
+        raw = (
+            torch.frombuffer(bytearray(data[begin:end]), dtype=torch.uint8) if end > begin else None
+        )
+        tensors[name] = (
+            raw.view(dtype).reshape(info["shape"])
+            if raw is not None
+            else torch.empty(info["shape"], dtype=dtype)
+        )
+    return tensors, metadata
+
+
+# ---------------------------------------------------------------------------------------------
+# Provenance
+
+
+def cpu_flags() -> set[str]:
+    """CPU feature flags from `/proc/cpuinfo` (empty where it does not exist)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_model() -> str:
+    """CPU model name from `/proc/cpuinfo`, else `platform.processor()`."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info(device: str = "cpu", dtype: str = "float32") -> dict[str, Any]:
+    """What a result was measured on: CPU, threads, bf16/AMX support, GPU, versions.
+
+    Args:
+        device: `"cpu"` or `"cuda"`, as used by the run.
+        dtype: Training and evaluation dtype (the harness uses no autocast; `bf16_used` says so).
+
+    Returns:
+        JSON-ready dict.
+    """
+    flags = cpu_flags()
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "logical_cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_avx2": "avx2" in flags,
+        "cpu_avx512": "avx512f" in flags,
+        "cpu_bf16": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "cpu_amx": bool(flags & {"amx_tile", "amx_bf16", "amx_int8"}),
+        "bf16_used": dtype == "bfloat16",
+        "dtype": dtype,
+        "device": device,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+    if device == "cuda" and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def git_commit() -> str:
+    """Commit of the working tree (`-dirty` appended when tracked files differ), or `unknown`."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def command_line(module: str, argv: list[str]) -> str:
+    """The command as a user would type it from the repository root."""
+    import shlex
+
+    return shlex.join(["python", "-m", module, *argv])
+
+
+def relative(path: Path) -> str:
+    """`path` relative to the repository when inside it (for result files), else absolute."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path.resolve())
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress bar
+
+
+def format_seconds(seconds: float) -> str:
+    """`1h02m03s` / `2m03s` / `3s`."""
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+class Progress:
+    """A one-line progress bar: step, episodes/s, loss, last validation accuracy, ETA.
+
+    On a terminal the line is redrawn in place (at most 10 times a second); otherwise (a log file,
+    a pipe) a full line is printed every `log_every` seconds, so logs stay readable.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        *,
+        start: int = 0,
+        episodes_per_step: int = 1,
+        stream: TextIO | None = None,
+        log_every: float = 30.0,
+        enabled: bool = True,
+    ) -> None:
+        self.total, self.start, self.episodes_per_step = total, start, episodes_per_step
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.log_every, self.enabled = log_every, enabled
+        self.t0 = time.perf_counter()
+        self.last_draw = -math.inf
+        self.loss = math.nan
+        self.val: float | None = None
+
+    def line(self, step: int) -> str:
+        """The text of the bar after `step` updates."""
+        done = step - self.start
+        elapsed = time.perf_counter() - self.t0
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - step) / rate if rate > 0 else math.inf
+        width = 24
+        filled = int(width * step / max(self.total, 1))
+        bar = "#" * filled + "." * (width - filled)
+        val = f"{100 * self.val:.2f}%" if self.val is not None else "-"
+        return (
+            f"[{bar}] {step}/{self.total} | {rate * self.episodes_per_step:.1f} episodes/s | "
+            f"loss {self.loss:.4f} | val {val} | ETA {format_seconds(eta)}"
+        )
+
+    def update(self, step: int, loss: float, *, force: bool = False) -> None:
+        """Record the loss after `step` updates and redraw if due."""
+        self.loss = loss
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        due = (now - self.last_draw) >= (0.1 if self.tty else self.log_every)
+        if force or due or step == self.total:
+            self.last_draw = now
+            end = "" if self.tty else "\n"
+            prefix = "\r\033[K" if self.tty else ""
+            self.stream.write(prefix + self.line(step) + end)
+            self.stream.flush()
+
+    def message(self, text: str) -> None:
+        """Print a full line (e.g. a validation result) without breaking the bar."""
+        if not self.enabled:
+            return
+        self.stream.write(("\r\033[K" if self.tty else "") + text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar's line on a terminal."""
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Episodes and evaluation: the shared modules of the data layer
+
+
+def sample_batch(
+    data: Tensor,
+    n_way: int,
+    k_shot: int,
+    n_query: int,
+    meta_batch_size: int,
+    generator: torch.Generator,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """`reference_impl.episodes.sample_batch` (a meta-batch of episodes with a leading T)."""
+    from reference_impl import episodes
+
+    batch = episodes.sample_batch(data, n_way, k_shot, n_query, meta_batch_size, generator)
+    return batch[0], batch[1], batch[2], batch[3]
+
+
+def fixed_episodes(
+    data: Tensor, n_way: int, k_shot: int, n_query: int, num_episodes: int, seed: int
+) -> list[Any]:
+    """`reference_impl.evaluation.fixed_episodes`: the same episodes for every model."""
+    from reference_impl import evaluation
+
+    return list(evaluation.fixed_episodes(data, n_way, k_shot, n_query, num_episodes, seed))
+
+
+def evaluate_predictor(predict: Any, episodes: list[Any]) -> tuple[float, float, int]:
+    """`reference_impl.evaluation.evaluate_predictor` as `(accuracy, ci95, episodes)`."""
+    from reference_impl import evaluation
+
+    result = evaluation.evaluate_predictor(predict, episodes)
+    return float(result.accuracy), float(result.ci95), int(result.episodes)

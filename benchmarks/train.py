@@ -1,0 +1,631 @@
+"""Train any reference method on Omniglot in one of the papers' settings, resumably.
+
+    python -m benchmarks.train METHOD SETTING [--split maml|lake] [--seed S] [--episodes E]
+        [--budget-minutes M] [--out DIR] [--resume] [--device cpu|cuda] [--<config-field> VALUE ...]
+
+METHOD is `maml`, `fomaml`, `protonet`, `fast_weights` or `baseline`; SETTING is `5w1s`, `5w5s`,
+`20w1s` or `20w5s`. The method's config starts from its dataclass defaults, then the setting's
+protocol (`benchmarks.common.omniglot_overrides`), then any `--<field>` flag; the flags are
+generated from the config dataclass (`--help` after a method name lists them).
+
+The harness owns the loop and calls the method's `build_model` and `train_step`, so it can stop
+anywhere and continue bit for bit: every `--checkpoint-every` updates it writes
+`<out>/resume.safetensors` (weights, Adam state and every RNG state as tensors; step, config,
+elapsed time and history as JSON metadata) with an atomic rename. `--resume` continues from it;
+the final weights equal those of an uninterrupted run with the same seed
+(`tests/test_harness.py` kills a run with SIGKILL to check). At the end (or when the wall-clock
+budget is spent) it writes `<out>/model.safetensors` through `reference_impl.checkpoints`, plus
+`best.safetensors` at the best validation accuracy.
+
+With `--distributed` (or under `torchrun`, which sets `WORLD_SIZE`) the meta-batch of tasks is
+split across processes and the meta-gradient all-reduced (`benchmarks.distributed`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import random
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from benchmarks import common, distributed
+from benchmarks.common import HarnessError
+from benchmarks.distributed import DistInfo
+
+RESUME_FILE = "resume.safetensors"
+"""Resume state inside the run folder."""
+MODEL_FILE = "model.safetensors"
+"""Final weights inside the run folder (`reference_impl.checkpoints` format)."""
+BEST_FILE = "best.safetensors"
+"""Weights at the best validation accuracy."""
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+HARNESS_FIELDS = {"seed"}
+"""Config fields set by harness flags rather than generated ones."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+def synthetic_characters(num_classes: int, seed: int, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Omniglot-shaped stand-in data: `(classes, 20, 1, 28, 28)` binary images, seeded.
+
+    Each class is a smooth random blob pattern thresholded to strokes; each of its 20 drawings
+    flips 5% of the pixels. Used by tests and smoke runs (`--data synthetic`), never for results.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    low = torch.rand(num_classes, 1, 7, 7, generator=generator)
+    template = (
+        F.interpolate(low, size=28, mode="bilinear", align_corners=False) > 0.62
+    )  # (C,1,28,28)
+    flips = torch.rand(num_classes, 20, 1, 28, 28, generator=generator) < 0.05
+    return (template[:, None] ^ flips).to(dtype)  # (C, 20, 1, 28, 28)
+
+
+def load_part(args: argparse.Namespace, part: str, dtype: torch.dtype) -> Tensor:
+    """The `part` (`train`, `val` or `test`) of the chosen split as `(classes, 20, 1, 28, 28)`.
+
+    Raises:
+        HarnessError: If the Omniglot files are missing or unreadable.
+    """
+    if args.data == "synthetic":
+        counts = {"train": 48, "val": 16, "test": 24}
+        return synthetic_characters(
+            counts[part], seed={"train": 1, "val": 2, "test": 3}[part], dtype=dtype
+        )
+    from reference_impl import omniglot
+
+    try:
+        return omniglot.load_omniglot(args.data_root, split=args.split, part=part, dtype=dtype)
+    except (FileNotFoundError, ValueError) as err:
+        root = args.data_root or omniglot.default_root()
+        raise HarnessError(
+            f"cannot load Omniglot ({args.split} split, {part}) from {root}: {err}. "
+            "Set --data-root or OMNIGLOT_ROOT to a folder holding images_background/ and "
+            "images_evaluation/ (or their zips)."
+        ) from err
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer
+
+
+def _rng_tensors(generator: torch.Generator) -> dict[str, Tensor]:
+    tensors = {"rng.generator": generator.get_state(), "rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = state
+    return tensors
+
+
+def _python_random_state() -> list[Any]:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+class Trainer:
+    """One method, one config, one task source: builds the model and takes resumable steps.
+
+    Args:
+        method_name: A key of `common.METHODS`.
+        cfg: The method's config.
+        train_data: Training classes, shape `(C, 20, 1, 28, 28)` (CPU).
+        seed: Seeds the initialisation (`torch.manual_seed`) and the task generator.
+        device: Where the model lives; batches are moved there.
+        dtype: Model and data dtype.
+        info: Process-group position (`DistInfo()` for one process).
+    """
+
+    def __init__(
+        self,
+        method_name: str,
+        cfg: Any,
+        train_data: Tensor,
+        *,
+        seed: int,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        info: DistInfo | None = None,
+    ) -> None:
+        self.method_name = method_name
+        self.method, self.module, self.cfg_class = common.load_method(method_name)
+        self.cfg = cfg
+        self.train_data = train_data
+        self.seed = seed
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.info = info or DistInfo()
+        if self.info.active and not self.method.episodic:
+            raise HarnessError(
+                "--distributed splits a meta-batch of tasks across processes; the baseline trains "
+                "on class batches whose batch-norm statistics span the batch: train it in one process"
+            )
+        torch.manual_seed(seed)
+        random.seed(seed)
+        self.model: nn.Module = self.module.build_model(cfg).to(device=self.device, dtype=dtype)
+        self.lr_field = common.lr_field(type(cfg))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=getattr(cfg, self.lr_field))
+        self.step_optimizer: Any = (
+            distributed.AllReduceOptimizer(self.optimizer, self.info)
+            if self.info.active
+            else self.optimizer
+        )
+        self.generator = torch.Generator().manual_seed(seed)
+        self.step = 0
+        self.total_steps = int(getattr(cfg, common.steps_field(type(cfg))))
+        self.schedule: Callable[[Any, int], float] | None = getattr(
+            self.module, "learning_rate", None
+        )
+        if self.method.episodic:
+            self.n_way = int(cfg.n_way)
+            self.k_shot = int(cfg.k_shot)
+            self.n_query = int(getattr(cfg, "n_query", common.TEST_QUERIES))
+            self.meta_batch_size = int(getattr(cfg, "meta_batch_size", 1))
+            if self.n_way > train_data.shape[0]:
+                raise HarnessError(
+                    f"{self.n_way}-way training episodes need {self.n_way} classes; the training "
+                    f"data has {train_data.shape[0]}"
+                )
+            if self.k_shot + self.n_query > train_data.shape[1]:
+                raise HarnessError(
+                    f"k_shot + n_query = {self.k_shot + self.n_query} exceeds the "
+                    f"{train_data.shape[1]} examples per class"
+                )
+            if self.info.active:
+                distributed.shard_bounds(self.meta_batch_size, self.info.rank, self.info.world_size)
+        else:
+            self.flat = train_data.reshape(-1, *train_data.shape[2:])  # (C*E, 1, 28, 28)
+            self.labels = torch.arange(train_data.shape[0]).repeat_interleave(train_data.shape[1])
+
+    @property
+    def episodes_per_step(self) -> int:
+        """Episodes (or, for the baseline, examples) consumed by one update."""
+        return self.meta_batch_size if self.method.episodic else int(self.cfg.batch_size)
+
+    def sample(self) -> tuple[Tensor, ...]:
+        """The next training batch, drawn from the task generator (the full meta-batch)."""
+        if self.method.episodic:
+            return common.sample_batch(
+                self.train_data,
+                self.n_way,
+                self.k_shot,
+                self.n_query,
+                self.meta_batch_size,
+                self.generator,
+            )
+        idx = torch.randint(
+            self.flat.shape[0], (int(self.cfg.batch_size),), generator=self.generator
+        )
+        return self.flat[idx], self.labels[idx]
+
+    def _to_device(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return tuple(
+            x.to(self.device, self.dtype) if x.is_floating_point() else x.to(self.device)
+            for x in batch
+        )
+
+    def train_step(self) -> dict[str, float]:
+        """One update (learning-rate schedule, batch, sharding, the method's `train_step`).
+
+        Returns:
+            `loss` (and `accuracy` where the method reports it) over the whole meta-batch.
+        """
+        if self.schedule is not None:
+            lr = float(self.schedule(self.cfg, self.step))
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+        batch = self.sample()
+        weight = 1.0
+        if self.info.active:
+            batch, weight = distributed.shard_batch(batch, self.info)
+            cast(distributed.AllReduceOptimizer, self.step_optimizer).weight = weight
+        batch = self._to_device(batch)
+        self.model.train()
+        if self.method.episodic:
+            stats = dict(self.module.train_step(self.model, self.step_optimizer, batch, self.cfg))
+        else:
+            stats = {"loss": float(self.module.train_step(self.model, self.step_optimizer, *batch))}
+        self.step += 1
+        return distributed.all_reduce_stats(stats, weight, self.info)
+
+    def predictor(self) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+        """The method's one-episode predictor for the current weights."""
+        return cast(
+            Callable[[Tensor, Tensor, Tensor], Tensor],
+            self.module.make_predict(self.model, self.cfg),
+        )
+
+    # -- state ------------------------------------------------------------------------------
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Everything needed to continue identically: tensors and JSON metadata."""
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        optim = self.optimizer.state_dict()
+        optim_meta: dict[str, dict[str, Any]] = {}
+        for index, param_state in optim["state"].items():
+            for key, value in param_state.items():
+                if torch.is_tensor(value):
+                    tensors[f"optim.{index}.{key}"] = value
+                else:
+                    optim_meta.setdefault(str(index), {})[key] = value
+        tensors.update(_rng_tensors(self.generator))
+        metadata = {
+            "step": self.step,
+            "optimizer": {"param_groups": optim["param_groups"], "state": optim_meta},
+            "python_random": _python_random_state(),
+        }
+        return tensors, metadata
+
+    def load_state(self, tensors: dict[str, Tensor], metadata: dict[str, Any]) -> None:
+        """Restore what `state` returned."""
+        model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        self.model.load_state_dict(model_state)
+        optim_state: dict[int, dict[str, Any]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, index, name = key.split(".", 2)
+                optim_state.setdefault(int(index), {})[name] = value
+        for index, extra in metadata["optimizer"]["state"].items():
+            optim_state.setdefault(int(index), {}).update(extra)
+        self.optimizer.load_state_dict(
+            {"state": optim_state, "param_groups": metadata["optimizer"]["param_groups"]}
+        )
+        self.generator.set_state(tensors["rng.generator"])
+        torch.set_rng_state(tensors["rng.torch"])
+        cuda_states = [
+            tensors[f"rng.cuda.{i}"] for i in range(len(tensors)) if f"rng.cuda.{i}" in tensors
+        ]
+        if cuda_states and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(cuda_states)
+        version, internal, gauss = metadata["python_random"]
+        random.setstate((version, tuple(internal), gauss))
+        self.step = int(metadata["step"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+def save_model(path: Path, trainer: Trainer, split: str, extra: dict[str, Any]) -> None:
+    """Write the weights in the shared checkpoint format (`reference_impl.checkpoints`)."""
+    from reference_impl import checkpoints
+
+    model = trainer.model
+    if trainer.dtype != torch.float32 or trainer.device.type != "cpu":
+        model = trainer.module.build_model(trainer.cfg)  # a float32 CPU copy for publishing
+        model.load_state_dict({k: v.float().cpu() for k, v in trainer.model.state_dict().items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoints.save_checkpoint(
+        path, model, trainer.method.module, trainer.cfg, split=split, seed=trainer.seed, extra=extra
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def build_parser(cfg_class: type | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with `cfg_class`, also one flag per config field."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.train",
+        description="Train a reference method on Omniglot (resumable, optionally distributed).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("method", help=f"one of {', '.join(common.METHODS)}")
+    parser.add_argument("setting", nargs="?", help=f"one of {', '.join(common.SETTINGS)}")
+    parser.add_argument("--split", choices=common.SPLITS, default="maml", help="Omniglot split")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation and task sampling seed")
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="training updates (overrides the config's step count)",
+    )
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=None,
+        help="stop training after this much wall-clock time (summed over resumed sessions)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run folder (default benchmarks/runs/<method>_<setting>_<split>_s<seed>)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from <out>/resume.safetensors"
+    )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument(
+        "--data",
+        choices=("omniglot", "synthetic"),
+        default="omniglot",
+        help="synthetic: Omniglot-shaped random strokes, for tests",
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="Omniglot folder (default $OMNIGLOT_ROOT or ../shared/data/omniglot)",
+    )
+    parser.add_argument(
+        "--val-every",
+        type=int,
+        default=500,
+        help="updates between validations (0: only at the end)",
+    )
+    parser.add_argument("--val-episodes", type=int, default=200, help="validation episodes")
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=100, help="updates between resume checkpoints"
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="simulate an interruption: save the resume state after this update and exit",
+    )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join the torch.distributed group set up by torchrun",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    if cfg_class is not None:
+        common.add_config_flags(parser, cfg_class, skip=HARNESS_FIELDS)
+    return parser
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
+    """Parse in two passes: the method first, then the flags generated from its config."""
+    first = build_parser()
+    known, _ = first.parse_known_args(argv)
+    _, _, cfg_class = common.load_method(known.method)
+    args = build_parser(cfg_class).parse_args(argv)
+    if args.setting is None:
+        raise HarnessError(f"missing SETTING; expected one of {', '.join(common.SETTINGS)}")
+    common.parse_setting(args.setting)
+    return args, cfg_class
+
+
+def resolve_config(args: argparse.Namespace, cfg_class: type, num_train_classes: int) -> Any:
+    """Config = dataclass defaults < setting protocol < `--<field>` flags < harness flags."""
+    n_way, k_shot = common.parse_setting(args.setting)
+    values = common.omniglot_overrides(args.method, cfg_class, n_way, k_shot, num_train_classes)
+    values.update(common.config_overrides(args))
+    if args.episodes is not None:
+        values[common.steps_field(cfg_class)] = args.episodes
+    if "seed" in common.field_names(cfg_class):
+        values["seed"] = args.seed
+    values.update(common.METHODS[args.method].fixed)
+    return common.make_config(cfg_class, values)
+
+
+def default_out(args: argparse.Namespace) -> Path:
+    """`benchmarks/runs/<method>_<setting>_<split>_s<seed>`."""
+    return common.RUNS_DIR / f"{args.method}_{args.setting}_{args.split}_s{args.seed}"
+
+
+def run(argv: list[str]) -> dict[str, Any]:
+    """Train as the command line says; return a summary (also written to `<out>/summary.json`)."""
+    args, cfg_class = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise HarnessError("--device cuda requested but torch.cuda.is_available() is False")
+    dtype = DTYPES[args.dtype]
+    use_dist = args.distributed or distributed.env_world_size() > 1
+    info = distributed.init_distributed(args.device) if use_dist else DistInfo()
+    device = f"cuda:{info.local_rank}" if args.device == "cuda" else "cpu"
+    out: Path = args.out if args.out is not None else default_out(args)
+    resume_path = out / RESUME_FILE
+
+    train_data = load_part(args, "train", dtype)
+    val_data = load_part(args, "val", dtype)
+    cfg = resolve_config(args, cfg_class, train_data.shape[0])
+
+    history: dict[str, Any] = {"validation": [], "sessions": [], "best_accuracy": None}
+    train_seconds = 0.0
+    done = False
+    trainer = Trainer(
+        args.method, cfg, train_data, seed=args.seed, device=device, dtype=dtype, info=info
+    )
+    if resume_path.exists():
+        if not args.resume:
+            raise HarnessError(
+                f"{resume_path} exists: pass --resume to continue it, or choose another --out"
+            )
+        tensors, meta = common.read_tensor_file(resume_path)
+        stored = common.config_from_json(cfg_class, meta["config"])
+        steps_name = common.steps_field(cfg_class)
+        diff = {
+            f.name: (getattr(stored, f.name), getattr(cfg, f.name))
+            for f in dataclasses.fields(cfg_class)
+            if f.name != steps_name and getattr(stored, f.name) != getattr(cfg, f.name)
+        }
+        if diff:
+            raise HarnessError(f"--resume with a different config (stored, given): {diff}")
+        for key in ("method", "setting", "split", "seed", "dtype", "data"):
+            if meta[key] != getattr(args, key):
+                raise HarnessError(
+                    f"--resume with {key}={getattr(args, key)!r}; the run used {meta[key]!r}"
+                )
+        trainer.load_state(tensors, meta["trainer"])
+        history, train_seconds = meta["history"], float(meta["train_seconds"])
+        done = bool(meta["done"]) and trainer.step >= trainer.total_steps
+    command = common.command_line("benchmarks.train", argv)
+    if info.world_size > 1:
+        command = (
+            f"torchrun --nproc-per-node {info.world_size} -m benchmarks.train "
+            + command.split(" benchmarks.train ", 1)[1]
+        )
+    history["sessions"].append(
+        {"command": command, "start_step": trainer.step, "world_size": info.world_size}
+    )
+    n_test, k_shot = common.parse_setting(args.setting)
+    val_episodes = (
+        common.fixed_episodes(
+            val_data, n_test, k_shot, common.TEST_QUERIES, args.val_episodes, seed=args.seed
+        )
+        if info.is_main and args.val_episodes > 0
+        else []
+    )
+    budget_s = args.budget_minutes * 60 if args.budget_minutes is not None else math.inf
+    progress = common.Progress(
+        trainer.total_steps,
+        start=trainer.step,
+        episodes_per_step=trainer.episodes_per_step,
+        enabled=info.is_main and not args.quiet,
+    )
+    if history["validation"]:
+        progress.val = history["validation"][-1]["accuracy"]
+
+    def metadata(stopped_by: str | None, trainer_meta: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "method": args.method, "setting": args.setting, "split": args.split, "seed": args.seed,
+            "dtype": args.dtype, "data": args.data, "config": common.config_to_json(cfg),
+            "trainer": trainer_meta, "history": history, "train_seconds": train_seconds,
+            "done": done, "stopped_by": stopped_by, "command": command,
+            "machine": common.machine_info(args.device, args.dtype), "world_size": info.world_size,
+        }  # fmt: skip
+
+    def save_resume(stopped_by: str | None = None) -> None:
+        if info.is_main:
+            tensors, trainer_meta = trainer.state()
+            common.write_tensor_file(resume_path, tensors, metadata(stopped_by, trainer_meta))
+
+    def checkpoint_extra() -> dict[str, Any]:
+        return {
+            "harness_method": args.method, "setting": args.setting, "steps": trainer.step,
+            "train_seconds": train_seconds, "train_command": command,
+            "train_commands": [s["command"] for s in history["sessions"]],
+            "validation": history["validation"], "world_size": info.world_size,
+            "machine": common.machine_info(args.device, args.dtype), "data": args.data,
+            "git_commit": common.git_commit(),
+        }  # fmt: skip
+
+    def validate() -> None:
+        if not val_episodes:
+            return
+        accuracy, ci95, count = common.evaluate_predictor(trainer.predictor(), val_episodes)
+        history["validation"].append(
+            {"step": trainer.step, "accuracy": accuracy, "ci95": ci95, "episodes": count}
+        )
+        progress.val = accuracy
+        progress.message(
+            f"validation at step {trainer.step}: {100 * accuracy:.2f}% ± {100 * ci95:.2f}"
+        )
+        best = history["best_accuracy"]
+        if best is None or accuracy > best:
+            history["best_accuracy"] = accuracy
+            save_model(
+                out / BEST_FILE,
+                trainer,
+                args.split,
+                {**checkpoint_extra(), "selected": "best validation"},
+            )
+
+    stop_requested: list[str] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop_requested:  # a second signal: give up at once
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        stop_requested.append(signal.Signals(signum).name)
+        progress.message(f"{stop_requested[0]}: stopping after this update (again to abort)")
+
+    handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    session_start = time.perf_counter()
+    base_seconds = train_seconds
+    stopped_by: str | None = None
+    try:
+        if done:
+            progress.message(f"{out} is already finished ({trainer.step} updates)")
+        while not done and trainer.step < trainer.total_steps:
+            stats = trainer.train_step()
+            train_seconds = base_seconds + time.perf_counter() - session_start
+            progress.update(trainer.step, stats["loss"])
+            if info.is_main and args.val_every > 0 and trainer.step % args.val_every == 0:
+                validate()
+            if distributed.any_rank(bool(stop_requested), info):
+                stopped_by = "interrupted"
+                break
+            if distributed.broadcast_flag(train_seconds >= budget_s, info):
+                stopped_by = "budget"
+                break
+            if args.stop_after is not None and trainer.step >= args.stop_after:
+                stopped_by = "stop-after"
+                break
+            if trainer.step % args.checkpoint_every == 0:
+                save_resume()
+        if stopped_by in ("stop-after", "interrupted"):
+            save_resume(stopped_by)
+            progress.message(
+                f"stopped after update {trainer.step} ({stopped_by}); continue with --resume"
+            )
+        elif not done:
+            done = True
+            if not history["validation"] or history["validation"][-1]["step"] != trainer.step:
+                if info.is_main:
+                    validate()
+            if info.is_main:
+                save_model(
+                    out / MODEL_FILE,
+                    trainer,
+                    args.split,
+                    {
+                        **checkpoint_extra(),
+                        "selected": "final",
+                        "stopped_by": stopped_by or "steps",
+                    },
+                )
+            save_resume(stopped_by or "steps")
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    distributed.barrier(info)
+    progress.close()
+    summary = {
+        "method": args.method, "setting": args.setting, "split": args.split, "seed": args.seed,
+        "steps": trainer.step, "total_steps": trainer.total_steps, "done": done,
+        "stopped_by": stopped_by, "train_seconds": train_seconds, "out": str(out),
+        "validation": history["validation"], "world_size": info.world_size,
+    }  # fmt: skip
+    if info.is_main:
+        common.atomic_write_bytes(
+            out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode()
+        )
+    if use_dist:
+        distributed.shutdown_distributed()
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; user errors print one line and return 2."""
+    try:
+        summary = run(list(sys.argv[1:] if argv is None else argv))
+    except HarnessError as err:
+        print(f"benchmarks.train: error: {err}", file=sys.stderr)
+        return 2
+    state = "finished" if summary["done"] else "paused"
+    print(
+        f"{state}: {summary['steps']}/{summary['total_steps']} updates in {summary['train_seconds']:.1f} s -> {summary['out']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
