@@ -1,0 +1,940 @@
+r"""Omniglot for few-shot learning: reading, preprocessing, caching and the two standard splits.
+
+Omniglot (Lake et al. (2015), "Human-level concept learning through probabilistic program
+induction", Science 350(6266)) holds 1623 handwritten characters from 50 alphabets, each drawn
+once by 20 people, as 105x105 1-bit PNGs. The official release splits it by alphabet into
+`images_background` (30 alphabets, 964 characters) and `images_evaluation` (20 alphabets, 659).
+
+`load_omniglot` returns one part of a split as a tensor `(classes, 20, 1, 28, 28)`, float in
+[0, 1] with strokes = 1, and by default every character four times (rotated by 0, 90, 180, 270
+degrees), the preprocessing of the MAML and ProtoNets papers. It reads any of
+
+* the extracted official layout `<root>/images_background/<Alphabet>/characterNN/*.png` (and
+  `images_evaluation`),
+* the two official zips `<root>/images_background.zip`, `<root>/images_evaluation.zip`,
+* a torchvision-style root, `<root>/omniglot-py/images_background/...` or its zips,
+
+and can fetch the zips itself (`download=True`, MD5-checked, written atomically).
+
+| Step | Function |
+|---|---|
+| read a PNG (stdlib `zlib` + `struct`, no Pillow) | `decode_png` |
+| 105 -> 28 antialiased Lanczos-3 resize, PIL's weights | `lanczos_weights`, `resize_lanczos` |
+| every character as uint8 thumbnails, cached on disk | `load_thumbnails` |
+| a few characters, no cache | `decode_characters` |
+| the splits | `maml_split`, `lake_split`, `get_split` |
+| a split part as a float tensor | `load_omniglot` |
+
+Deliberate choices:
+
+1. **Resize in floating point.** Pillow resamples in two passes with 8-bit fixed-point weights
+   and rounds to uint8 between them; this module applies the same Lanczos weights as two matrix
+   products in float32 and rounds once, so thumbnails differ from Pillow's by at most a couple of
+   grey levels (`tests/test_omniglot.py` pins the bound).
+2. **Cache key from file metadata.** A cache entry is keyed by every source file's relative path,
+   size and modification time (for zips: size and CRC-32 from the central directory) plus the
+   preprocessing parameters. Hashing file contents would mean reading all 32,460 files on every
+   load, which is the work the cache exists to avoid; any ordinary edit changes size or mtime.
+3. **Splits are functions of the official character list**, which this module carries
+   (`ALPHABETS`), so a split never depends on a directory listing order (the MAML code shuffled
+   `os.listdir` order, which differs between file systems).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import http.client
+import json
+import os
+import random
+import struct
+import tempfile
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from math import pi, sin
+from pathlib import Path
+from typing import IO, NamedTuple
+
+import torch
+from torch import Tensor
+
+# --8<-- [start:constants]
+SOURCE_SIZE = 105
+"""Side of an official Omniglot PNG in pixels."""
+IMAGE_SIZE = 28
+"""Side of a thumbnail after resizing, as in the MAML and ProtoNets papers."""
+DRAWINGS = 20
+"""Drawings (one per drawer) of every character."""
+LANCZOS_A = 3
+"""Lobes of the Lanczos kernel (Pillow's `LANCZOS` filter)."""
+PARTS = ("images_background", "images_evaluation")
+"""Folder names of the official background and evaluation sets."""
+SPLIT_PARTS = ("train", "val", "test", "trainval")
+"""Parts of a split that `load_omniglot` accepts (`trainval` = train + val)."""
+OFFICIAL_BASE_URL = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python"
+"""Where the authors publish `images_background.zip` and `images_evaluation.zip`."""
+OFFICIAL_MD5 = {
+    "images_background.zip": "68d2efa1b9178cc56df9314c21c6e718",
+    "images_evaluation.zip": "6b91aef0f799c5bb55b94e3f2daec811",
+}
+"""Published MD5 of each official zip."""
+ALPHABETS: dict[str, tuple[tuple[str, int], ...]] = {
+    "images_background": (
+        ("Alphabet_of_the_Magi", 20), ("Anglo-Saxon_Futhorc", 29), ("Arcadian", 26),
+        ("Armenian", 41), ("Asomtavruli_(Georgian)", 40), ("Balinese", 24), ("Bengali", 46),
+        ("Blackfoot_(Canadian_Aboriginal_Syllabics)", 14), ("Braille", 26),
+        ("Burmese_(Myanmar)", 34), ("Cyrillic", 33), ("Early_Aramaic", 22), ("Futurama", 26),
+        ("Grantha", 43), ("Greek", 24), ("Gujarati", 48), ("Hebrew", 22),
+        ("Inuktitut_(Canadian_Aboriginal_Syllabics)", 16), ("Japanese_(hiragana)", 52),
+        ("Japanese_(katakana)", 47), ("Korean", 40), ("Latin", 26), ("Malay_(Jawi_-_Arabic)", 40),
+        ("Mkhedruli_(Georgian)", 41), ("N_Ko", 33),
+        ("Ojibwe_(Canadian_Aboriginal_Syllabics)", 14), ("Sanskrit", 42),
+        ("Syriac_(Estrangelo)", 23), ("Tagalog", 17), ("Tifinagh", 55),
+    ),
+    "images_evaluation": (
+        ("Angelic", 20), ("Atemayar_Qelisayer", 26), ("Atlantean", 26), ("Aurek-Besh", 26),
+        ("Avesta", 26), ("Ge_ez", 26), ("Glagolitic", 45), ("Gurmukhi", 45), ("Kannada", 41),
+        ("Keble", 26), ("Malayalam", 47), ("Manipuri", 40), ("Mongolian", 30),
+        ("Old_Church_Slavonic_(Cyrillic)", 45), ("Oriya", 46), ("Sylheti", 28),
+        ("Syriac_(Serto)", 23), ("Tengwar", 25), ("Tibetan", 42), ("ULOG", 26),
+    ),
+}  # fmt: skip
+"""Every official alphabet and its number of characters, per part (1623 characters in all)."""
+# --8<-- [end:constants]
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_CACHE_MAGIC = b"MLGOMNI\x01"
+_CACHE_FORMAT = 1  # bump when decoding or resizing changes, so old cache entries go stale
+_CHUNK_CHARACTERS = 100  # characters decoded per batch: bounds peak memory near 0.6 GB
+
+
+def default_root() -> Path:
+    """Folder that holds Omniglot when no `root` is given.
+
+    Returns:
+        `$OMNIGLOT_ROOT` if set, else `../shared/data/omniglot` next to the repository.
+    """
+    env = os.environ.get("OMNIGLOT_ROOT")
+    return Path(env) if env else _REPO_ROOT.parent / "shared" / "data" / "omniglot"
+
+
+def default_cache_dir() -> Path:
+    """Folder for the decoded-thumbnail cache when no `cache_dir` is given.
+
+    Returns:
+        `$MLG_CACHE_DIR` if set, else `~/.cache/meta-learning-glossary`.
+    """
+    env = os.environ.get("MLG_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "meta-learning-glossary"
+
+
+def omniglot_characters() -> list[str]:
+    """All 1623 official character paths, sorted.
+
+    Returns:
+        Paths relative to the data root, e.g. `images_background/Arcadian/character01`.
+    """
+    return sorted(
+        f"{part}/{alphabet}/character{i:02d}"
+        for part, alphabets in ALPHABETS.items()
+        for alphabet, count in alphabets
+        for i in range(1, count + 1)
+    )
+
+
+# --8<-- [start:png-decoder]
+def _png_rows(data: bytes, name: str) -> tuple[int, int, int, bytes]:
+    """Check a grayscale PNG chunk by chunk and return width, height, bit depth and packed rows."""
+    if data[:8] != _PNG_SIGNATURE:
+        raise ValueError(f"{name}: not a PNG file; expected the 8-byte PNG signature")
+    pos, header, idat = 8, None, []
+    while True:
+        if pos + 12 > len(data):
+            raise ValueError(f"{name}: truncated PNG at byte {pos} of {len(data)}; expected IEND")
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if end > len(data):
+            raise ValueError(f"{name}: truncated {kind!r} chunk ({length} bytes at byte {pos})")
+        body = data[pos + 8 : end - 4]
+        if zlib.crc32(kind + body) != struct.unpack(">I", data[end - 4 : end])[0]:
+            raise ValueError(f"{name}: CRC mismatch in {kind!r} chunk at byte {pos}; corrupt file")
+        if kind == b"IHDR" and length == 13:
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos = end
+    if header is None:
+        raise ValueError(f"{name}: no 13-byte IHDR chunk; expected a PNG header")
+    width, height, depth, color, compression, filtering, interlace = header
+    if color != 0 or depth not in (1, 2, 4, 8) or compression or filtering or interlace:
+        raise ValueError(
+            f"{name}: unsupported PNG (colour type {color}, bit depth {depth}, interlace "
+            f"{interlace}); expected non-interlaced grayscale with bit depth 1, 2, 4 or 8"
+        )
+    if width == 0 or height == 0:
+        raise ValueError(f"{name}: empty image {width}x{height}; expected a positive size")
+    stride = (width * depth + 7) // 8  # bytes per row without the filter byte
+    try:
+        raw = zlib.decompress(b"".join(idat))
+    except zlib.error as err:
+        raise ValueError(f"{name}: corrupt image data ({err})") from err
+    if len(raw) != height * (stride + 1):
+        raise ValueError(
+            f"{name}: {len(raw)} bytes of image data; expected {height * (stride + 1)} "
+            f"for {width}x{height} at {depth} bit"
+        )
+    return width, height, depth, _unfilter(raw, height, stride, name)
+
+
+def _paeth(left: int, up: int, up_left: int) -> int:
+    estimate = left + up - up_left
+    d_left, d_up, d_up_left = abs(estimate - left), abs(estimate - up), abs(estimate - up_left)
+    if d_left <= d_up and d_left <= d_up_left:
+        return left
+    return up if d_up <= d_up_left else up_left
+
+
+def _unfilter(raw: bytes, height: int, stride: int, name: str) -> bytes:
+    """Undo the per-row PNG filters; rows keep a leading filter byte, now 0 ("none").
+
+    Grayscale of at most 8 bits moves one byte per pixel step, so "left" is the previous byte.
+    """
+    row = stride + 1
+    if raw[::row] == bytes(height):  # every row already unfiltered (all official files)
+        return raw
+    out, prev = bytearray(), bytearray(stride)
+    for r in range(height):
+        kind, line = raw[r * row], bytearray(raw[r * row + 1 : (r + 1) * row])
+        for i in range(stride):
+            left = line[i - 1] if i else 0
+            up_left = prev[i - 1] if i else 0
+            if kind == 1:  # Sub
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:  # Up
+                line[i] = (line[i] + prev[i]) & 0xFF
+            elif kind == 3:  # Average
+                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
+            elif kind == 4:  # Paeth
+                line[i] = (line[i] + _paeth(left, prev[i], up_left)) & 0xFF
+            elif kind != 0:
+                raise ValueError(f"{name}: filter type {kind} in row {r}; expected 0 to 4")
+        out += b"\x00" + line
+        prev = line
+    return bytes(out)
+
+
+@functools.cache
+def _level_table(depth: int, dtype: torch.dtype) -> Tensor:
+    """Grey levels (0-255) of the pixels packed in each byte value, shape `(256, 8 // depth)`."""
+    shifts = torch.arange(8 - depth, -1, -depth)  # most significant pixel first
+    levels = (torch.arange(256).unsqueeze(1) >> shifts) & (2**depth - 1)  # (256, 8 // depth)
+    return (levels * (255 // (2**depth - 1))).to(dtype)
+
+
+def _levels(rows: bytes, count: int, height: int, depth: int, dtype: torch.dtype) -> Tensor:
+    """Grey levels of `count` images' unfiltered rows, shape `(count, height, row_pixels)`.
+
+    `row_pixels` is the row length rounded up to whole bytes; the extra columns are padding.
+    """
+    packed = torch.frombuffer(bytearray(rows), dtype=torch.uint8).view(count, height, -1)
+    index = packed[..., 1:].reshape(-1).to(torch.int64)  # drop the filter byte of each row
+    table = _level_table(depth, dtype)  # (256, 8 // depth)
+    return table.index_select(0, index).view(count, height, -1)  # (B, H, stride * 8 // depth)
+
+
+def decode_png(data: bytes, *, name: str = "<bytes>") -> Tensor:
+    """Decode a non-interlaced grayscale PNG (bit depth 1, 2, 4 or 8) without Pillow.
+
+    Checks the signature, every chunk's CRC-32 and the decompressed size, and undoes all five
+    row filters. Low bit depths are scaled to 0-255 as Pillow's `convert("L")` does (1 bit:
+    0 or 255).
+
+    Args:
+        data: The file's bytes.
+        name: Path or label used in error messages.
+
+    Returns:
+        Grey levels, shape `(H, W)`, dtype uint8.
+
+    Raises:
+        ValueError: If the data is not a PNG, is truncated or corrupt, or uses a colour type,
+            bit depth or interlacing this decoder does not support; the message names `name`.
+    """
+    width, height, depth, rows = _png_rows(data, name)
+    return _levels(rows, 1, height, depth, torch.uint8)[0, :, :width].contiguous()
+
+
+# --8<-- [end:png-decoder]
+
+
+# --8<-- [start:resize]
+def _lanczos(x: float, a: int) -> float:
+    if not -a <= x < a:  # Pillow's support is the half-open interval [-a, a)
+        return 0.0
+    if x == 0.0:
+        return 1.0
+    return a * sin(pi * x) * sin(pi * x / a) / (pi * pi * x * x)
+
+
+def lanczos_weights(in_size: int, out_size: int, a: int = LANCZOS_A) -> Tensor:
+    r"""Resampling matrix of an antialiased Lanczos resize, computed as Pillow computes it.
+
+    Output pixel $i$ sits at $c_i = (i + \tfrac12)\,s$ with $s = $ `in_size / out_size`. When
+    shrinking ($s > 1$) the kernel is stretched by $s$, so it also low-pass filters:
+
+    $$w_{ij} \propto L\!\left(\frac{j + \tfrac12 - c_i}{\max(s, 1)}\right), \qquad
+    L(x) = \operatorname{sinc}(x)\,\operatorname{sinc}(x / a)\ \text{ for } -a \le x < a,$$
+
+    over the input pixels $j$ within $a \max(s, 1)$ of $c_i$, each row normalised to sum 1.
+
+    Args:
+        in_size: Input length in pixels.
+        out_size: Output length in pixels.
+        a: Kernel lobes (3 for Pillow's `LANCZOS`).
+
+    Returns:
+        Weights, shape `(out_size, in_size)`, float64; `weights @ x` resizes along a column.
+
+    Raises:
+        ValueError: If a size or `a` is not positive.
+    """
+    if min(in_size, out_size, a) < 1:
+        raise ValueError(f"sizes and a must be >= 1, got in={in_size}, out={out_size}, a={a}")
+    scale = in_size / out_size
+    stretch = max(scale, 1.0)
+    support = a * stretch
+    weights = torch.zeros(out_size, in_size, dtype=torch.float64)
+    for i in range(out_size):
+        center = (i + 0.5) * scale
+        # int() truncates toward zero like the C cast in Pillow's precompute_coeffs
+        lo, hi = max(int(center - support + 0.5), 0), min(int(center + support + 0.5), in_size)
+        row = [_lanczos((j - center + 0.5) / stretch, a) for j in range(lo, hi)]
+        weights[i, lo:hi] = torch.tensor(row, dtype=torch.float64) / sum(row)
+    return weights
+
+
+def resize_lanczos(
+    images: Tensor, out_size: int = IMAGE_SIZE, *, pil_rounding: bool = False
+) -> Tensor:
+    """Resize images with two separable matrix products (along rows first, then columns).
+
+    With `pil_rounding`, values are rounded and clamped to [0, 255] after each pass, as Pillow
+    does for 8-bit images. This matters: the kernel's negative lobes overshoot at the edges of
+    black-and-white strokes, and clamping the overshoot of the first pass changes the second.
+
+    Args:
+        images: Images, shape `(B, H, W)`, floating point.
+        out_size: Side of the output.
+        pil_rounding: Round half up and clamp to [0, 255] after each pass (grey levels 0-255).
+
+    Returns:
+        Resized images, shape `(B, out_size, out_size)`, dtype of `images`.
+
+    Raises:
+        ValueError: If `images` is not a 3-d floating-point tensor.
+    """
+    if images.ndim != 3 or not images.is_floating_point():
+        raise ValueError(f"expected floating images of shape (B, H, W), got {tuple(images.shape)}")
+    rows = lanczos_weights(images.shape[1], out_size).to(images)  # (out, H)
+    cols = lanczos_weights(images.shape[2], out_size).to(images)  # (out, W)
+    wide = images @ cols.T  # (B, H, out): Pillow's horizontal pass comes first
+    if pil_rounding:
+        wide = (wide + 0.5).floor_().clamp_(0, 255)
+    small = rows @ wide  # (B, out, out)
+    return (small + 0.5).floor_().clamp_(0, 255) if pil_rounding else small
+
+
+# --8<-- [end:resize]
+
+
+# --8<-- [start:sources]
+@dataclass(frozen=True)
+class _Part:
+    """Where one official part (`images_background` or `images_evaluation`) lives."""
+
+    name: str
+    location: Path
+    is_zip: bool
+    files: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
+    """Character path -> sorted (file name, size, mtime or CRC-32) of its PNGs."""
+
+    def path_of(self, character: str, file: str) -> str:
+        inner = character.split("/", 1)[1]
+        return (
+            f"{self.location}/{self.name}/{inner}/{file}"
+            if self.is_zip
+            else str(self.location / inner / file)
+        )
+
+    def read(self, characters: Sequence[str]) -> list[tuple[str, bytes]]:
+        """Path and bytes of every PNG of `characters`, in order (a zip is opened once)."""
+        wanted = [(c, f) for c in characters for f, _, _ in self.files[c]]
+        if not self.is_zip:
+            return [(p, _read_file(p)) for p in (self.path_of(c, f) for c, f in wanted)]
+        with zipfile.ZipFile(self.location) as archive:
+            return [(self.path_of(c, f), archive.read(f"{c}/{f}")) for c, f in wanted]
+
+
+def _read_file(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)  # plain syscalls: buffered file objects cost more per file
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _find_part(root: Path, name: str) -> _Part:
+    candidates = [root / name, root / "omniglot-py" / name]
+    zips = [root / f"{name}.zip", root / "omniglot-py" / f"{name}.zip"]
+    for folder in candidates:
+        if folder.is_dir():
+            return _Part(name, folder, False, _list_folder(folder, name))
+    for path in zips:
+        if path.is_file():
+            return _Part(name, path, True, _list_zip(path, name))
+    tried = ", ".join(str(p) for p in candidates + zips)
+    raise FileNotFoundError(f"Omniglot part {name!r} not found; expected one of: {tried}")
+
+
+def _list_folder(folder: Path, name: str) -> dict[str, list[tuple[str, int, int]]]:
+    listing = {}
+    for alphabet in os.scandir(folder):
+        if not alphabet.is_dir():
+            continue
+        for character in os.scandir(alphabet.path):
+            if character.is_dir():
+                files = []
+                for entry in os.scandir(character.path):
+                    if entry.name.endswith(".png") and entry.is_file():
+                        stat = entry.stat()
+                        files.append((entry.name, stat.st_size, stat.st_mtime_ns))
+                listing[f"{name}/{alphabet.name}/{character.name}"] = sorted(files)
+    return listing
+
+
+def _list_zip(path: Path, name: str) -> dict[str, list[tuple[str, int, int]]]:
+    listing: dict[str, list[tuple[str, int, int]]] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile as err:
+        raise ValueError(f"{path}: not a readable zip file ({err})") from err
+    for info in infos:
+        parts = info.filename.split("/")
+        if len(parts) == 4 and parts[0] == name and parts[3].endswith(".png"):
+            listing.setdefault("/".join(parts[:3]), []).append((parts[3], info.file_size, info.CRC))
+    return {character: sorted(files) for character, files in listing.items()}
+
+
+def _locate(root: Path) -> dict[str, _Part]:
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"Omniglot root {root} does not exist; expected a folder holding images_background/ "
+            "and images_evaluation/ (or their official .zip files, or omniglot-py/)"
+        )
+    parts = {name: _find_part(root, name) for name in PARTS}
+    for part in parts.values():
+        for character, files in part.files.items():
+            if len(files) != DRAWINGS:
+                where = part.path_of(character, "").rstrip("/")
+                raise ValueError(f"{where}: {len(files)} PNG files; expected {DRAWINGS}")
+    return parts
+
+
+# --8<-- [end:sources]
+
+
+# --8<-- [start:download]
+def download_omniglot(
+    root: str | Path,
+    *,
+    base_url: str = OFFICIAL_BASE_URL,
+    md5: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> list[Path]:
+    """Fetch the two official zips into `root`, verify their MD5 and write them atomically.
+
+    A zip already in `root` with the right MD5 is kept. Each download streams into a temporary
+    file next to its destination and is renamed into place only after its length and MD5 check
+    out, so an interrupted or corrupted transfer never leaves a usable-looking file.
+
+    Args:
+        root: Destination folder (created if missing).
+        base_url: Folder URL holding `images_background.zip` and `images_evaluation.zip`.
+        md5: Expected hex MD5 per file name; defaults to `OFFICIAL_MD5`.
+        timeout: Socket timeout in seconds.
+
+    Returns:
+        Paths of the two zips.
+
+    Raises:
+        ValueError: If a download's MD5 differs from the expected one (nothing is written).
+        ConnectionError: If a transfer fails or ends early (nothing is written).
+    """
+    expected = OFFICIAL_MD5 if md5 is None else md5
+    folder = Path(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for file_name in (f"{name}.zip" for name in PARTS):
+        dest = folder / file_name
+        paths.append(dest)
+        if dest.is_file() and _md5_of(dest) == expected[file_name]:
+            continue
+        url = f"{base_url.rstrip('/')}/{file_name}"
+        tmp = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{file_name}.", delete=False)
+        try:
+            with tmp:
+                digest = _stream(url, tmp, timeout)
+                os.fsync(tmp.fileno())
+            if digest != expected[file_name]:
+                raise ValueError(
+                    f"{url}: MD5 {digest}; expected {expected[file_name]} (nothing written)"
+                )
+            os.replace(tmp.name, dest)
+        finally:
+            Path(tmp.name).unlink(missing_ok=True)
+    return paths
+
+
+def _stream(url: str, out: IO[bytes], timeout: float) -> str:
+    digest, received = hashlib.md5(), 0
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)
+    except OSError as err:  # URLError, refused connections and timeouts are OSErrors
+        raise ConnectionError(f"{url}: download failed ({err})") from err
+    with response:
+        length = response.headers.get("Content-Length")
+        while True:
+            try:
+                chunk = response.read(1 << 20)
+            except (OSError, http.client.HTTPException) as err:
+                raise ConnectionError(f"{url}: download failed after {received} bytes") from err
+            if not chunk:
+                break
+            digest.update(chunk)
+            out.write(chunk)
+            received += len(chunk)
+    if length is not None and received != int(length):
+        raise ConnectionError(f"{url}: download stopped after {received} of {length} bytes")
+    return digest.hexdigest()
+
+
+def _md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --8<-- [end:download]
+
+
+# --8<-- [start:thumbnails]
+def _thumbnails(blobs: list[tuple[str, bytes]]) -> Tensor:
+    """Decode official PNGs and resize them to `(B, 28, 28)` uint8 grey levels (strokes dark)."""
+    decoded = [(path, _png_rows(data, path)) for path, data in blobs]
+    for path, (width, height, _, _) in decoded:
+        if (width, height) != (SOURCE_SIZE, SOURCE_SIZE):
+            raise ValueError(f"{path}: image is {width}x{height}; expected 105x105")
+    depths = {depth for _, (_, _, depth, _) in decoded}
+    if len(depths) == 1:  # one vectorised lookup for the whole batch
+        rows = b"".join(rows for _, (_, _, _, rows) in decoded)
+        pixels = _levels(rows, len(decoded), SOURCE_SIZE, depths.pop(), torch.float32)
+    else:
+        pixels = torch.cat([_levels(r, 1, SOURCE_SIZE, d, torch.float32)[..., :SOURCE_SIZE]
+                            for _, (_, _, d, r) in decoded])  # fmt: skip
+    small = resize_lanczos(pixels[..., :SOURCE_SIZE], IMAGE_SIZE, pil_rounding=True)
+    return small.to(torch.uint8)  # (B, 28, 28)
+
+
+def decode_characters(characters: Sequence[str], root: str | Path | None = None) -> Tensor:
+    """Decode and resize the drawings of a few characters, bypassing the cache.
+
+    Args:
+        characters: Character paths, e.g. `images_background/Arcadian/character01`.
+        root: Data root; defaults to `default_root()`.
+
+    Returns:
+        Grey levels with dark strokes, shape `(len(characters), 20, 28, 28)`, uint8, drawings
+        in file-name order.
+
+    Raises:
+        FileNotFoundError: If the root or an official part is missing.
+        ValueError: If a character is not under `root`, or a PNG is corrupt or not 105x105.
+    """
+    root_path = Path(root) if root is not None else default_root()
+    parts = _locate(root_path)
+    blobs = []
+    for character in characters:
+        part = parts.get(character.split("/", 1)[0])
+        if part is None or character not in part.files:
+            raise ValueError(
+                f"character {character!r} not found under {root_path}; expected a "
+                "path like 'images_background/Arcadian/character01'"
+            )
+        blobs.extend(part.read([character]))
+    return _thumbnails(blobs).view(len(characters), DRAWINGS, IMAGE_SIZE, IMAGE_SIZE)
+
+
+class Thumbnails(NamedTuple):
+    """Every character of a data root, decoded and resized."""
+
+    images: Tensor
+    """Grey levels with dark strokes, shape `(characters, 20, 28, 28)`, uint8."""
+    characters: list[str]
+    """Character path of each row of `images`, sorted."""
+
+
+def load_thumbnails(
+    root: str | Path | None = None, *, cache_dir: str | Path | None = None, cache: bool = True
+) -> Thumbnails:
+    """All characters under `root` as uint8 thumbnails, from the on-disk cache when it is fresh.
+
+    The cache file is named by a SHA-256 over the preprocessing parameters and every source
+    file's path, size and mtime (CRC-32 for zips); it stores a JSON header (key, shape,
+    SHA-256 of the pixels) and the raw pixel bytes. A cache file whose key,
+    length or checksum does not match is rebuilt; writes go to a temporary file that is then
+    renamed, so a crash never leaves a half-written cache.
+
+    Args:
+        root: Data root; defaults to `default_root()`.
+        cache_dir: Cache folder; defaults to `default_cache_dir()`.
+        cache: If False, decode everything and neither read nor write the cache.
+
+    Returns:
+        The thumbnails and their character paths.
+
+    Raises:
+        FileNotFoundError: If the root or an official part is missing.
+        ValueError: If a character folder does not hold 20 PNGs, or a PNG is corrupt or not
+            105x105 (nothing is written to the cache).
+    """
+    root_path = Path(root) if root is not None else default_root()
+    parts = _locate(root_path)
+    characters = sorted(c for part in parts.values() for c in part.files)
+    key = _cache_key(parts, characters)
+    path = (
+        Path(cache_dir if cache_dir is not None else default_cache_dir())
+        / f"omniglot-{key[:24]}.bin"
+    )
+    if cache and (hit := _read_cache(path, key)) is not None:
+        return Thumbnails(hit, characters)
+    chunks = []
+    for start in range(0, len(characters), _CHUNK_CHARACTERS):
+        batch = characters[start : start + _CHUNK_CHARACTERS]
+        blobs = [
+            blob
+            for name, part in parts.items()
+            for blob in part.read([c for c in batch if c.startswith(f"{name}/")])
+        ]
+        chunks.append(_thumbnails(blobs).view(len(batch), DRAWINGS, IMAGE_SIZE, IMAGE_SIZE))
+    images = (
+        torch.cat(chunks)
+        if chunks
+        else torch.zeros(0, DRAWINGS, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
+    )
+    if cache:
+        _write_cache(path, key, images)
+    return Thumbnails(images, characters)
+
+
+def _cache_key(parts: dict[str, _Part], characters: list[str]) -> str:
+    params = {"format": _CACHE_FORMAT, "source": SOURCE_SIZE, "size": IMAGE_SIZE,
+              "filter": f"lanczos{LANCZOS_A}-pil-rounding", "dtype": "uint8"}  # fmt: skip
+    lines = [json.dumps(params, sort_keys=True)]
+    for character in characters:
+        part = parts[character.split("/", 1)[0]]
+        kind = "zip" if part.is_zip else "dir"
+        lines.extend(
+            f"{kind}:{character}/{f}:{size}:{stamp}" for f, size, stamp in part.files[character]
+        )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def _read_cache(path: Path, key: str) -> Tensor | None:
+    try:
+        blob = bytearray(path.stat().st_size)
+        with open(path, "rb") as f:
+            f.readinto(blob)
+    except OSError:
+        return None
+    try:
+        if blob[:8] != _CACHE_MAGIC:
+            return None
+        (header_len,) = struct.unpack("<Q", blob[8:16])
+        header = json.loads(blob[16 : 16 + header_len])
+        shape, start = header["shape"], 16 + header_len
+        size = shape[0] * shape[1] * shape[2] * shape[3]
+        if header["key"] != key or len(blob) - start != size or size == 0:
+            return None
+        if hashlib.sha256(memoryview(blob)[start:]).hexdigest() != header["sha256"]:
+            return None
+    except (ValueError, KeyError, TypeError, IndexError, struct.error):
+        return None
+    return torch.frombuffer(blob, dtype=torch.uint8, offset=start).view(shape)
+
+
+def _write_cache(path: Path, key: str, images: Tensor) -> None:
+    images = images.contiguous()
+    payload = ctypes.string_at(images.data_ptr(), images.numel())
+    header = json.dumps({
+        "key": key, "shape": list(images.shape), "dtype": "uint8",
+        "sha256": hashlib.sha256(payload).hexdigest(),
+    }).encode()  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
+    try:
+        with tmp:
+            tmp.write(_CACHE_MAGIC + struct.pack("<Q", len(header)) + header + payload)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, path)
+    finally:
+        Path(tmp.name).unlink(missing_ok=True)
+
+
+# --8<-- [end:thumbnails]
+
+
+# --8<-- [start:splits]
+@dataclass(frozen=True)
+class Split:
+    """A partition of Omniglot characters into train, validation and test parts."""
+
+    name: str
+    """Short name, also the JSON file name under `benchmarks/splits/`."""
+    description: str
+    """How the split was made, in one or two sentences."""
+    seed: int
+    """Seed of the `random.Random` that made it."""
+    train: tuple[str, ...]
+    """Character paths for meta-training."""
+    val: tuple[str, ...]
+    """Character paths for model selection."""
+    test: tuple[str, ...]
+    """Character paths for the reported numbers."""
+
+    def part(self, part: str) -> tuple[str, ...]:
+        """Character paths of `part` (`train`, `val`, `test` or `trainval`).
+
+        Raises:
+            ValueError: If `part` is not one of those names.
+        """
+        if part not in SPLIT_PARTS:
+            raise ValueError(f"unknown part {part!r}; expected one of {SPLIT_PARTS}")
+        return self.train + self.val if part == "trainval" else getattr(self, part)
+
+    def to_json(self) -> str:
+        """The split as the JSON text committed under `benchmarks/splits/`."""
+        counts = {p: len(self.part(p)) for p in ("train", "val", "test")}
+        body = {"name": self.name, "description": self.description, "seed": self.seed,
+                "counts": counts, "train": self.train, "val": self.val, "test": self.test}  # fmt: skip
+        return json.dumps(body, indent=1) + "\n"
+
+    def write_json(self, out_dir: str | Path) -> Path:
+        """Write `to_json()` to `<out_dir>/<name>.json` atomically and return the path."""
+        path = Path(out_dir) / f"{self.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def maml_split(
+    characters: Sequence[str] | None = None,
+    *,
+    seed: int = 1,
+    num_train: int = 1100,
+    num_val: int = 100,
+    out_dir: str | Path | None = None,
+) -> Split:
+    """The MAML protocol: a seeded shuffle of all characters, alphabets ignored.
+
+    Sorts the characters, shuffles them with `random.Random(seed)` (the MAML code calls
+    `random.seed(1)` before `random.shuffle`), and cuts the result into `num_train` train,
+    `num_val` validation and the rest (423 of 1623) test characters.
+
+    Args:
+        characters: Character paths; defaults to the 1623 official ones.
+        seed: Shuffle seed.
+        num_train: Train characters.
+        num_val: Validation characters.
+        out_dir: If given, also write `<out_dir>/maml.json`.
+
+    Returns:
+        The split.
+
+    Raises:
+        ValueError: If the counts are negative or leave no test characters.
+    """
+    chars = sorted(omniglot_characters() if characters is None else characters)
+    if num_train < 0 or num_val < 0 or num_train + num_val >= len(chars):
+        raise ValueError(
+            f"need 0 <= num_train ({num_train}) and num_val ({num_val}) with "
+            f"num_train + num_val < {len(chars)} characters"
+        )
+    random.Random(seed).shuffle(chars)
+    split = Split(
+        "maml",
+        f"Seeded shuffle (random.Random({seed})) of all {len(chars)} characters sorted by path, "
+        "alphabets ignored: the first part trains, the next validates, the rest tests.",
+        seed, tuple(chars[:num_train]), tuple(chars[num_train : num_train + num_val]),
+        tuple(chars[num_train + num_val :]),
+    )  # fmt: skip
+    if out_dir is not None:
+        split.write_json(out_dir)
+    return split
+
+
+def lake_split(
+    characters: Sequence[str] | None = None,
+    *,
+    seed: int = 1,
+    num_val_alphabets: int = 5,
+    out_dir: str | Path | None = None,
+) -> Split:
+    """The official background/evaluation split, by alphabet, with validation alphabets held out.
+
+    Test is every `images_evaluation` character (20 unseen alphabets). Validation is every
+    character of `num_val_alphabets` background alphabets drawn with `random.Random(seed)`, so
+    validation also measures transfer to unseen alphabets; train is the remaining background
+    alphabets. No alphabet appears in two parts.
+
+    Args:
+        characters: Character paths; defaults to the 1623 official ones.
+        seed: Seed for choosing the validation alphabets.
+        num_val_alphabets: Background alphabets held out for validation (0: train on all 964).
+        out_dir: If given, also write `<out_dir>/lake.json`.
+
+    Returns:
+        The split.
+
+    Raises:
+        ValueError: If `num_val_alphabets` is negative or not below the background alphabets.
+    """
+    chars = sorted(omniglot_characters() if characters is None else characters)
+    background = [c for c in chars if c.startswith(f"{PARTS[0]}/")]
+    alphabets = sorted({c.split("/")[1] for c in background})
+    if not 0 <= num_val_alphabets < len(alphabets):
+        raise ValueError(
+            f"num_val_alphabets must be in [0, {len(alphabets)}), got {num_val_alphabets}"
+        )
+    held_out = sorted(random.Random(seed).sample(alphabets, num_val_alphabets))
+    split = Split(
+        "lake",
+        f"Official split by alphabet: test = {PARTS[1]}; validation = the background alphabets "
+        f"{', '.join(held_out)} (random.Random({seed}).sample); train = the other background "
+        "alphabets.",
+        seed, tuple(c for c in background if c.split("/")[1] not in held_out),
+        tuple(c for c in background if c.split("/")[1] in held_out),
+        tuple(c for c in chars if not c.startswith(f"{PARTS[0]}/")),
+    )  # fmt: skip
+    if out_dir is not None:
+        split.write_json(out_dir)
+    return split
+
+
+def get_split(name: str) -> Split:
+    """The split called `name` with its documented defaults.
+
+    Raises:
+        ValueError: If `name` is not `"maml"` or `"lake"`.
+    """
+    if name == "maml":
+        return maml_split()
+    if name == "lake":
+        return lake_split()
+    raise ValueError(f"unknown split {name!r}; expected 'maml' or 'lake'")
+
+
+def write_splits(out_dir: str | Path | None = None) -> list[Path]:
+    """Write `maml.json` and `lake.json` (default folder: `benchmarks/splits/` of the repo)."""
+    folder = Path(out_dir) if out_dir is not None else _REPO_ROOT / "benchmarks" / "splits"
+    return [maml_split().write_json(folder), lake_split().write_json(folder)]
+
+
+# --8<-- [end:splits]
+
+
+# --8<-- [start:load]
+def load_omniglot(
+    root: str | Path | None = None,
+    *,
+    split: str | Split = "maml",
+    part: str = "train",
+    rotations: bool = True,
+    download: bool = False,
+    cache_dir: str | Path | None = None,
+    base_url: str = OFFICIAL_BASE_URL,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """One part of an Omniglot split as an episode-ready tensor.
+
+    Pixels are `1 - grey / 255`, so strokes are 1 and background 0. With `rotations`, class
+    `4 * c + r` is character `c` rotated counter-clockwise by `90 * r` degrees.
+
+    Args:
+        root: Data root; defaults to `default_root()`.
+        split: `"maml"`, `"lake"` or a `Split`.
+        part: `"train"`, `"val"`, `"test"` or `"trainval"`.
+        rotations: Add the 90, 180 and 270 degree rotations as new classes.
+        download: Fetch the official zips into `root` first if they are missing.
+        cache_dir: Thumbnail cache folder; defaults to `default_cache_dir()`.
+        base_url: Download location (for mirrors and tests).
+        dtype: Floating dtype of the result.
+
+    Returns:
+        Images, shape `(classes, 20, 1, 28, 28)`, values in [0, 1]; `classes` is the part's
+        character count, times 4 with `rotations`.
+
+    Raises:
+        FileNotFoundError: If the root or an official part is missing.
+        ValueError: If `split` or `part` is unknown, a split character is not under `root`, or
+            a PNG is corrupt or not 105x105.
+    """
+    chosen = get_split(split) if isinstance(split, str) else split
+    wanted = chosen.part(part)
+    root_path = Path(root) if root is not None else default_root()
+    if download:
+        download_omniglot(root_path, base_url=base_url)
+    thumbs = load_thumbnails(root_path, cache_dir=cache_dir)
+    row = {c: i for i, c in enumerate(thumbs.characters)}
+    missing = [c for c in wanted if c not in row]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} characters of split {chosen.name!r} part {part!r} are "
+            f"not under {root_path}, e.g. {missing[0]!r}"
+        )
+    images = thumbs.images[
+        torch.tensor([row[c] for c in wanted], dtype=torch.long)
+    ]  # (C, 20, 28, 28)
+    if rotations:
+        turned = [torch.rot90(images, k, dims=(-2, -1)) for k in range(4)]
+        images = torch.stack(turned, dim=1).flatten(0, 1)  # (4C, 20, 28, 28), rotation fastest
+    return (255 - images).to(dtype).div_(255).unsqueeze(2)  # (classes, 20, 1, 28, 28)
+
+
+# --8<-- [end:load]
+
+
+def main() -> None:
+    """Regenerate the committed split files under `benchmarks/splits/`."""
+    for path in write_splits():
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
