@@ -443,18 +443,23 @@ def shot_curve(
 
 
 # --8<-- [start:task-shift]
+METRICS = ("euclidean", "cosine")
+
+
 @dataclass(frozen=True)
 class TaskShiftReference:
     """What "in distribution" looks like: training-class prototypes and calibration scores."""
 
     prototypes: Tensor
-    """Mean features of the prototype classes, shape `(C, D)`."""
+    """Mean features of the meta-training classes used as prototypes, shape `(C, D)`."""
     calibration: Tensor
-    """Sorted raw scores of calibration tasks from held-out training classes, shape `(M,)`."""
+    """Sorted raw scores of in-domain calibration tasks, shape `(M,)`."""
     mean: float
     """Mean of `calibration`."""
     std: float
     """Sample std of `calibration`."""
+    metric: str
+    """`"euclidean"` or `"cosine"` distance in feature space."""
 
 
 @dataclass(frozen=True)
@@ -466,26 +471,41 @@ class TaskShift:
     share_flagged: float
     """Fraction of episodes above the calibration's 95th percentile (about 0.05 in distribution)."""
     mean_raw: float
-    """Mean raw score (mean cosine distance to the nearest prototype)."""
+    """Mean raw score (mean distance to the nearest prototype)."""
     per_episode_z: list[float] = field(repr=False)
     """The z-score of every episode."""
 
 
-def raw_shift_score(embed: Embed, prototypes: Tensor, support_x: Tensor) -> float:
-    r"""Mean cosine distance from each support embedding to its nearest prototype.
+def raw_shift_score(
+    embed: Embed, prototypes: Tensor, support_x: Tensor, metric: str = "euclidean"
+) -> float:
+    r"""Mean distance from each support embedding to its nearest training-class prototype.
 
-    $$s(\mathcal{S}) = \frac{1}{|\mathcal{S}|}\sum_{x \in \mathcal{S}}
-      \min_c \big(1 - \cos(f(x), p_c)\big)$$
+    $$s(\mathcal{S}) = \frac{1}{|\mathcal{S}|}\sum_{x \in \mathcal{S}} \min_c d\big(f(x), p_c\big)$$
+
+    with $d$ the Euclidean distance or the cosine distance $1 - \cos$. Euclidean is the default:
+    a shifted input often changes the *size* of the features (a filter that fires on unfamiliar
+    strokes, nuisance directions leaking through), which cosine distance ignores.
 
     Args:
         embed: Frozen feature extractor; called once on the whole support set.
         prototypes: Shape `(C, D)`.
         support_x: Shape `(N*K, *x_shape)`.
+        metric: `"euclidean"` or `"cosine"`.
+
+    Raises:
+        ValueError: If `metric` is unknown.
     """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     with torch.no_grad():
-        feats = F.normalize(embed(support_x).double(), dim=-1)  # (N*K, D)
-    cos = feats @ F.normalize(prototypes.to(feats), dim=-1).T  # (N*K, C)
-    return float((1 - cos.max(dim=-1).values).mean())
+        feats = embed(support_x).double()  # (N*K, D)
+    protos = prototypes.to(feats)
+    if metric == "cosine":
+        dist = 1 - F.normalize(feats, dim=-1) @ F.normalize(protos, dim=-1).T  # (N*K, C)
+    else:
+        dist = torch.cdist(feats, protos)  # (N*K, C)
+    return float(dist.min(dim=-1).values.mean())
 
 
 def class_prototypes(embed: Embed, data: Tensor, n_way: int, k_shot: int) -> Tensor:
@@ -496,7 +516,7 @@ def class_prototypes(embed: Embed, data: Tensor, n_way: int, k_shot: int) -> Ten
 
     Args:
         embed: Frozen feature extractor.
-        data: Classes, shape `(C, E, *x_shape)`.
+        data: Classes, shape `(C, E, *x_shape)`; the last `E mod k_shot` examples are unused.
         n_way: Classes per batch.
         k_shot: Examples of each class per batch.
 
@@ -504,77 +524,91 @@ def class_prototypes(embed: Embed, data: Tensor, n_way: int, k_shot: int) -> Ten
         Prototypes, shape `(C, D)`.
     """
     c, e = data.shape[:2]
+    used = e - e % k_shot
     sums: list[Tensor] = []
     with torch.no_grad():
         for first in range(0, c, n_way):
-            chunk = data[first : first + n_way]  # (n, E, *x_shape)
-            total = None
-            for j in range(0, e - e % k_shot, k_shot):
-                x = chunk[:, j : j + k_shot]
-                f = embed(x.reshape(-1, *data.shape[2:])).double()  # (n*k, D)
-                f = f.reshape(chunk.shape[0], k_shot, -1).sum(1)  # (n, D)
-                total = f if total is None else total + f
-            assert total is not None
-            sums.append(total / (e - e % k_shot))
+            chunk = data[first : first + n_way, :used]  # (n, E', *x_shape)
+            parts = [
+                embed(chunk[:, j : j + k_shot].flatten(0, 1)).double().unflatten(0, (-1, k_shot))
+                for j in range(0, used, k_shot)
+            ]  # each (n, k, D)
+            sums.append(torch.cat(parts, dim=1).mean(1))  # (n, D)
     return torch.cat(sums)  # (C, D)
 
 
 def fit_task_shift(
     embed: Embed,
     train_data: Tensor,
+    calibration_data: Tensor | None = None,
     *,
     n_way: int = 5,
     k_shot: int = 1,
     num_tasks: int = 200,
     holdout_fraction: float = 0.25,
+    metric: str = "euclidean",
     seed: int = 0,
 ) -> TaskShiftReference:
-    """Calibrate the task-shift score on held-out *training* classes.
+    """Prototypes of the meta-training classes, calibrated on in-domain tasks of *new* classes.
 
-    The meta-training classes are split at random: prototypes come from the larger part;
-    `num_tasks` N-way K-shot support sets drawn from the held-out part give the calibration
-    scores. Held-out classes are new classes from the training domain, which is exactly what a
-    healthy test task is; scoring seen classes instead would flag every new class as shifted.
+    Calibration scores come from `num_tasks` N-way K-shot support sets of `calibration_data`:
+    pass validation classes of the training domain (e.g. the split's `val` part). New classes
+    from the training domain are exactly what a healthy test task looks like; scoring support
+    sets of seen classes instead would make every new class look shifted.
+
+    Without `calibration_data`, a random `holdout_fraction` of the training classes is held out
+    of the prototypes and calibrates instead. The embedding was trained on those classes, which
+    sit farther from the other classes' prototypes than truly new ones do: the calibration is then
+    conservative (in-domain test tasks get negative z-scores, fewer flags than 5%).
 
     Args:
         embed: Frozen feature extractor (the method's own embedding, or the transfer baseline's).
         train_data: Meta-training classes, shape `(C, E, *x_shape)`.
+        calibration_data: In-domain classes unseen in training, shape `(C', E', *x_shape)`.
         n_way: N of the tasks to be scored.
         k_shot: K of the tasks to be scored.
         num_tasks: Calibration tasks.
-        holdout_fraction: Share of training classes held out for calibration.
+        holdout_fraction: Share of training classes held out when `calibration_data` is None.
+        metric: `"euclidean"` or `"cosine"`.
         seed: Seed of the class split and the calibration tasks.
 
     Returns:
         The reference.
 
     Raises:
-        ValueError: If either part of the split has fewer than `n_way` classes.
+        ValueError: If a class set is smaller than `n_way`, has fewer than `k_shot` examples, or
+            `metric` is unknown.
     """
-    if train_data.dim() < 3 or train_data.shape[1] < k_shot:
-        raise ValueError(
-            f"expected train_data (C, E >= k_shot, *x_shape), got {tuple(train_data.shape)}"
-        )
-    c, e = train_data.shape[:2]
+    for name, d in (("train_data", train_data), ("calibration_data", calibration_data)):
+        if d is not None and (d.dim() < 3 or d.shape[1] < k_shot):
+            raise ValueError(f"expected {name} (C, E >= k_shot, *x_shape), got {tuple(d.shape)}")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(c, generator=generator)
-    n_held = round(c * holdout_fraction)
-    if n_held < n_way or c - n_held < n_way:
+    if calibration_data is None:
+        order = torch.randperm(train_data.shape[0], generator=generator)
+        n_held = round(train_data.shape[0] * holdout_fraction)
+        calibration_data, train_data = train_data[order[:n_held]], train_data[order[n_held:]]
+    if train_data.shape[0] < n_way or calibration_data.shape[0] < n_way:
         raise ValueError(
-            f"need >= {n_way} classes on both sides of the split, got {c} classes and "
-            f"holdout_fraction={holdout_fraction}"
+            f"need >= {n_way} classes for prototypes and for calibration, got "
+            f"{train_data.shape[0]} and {calibration_data.shape[0]}"
         )
-    held, kept = order[:n_held], order[n_held:]
-    prototypes = class_prototypes(embed, train_data[kept], n_way, k_shot)
+    prototypes = class_prototypes(embed, train_data, n_way, k_shot)
+    c, e = calibration_data.shape[:2]
     scores = []
     for _ in range(num_tasks):
-        classes = held[torch.randperm(n_held, generator=generator)[:n_way]]
+        classes = torch.randperm(c, generator=generator)[:n_way]
         examples = torch.stack([torch.randperm(e, generator=generator)[:k_shot] for _ in classes])
-        support_x = train_data[classes[:, None], examples]  # (N, K, *x_shape)
-        scores.append(raw_shift_score(embed, prototypes, support_x.flatten(0, 1)))
+        support_x = calibration_data[classes[:, None], examples].flatten(0, 1)  # (N*K, *x_shape)
+        scores.append(raw_shift_score(embed, prototypes, support_x, metric))
     calibration = torch.tensor(sorted(scores), dtype=torch.float64)
     return TaskShiftReference(
-        prototypes, calibration, float(calibration.mean()), float(calibration.std(correction=1))
+        prototypes,
+        calibration,
+        float(calibration.mean()),
+        float(calibration.std(correction=1)),
+        metric,
     )
 
 
@@ -591,7 +625,7 @@ def task_shift(
     """
     _check_episodes(episodes)
     cut = float(torch.quantile(reference.calibration, 0.95))
-    raw = [raw_shift_score(embed, reference.prototypes, ep[0]) for ep in episodes]
+    raw = [raw_shift_score(embed, reference.prototypes, ep[0], reference.metric) for ep in episodes]
     z = [(r - reference.mean) / max(reference.std, 1e-12) for r in raw]
     return TaskShift(
         mean_z=sum(z) / len(z),
@@ -792,3 +826,242 @@ def inner_loop_health(traces: Sequence[InnerLoopTrace]) -> InnerLoopHealth:
 
 
 # --8<-- [end:inner-loop-health]
+
+
+# --8<-- [start:health-report]
+@dataclass(frozen=True)
+class Thresholds:
+    """Verdict thresholds of `health_report`: rules of thumb, set them to your risk budget."""
+
+    max_share_hurt: float = 0.2
+    """Adaptation gain: WARN above this share of tasks made worse by adaptation."""
+    gap_warn: float = 0.05
+    """Meta-overfitting gap: WARN above this train-minus-test accuracy."""
+    gap_fail: float = 0.15
+    """Meta-overfitting gap: FAIL above this."""
+    saturated: float = 0.98
+    """Shot curve: accuracy at the smallest K above which a flat curve is fine (nothing to gain)."""
+    flagged_warn: float = 0.10
+    """Task shift: WARN above this share of flagged tasks (0.05 expected in distribution)."""
+    flagged_fail: float = 0.25
+    """Task shift: FAIL above this."""
+    ece_warn: float = 0.05
+    """Calibration: WARN above this ECE."""
+    ece_fail: float = 0.10
+    """Calibration: FAIL above this ECE."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One line of the health report."""
+
+    signal: str
+    """Signal name."""
+    status: str
+    """`"OK"`, `"WARN"`, `"FAIL"` or `"n/a"` (inputs not given)."""
+    value: str
+    """The numbers, formatted."""
+    note: str
+    """What the status means, in a few words."""
+
+
+def judge_gain(g: AdaptationGain, th: Thresholds) -> Verdict:
+    """Verdict on `adaptation_gain`."""
+    value = f"{g.mean:+.3f} ± {g.ci95:.3f}, {g.share_hurt:.0%} of tasks hurt"
+    if g.mean - g.ci95 <= 0:
+        return Verdict("adaptation gain", "FAIL", value, "support set not used (or harmful)")
+    if g.share_hurt > th.max_share_hurt:
+        return Verdict("adaptation gain", "WARN", value, "adaptation hurts many tasks")
+    return Verdict("adaptation gain", "OK", value, "uses its support set")
+
+
+def judge_margin(m: PairedDifference, th: Thresholds) -> Verdict:
+    """Verdict on `baseline_margin`."""
+    value = f"{m.mean:+.3f} [{m.low:+.3f}, {m.high:+.3f}] ({m.a_mean:.3f} vs {m.b_mean:.3f})"
+    if m.low > 0:
+        return Verdict("baseline margin", "OK", value, "beats the transfer baseline")
+    if m.high < 0:
+        return Verdict("baseline margin", "FAIL", value, "the transfer baseline is better")
+    return Verdict("baseline margin", "WARN", value, "no measurable gain over the baseline")
+
+
+def judge_gap(g: OverfittingGap, th: Thresholds) -> Verdict:
+    """Verdict on `meta_overfitting_gap`."""
+    value = (
+        f"{g.gap:+.3f} ± {g.ci95:.3f} (train {g.train_accuracy:.3f}, test {g.test_accuracy:.3f})"
+    )
+    if g.gap > th.gap_fail:
+        return Verdict("meta-overfitting gap", "FAIL", value, "training classes memorised")
+    if g.gap > th.gap_warn:
+        return Verdict("meta-overfitting gap", "WARN", value, "watch the trend over training")
+    return Verdict("meta-overfitting gap", "OK", value, "generalises to new classes")
+
+
+def judge_curve(c: ShotCurve, th: Thresholds) -> Verdict:
+    """Verdict on `shot_curve`."""
+    value = "K=" + ",".join(map(str, c.shots)) + ": " + " ".join(f"{a:.3f}" for a in c.accuracy)
+    if c.accuracy[0] >= th.saturated:
+        return Verdict("shot curve", "OK", value, "saturated at the smallest K")
+    if c.gain - c.gain_ci95 <= 0:
+        return Verdict("shot curve", "FAIL", value, "flat: extra shots are not used")
+    if not c.monotone:
+        return Verdict("shot curve", "WARN", value, "not monotone in K")
+    return Verdict("shot curve", "OK", value, "rises with K")
+
+
+def judge_shift(s: TaskShift, th: Thresholds) -> Verdict:
+    """Verdict on `task_shift`."""
+    value = f"mean z {s.mean_z:+.2f}, {s.share_flagged:.0%} of tasks flagged (5% expected)"
+    if s.share_flagged > th.flagged_fail:
+        return Verdict("task shift", "FAIL", value, "tasks from an unseen domain")
+    if s.share_flagged > th.flagged_warn:
+        return Verdict("task shift", "WARN", value, "some tasks look out of domain")
+    return Verdict("task shift", "OK", value, "tasks look like the training domain")
+
+
+def judge_calibration(c: Calibration, th: Thresholds) -> Verdict:
+    """Verdict on `calibration`."""
+    value = f"ECE {c.ece:.3f} ({c.n_bins} bins; conf {c.mean_confidence:.3f}, acc {c.accuracy:.3f})"
+    side = "over-confident" if c.mean_confidence > c.accuracy else "under-confident"
+    if c.ece > th.ece_fail:
+        return Verdict("calibration", "FAIL", value, f"{side}: do not gate on confidence")
+    if c.ece > th.ece_warn:
+        return Verdict("calibration", "WARN", value, f"somewhat {side}")
+    return Verdict("calibration", "OK", value, "confidence can be trusted")
+
+
+def judge_inner_loop(h: InnerLoopHealth, th: Thresholds) -> Verdict:
+    """Verdict on `inner_loop_health`."""
+    losses = " > ".join(f"{v:.3f}" for v in h.mean_losses)
+    value = f"support loss {losses}; max |grad| {h.max_grad_norm:.3g}"
+    if h.share_nonfinite > 0:
+        return Verdict("inner loop", "FAIL", value, f"{h.share_nonfinite:.0%} of tasks non-finite")
+    if h.share_loss_increased > th.max_share_hurt or h.mean_losses[-1] >= h.mean_losses[0]:
+        return Verdict("inner loop", "FAIL", value, "support loss does not fall")
+    if h.share_loss_increased > 0:
+        return Verdict("inner loop", "WARN", value, f"loss rises on {h.share_loss_increased:.0%}")
+    return Verdict("inner loop", "OK", value, "support loss falls every step")
+
+
+def collect_verdicts(
+    predict: Predict,
+    test_episodes: Sequence[EpisodeLike],
+    *,
+    before: Predict | None = None,
+    baseline: Predict | None = None,
+    train_episodes: Sequence[EpisodeLike] | None = None,
+    shot_data: Tensor | None = None,
+    embed: Embed | None = None,
+    shift_reference: TaskShiftReference | None = None,
+    inner_traces: Sequence[InnerLoopTrace] | None = None,
+    thresholds: Thresholds | None = None,
+    seed: int = 0,
+) -> list[Verdict]:
+    """Compute every signal whose inputs are given and judge it; the others are "n/a".
+
+    Args:
+        predict: The method's predictor.
+        test_episodes: Held-out episodes (at least 2), the same ones for every signal.
+        before: Pre-adaptation predictor (MAML); default: shuffled support labels.
+        baseline: Transfer-baseline predictor, for the baseline margin.
+        train_episodes: Episodes of meta-training classes, for the overfitting gap.
+        shot_data: Held-out classes `(C, E, *x_shape)`, `E >= 15`, for the shot curve.
+        embed: Feature extractor, for the task shift (with `shift_reference`).
+        shift_reference: From `fit_task_shift`.
+        inner_traces: From `inner_loop_trace`, one per task (MAML).
+        thresholds: Verdict thresholds; default `Thresholds()`.
+        seed: Seed of the label shuffles and of the shot-curve episodes.
+
+    Returns:
+        Seven verdicts in a fixed order.
+    """
+    th = thresholds if thresholds is not None else Thresholds()
+    n_way = int(test_episodes[0][1].max()) + 1
+
+    def missing(signal: str, hint: str) -> Verdict:
+        return Verdict(signal, "n/a", "-", hint)
+
+    out = [
+        judge_gain(adaptation_gain(predict, test_episodes, before=before, seed=seed), th),
+        judge_margin(baseline_margin(predict, baseline, test_episodes), th)
+        if baseline is not None
+        else missing("baseline margin", "needs a baseline predictor"),
+        judge_gap(meta_overfitting_gap(predict, train_episodes, test_episodes), th)
+        if train_episodes is not None
+        else missing("meta-overfitting gap", "needs episodes of training classes"),
+        judge_curve(shot_curve(predict, shot_data, n_way=n_way, seed=seed), th)
+        if shot_data is not None
+        else missing("shot curve", "needs held-out class data"),
+        judge_shift(task_shift(shift_reference, embed, test_episodes), th)
+        if embed is not None and shift_reference is not None
+        else missing("task shift", "needs an embedding and a reference"),
+        judge_calibration(calibration(predict, test_episodes), th),
+        judge_inner_loop(inner_loop_health(inner_traces), th)
+        if inner_traces
+        else missing("inner loop", "MAML only"),
+    ]
+    return out
+
+
+def format_report(title: str, verdicts: Sequence[Verdict]) -> str:
+    """Lay verdicts out as a one-screen table with a summary line."""
+    rule = "-" * 100
+    lines = [title, rule, f"{'signal':<21}{'value':<56}{'verdict':<8}note", rule]
+    for v in verdicts:
+        lines.append(f"{v.signal:<21}{v.value:<56}{v.status:<8}{v.note}")
+    counts = {s: sum(v.status == s for v in verdicts) for s in ("OK", "WARN", "FAIL", "n/a")}
+    lines += [rule, "summary: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
+    return "\n".join(lines)
+
+
+def health_report(
+    predict: Predict,
+    test_episodes: Sequence[EpisodeLike],
+    *,
+    title: str = "Health report",
+    before: Predict | None = None,
+    baseline: Predict | None = None,
+    train_episodes: Sequence[EpisodeLike] | None = None,
+    shot_data: Tensor | None = None,
+    embed: Embed | None = None,
+    shift_reference: TaskShiftReference | None = None,
+    inner_traces: Sequence[InnerLoopTrace] | None = None,
+    thresholds: Thresholds | None = None,
+    seed: int = 0,
+) -> str:
+    """One-screen report: `collect_verdicts` laid out by `format_report`.
+
+    Args:
+        predict: The method's predictor.
+        test_episodes: Held-out episodes.
+        title: First line.
+        before: See `collect_verdicts`.
+        baseline: See `collect_verdicts`.
+        train_episodes: See `collect_verdicts`.
+        shot_data: See `collect_verdicts`.
+        embed: See `collect_verdicts`.
+        shift_reference: See `collect_verdicts`.
+        inner_traces: See `collect_verdicts`.
+        thresholds: See `collect_verdicts`.
+        seed: See `collect_verdicts`.
+
+    Returns:
+        The report: title, one line per signal, a summary line.
+    """
+    verdicts = collect_verdicts(
+        predict,
+        test_episodes,
+        before=before,
+        baseline=baseline,
+        train_episodes=train_episodes,
+        shot_data=shot_data,
+        embed=embed,
+        shift_reference=shift_reference,
+        inner_traces=inner_traces,
+        thresholds=thresholds,
+        seed=seed,
+    )
+    return format_report(title, verdicts)
+
+
+# --8<-- [end:health-report]

@@ -9,14 +9,21 @@ import torch
 import torch.nn.functional as F
 
 from reference_impl.signals import (
+    Calibration,
+    PairedDifference,
+    Thresholds,
     adaptation_gain,
     baseline_margin,
     calibration,
     class_prototypes,
+    collect_verdicts,
     expected_calibration_error,
     fit_task_shift,
+    health_report,
     inner_loop_health,
     inner_loop_trace,
+    judge_calibration,
+    judge_margin,
     meta_overfitting_gap,
     nested_shot_episodes,
     paired_difference,
@@ -197,15 +204,19 @@ def test_nested_shot_episodes_rejects_bad_arguments() -> None:
 
 
 # ----------------------------------------------------------------------------- task shift
-def test_raw_shift_score_matches_explicit_loop_float64() -> None:
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_raw_shift_score_matches_explicit_loop_float64(metric: str) -> None:
     g = torch.Generator().manual_seed(0)
     protos = torch.randn(7, 5, generator=g, dtype=torch.float64)
     support = torch.randn(6, 5, generator=g, dtype=torch.float64)
     total = 0.0
     for x in support:
-        best = max(float(torch.dot(x, p) / (x.norm() * p.norm())) for p in protos)
-        total += 1 - best
-    assert raw_shift_score(lambda x: x, protos, support) == pytest.approx(total / 6, rel=1e-12)
+        if metric == "cosine":
+            total += min(1 - float(torch.dot(x, p) / (x.norm() * p.norm())) for p in protos)
+        else:
+            total += min(math.sqrt(sum(float(x[i] - p[i]) ** 2 for i in range(5))) for p in protos)
+    score = raw_shift_score(lambda x: x, protos, support, metric)
+    assert score == pytest.approx(total / 6, rel=1e-10)
 
 
 def test_class_prototypes_equal_class_means_for_batch_independent_embedding() -> None:
@@ -216,26 +227,43 @@ def test_class_prototypes_equal_class_means_for_batch_independent_embedding() ->
 
 def test_task_shift_scores_shifted_domain_higher_than_unshifted() -> None:
     """Training domain: class centres in coordinates 0-3 of 8. Unshifted test: new classes, same
-    coordinates. Shifted test: centres in coordinates 4-7.
+    coordinates. Shifted test: centres in coordinates 4-7. Identity embedding, Euclidean score.
 
-    Seeds 0-3 with 60 or 200 training classes tried: unshifted |mean_z| <= 0.46 and 0.00-0.20 of
-    tasks flagged (nominal 0.05; the 40 test classes make tasks correlated); shifted: every task
-    flagged, mean_z >= 11.8. Thresholds: unshifted |mean_z| < 1 and share < 0.3; shifted share
-    > 0.9 and mean_z at least 5 above unshifted.
+    Seeds 0-5 tried (400 training classes, 200 test classes): unshifted |mean_z| <= 0.63 and
+    0.00-0.17 of tasks flagged (nominal 0.05); shifted: every task flagged, mean_z >= 6.1.
+    Thresholds: unshifted |mean_z| < 1 and share < 0.3; shifted share > 0.9 and mean_z at least
+    5 above unshifted.
     """
     embed = lambda x: x  # noqa: E731
-    train = clusters(200, 10, 8, 0.3, 0, active=slice(0, 4))
+    train = clusters(400, 10, 8, 0.3, 0, active=slice(0, 4))
     reference = fit_task_shift(embed, train, n_way=5, k_shot=1, num_tasks=200, seed=0)
-    same = episodes_from(clusters(40, 10, 8, 0.3, 100, active=slice(0, 4)), 5, 1, 2, 100, seed=2)
-    moved = episodes_from(clusters(40, 10, 8, 0.3, 100, active=slice(4, 8)), 5, 1, 2, 100, seed=2)
+    same = episodes_from(clusters(200, 10, 8, 0.3, 100, active=slice(0, 4)), 5, 1, 2, 100, seed=2)
+    moved = episodes_from(clusters(200, 10, 8, 0.3, 100, active=slice(4, 8)), 5, 1, 2, 100, seed=2)
     in_domain, shifted = task_shift(reference, embed, same), task_shift(reference, embed, moved)
     assert abs(in_domain.mean_z) < 1.0 and in_domain.share_flagged < 0.3
     assert shifted.share_flagged > 0.9 and shifted.mean_z > in_domain.mean_z + 5
 
 
+def test_fit_task_shift_uses_given_calibration_classes() -> None:
+    """With calibration_data, all training classes become prototypes and calibration scores are
+    exactly the raw scores of tasks drawn from calibration_data."""
+    embed = lambda x: x  # noqa: E731
+    train, val = clusters(12, 4, 3, 1.0, 0), clusters(6, 4, 3, 1.0, 1)
+    reference = fit_task_shift(embed, train, val, n_way=3, k_shot=2, num_tasks=5, seed=0)
+    torch.testing.assert_close(reference.prototypes, train.mean(1), rtol=1e-12, atol=1e-12)
+    assert reference.calibration.shape == (5,) and reference.metric == "euclidean"
+    g = torch.Generator().manual_seed(0)
+    classes = torch.randperm(6, generator=g)[:3]
+    examples = torch.stack([torch.randperm(4, generator=g)[:2] for _ in classes])
+    first = raw_shift_score(embed, train.mean(1), val[classes[:, None], examples].flatten(0, 1))
+    assert any(abs(float(c) - first) < 1e-12 for c in reference.calibration)
+
+
 def test_fit_task_shift_rejects_too_few_classes() -> None:
-    with pytest.raises(ValueError, match="classes on both sides"):
+    with pytest.raises(ValueError, match="classes for prototypes and for calibration"):
         fit_task_shift(lambda x: x, clusters(6, 4, 3, 1.0, 0), n_way=5)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        fit_task_shift(lambda x: x, clusters(60, 4, 3, 1.0, 0), metric="manhattan")
 
 
 # ----------------------------------------------------------------------------- calibration
@@ -342,3 +370,68 @@ def test_signals_reject_malformed_episodes_and_logits() -> None:
         adaptation_gain(nearest_mean, eps[:1])
     with pytest.raises(ValueError, match="equal length"):
         paired_difference([0.1, 0.2], [0.3])
+
+
+# ----------------------------------------------------------------------------- health report
+def report_inputs() -> dict:
+    data = clusters(40, 20, 6, 0.6, 0)
+    train, test = data[:30], data[30:]
+    p0 = {"w": torch.tensor([1.0, -2.0], dtype=torch.float64)}
+    return {
+        "test_episodes": episodes_from(test, 5, 1, 5, 30, seed=1),
+        "train_episodes": episodes_from(train, 5, 1, 5, 30, seed=2),
+        "shot_data": test,
+        "embed": lambda x: x,
+        "shift_reference": fit_task_shift(lambda x: x, train, num_tasks=50),
+        "inner_traces": [inner_loop_trace(quadratic, sgd(0.5), p0, steps=2)],
+    }
+
+
+def test_health_report_one_line_per_signal_with_expected_verdicts() -> None:
+    inputs = report_inputs()
+    verdicts = collect_verdicts(nearest_mean, baseline=ignores_support, **inputs)
+    status = {v.signal: v.status for v in verdicts}
+    assert list(status) == [
+        "adaptation gain",
+        "baseline margin",
+        "meta-overfitting gap",
+        "shot curve",
+        "task shift",
+        "calibration",
+        "inner loop",
+    ]
+    assert status["adaptation gain"] == "OK" and status["baseline margin"] == "OK"
+    assert status["shot curve"] == "OK" and status["inner loop"] == "OK"
+    assert status["meta-overfitting gap"] == "OK"  # nearest-mean has nothing to memorise
+    text = health_report(nearest_mean, title="toy", baseline=ignores_support, **inputs)
+    lines = text.splitlines()
+    assert lines[0] == "toy" and lines[-1].startswith("summary: ")
+    assert sum(line.startswith(tuple(status)) for line in lines) == 7
+
+
+def test_collect_verdicts_fails_support_ignoring_predictor_and_marks_missing_inputs() -> None:
+    inputs = report_inputs()
+    verdicts = collect_verdicts(
+        ignores_support, inputs["test_episodes"], shot_data=inputs["shot_data"]
+    )
+    status = {v.signal: v.status for v in verdicts}
+    assert status["adaptation gain"] == "FAIL" and status["shot curve"] == "FAIL"
+    assert status["baseline margin"] == "n/a" and status["inner loop"] == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("ece", "conf", "expected"),
+    [(0.04, 0.9, "OK"), (0.07, 0.9, "WARN"), (0.2, 0.95, "FAIL")],
+)
+def test_judge_calibration_thresholds(ece: float, conf: float, expected: str) -> None:
+    verdict = judge_calibration(Calibration(ece, 0.75, conf, 15, []), Thresholds())
+    assert verdict.status == expected and ("over-confident" in verdict.note) == (expected != "OK")
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"), [(0.01, 0.05, "OK"), (-0.01, 0.03, "WARN"), (-0.05, -0.01, "FAIL")]
+)
+def test_judge_margin_uses_the_paired_interval(low: float, high: float, expected: str) -> None:
+    mid = (low + high) / 2
+    margin = PairedDifference(mid, high - mid, low, high, 0.8, 0.8 - mid, 0.5, 100)
+    assert judge_margin(margin, Thresholds()).status == expected
