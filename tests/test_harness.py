@@ -1,0 +1,269 @@
+"""The Omniglot harness: resumable training (including after SIGKILL), flags, files, errors.
+
+Runs use `--data synthetic` (Omniglot-shaped random strokes) and a Conv-4 with 4 filters, so each
+takes well under a second of compute; the weights are compared bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import common, evaluate, train
+from reference_impl.protonet import ProtoNetConfig
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = [
+    "protonet", "5w1s", "--data", "synthetic", "--hidden-channels", "4", "--n-way", "5",
+    "--meta-batch-size", "2", "--threads", "1", "--quiet", "--val-episodes", "4",
+]  # fmt: skip
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    tensors, _ = common.read_tensor_file(path)
+    return tensors
+
+
+def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_train_stop_and_resume_matches_uninterrupted_run(tmp_path: Path) -> None:
+    """Stopping after update 3 of 7 and resuming gives bit-identical weights, Adam state, RNG."""
+    flags = [*TINY, "--episodes", "7", "--checkpoint-every", "2", "--val-every", "3"]
+    assert train.main([*flags, "--out", str(tmp_path / "a")]) == 0
+    assert train.main([*flags, "--out", str(tmp_path / "b"), "--stop-after", "3"]) == 0
+    _, paused = common.read_tensor_file(tmp_path / "b" / train.RESUME_FILE)
+    assert paused["trainer"]["step"] == 3 and not paused["done"]
+    assert not (tmp_path / "b" / train.MODEL_FILE).exists()
+    assert train.main([*flags, "--out", str(tmp_path / "b"), "--resume"]) == 0
+
+    assert_same_tensors(
+        weights(tmp_path / "a" / train.MODEL_FILE), weights(tmp_path / "b" / train.MODEL_FILE)
+    )
+    assert_same_tensors(
+        weights(tmp_path / "a" / train.RESUME_FILE), weights(tmp_path / "b" / train.RESUME_FILE)
+    )
+    summary_a = json.loads((tmp_path / "a" / "summary.json").read_text())
+    summary_b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary_a["validation"] == summary_b["validation"]
+    assert [v["step"] for v in summary_a["validation"]] == [3, 6, 7]
+
+
+def test_train_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
+    """A run killed with SIGKILL mid-training continues from its last checkpoint to the same weights.
+
+    The child checkpoints after every update; the parent kills it as soon as a checkpoint with
+    step >= 2 appears, long before the 80th; the resumed and reference runs checkpoint rarely, to stay fast.
+    """
+    flags = [*TINY, "--episodes", "80", "--val-every", "0"]
+    killed = tmp_path / "killed"
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.train",
+            *flags,
+            "--checkpoint-every",
+            "1",
+            "--out",
+            str(killed),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and child.poll() is None:
+            resume = killed / train.RESUME_FILE
+            if resume.exists() and common.read_tensor_file(resume)[1]["trainer"]["step"] >= 2:
+                break
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        _, stderr = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL, stderr.decode()
+    _, state = common.read_tensor_file(killed / train.RESUME_FILE)
+    assert 2 <= state["trainer"]["step"] < 80 and not state["done"]
+    assert not (killed / train.MODEL_FILE).exists()
+
+    rare = ["--checkpoint-every", "1000"]
+    assert train.main([*flags, *rare, "--out", str(killed), "--resume"]) == 0
+    assert train.main([*flags, *rare, "--out", str(tmp_path / "whole")]) == 0
+    assert_same_tensors(
+        weights(killed / train.MODEL_FILE), weights(tmp_path / "whole" / train.MODEL_FILE)
+    )
+
+
+def test_train_budget_stops_and_publishes_checkpoint(tmp_path: Path) -> None:
+    """A zero-minute budget stops after the first update and still writes the final checkpoint."""
+    flags = [*TINY, "--episodes", "50", "--val-every", "0", "--budget-minutes", "0"]
+    assert train.main([*flags, "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["steps"] == 1 and summary["stopped_by"] == "budget" and summary["done"]
+    assert (tmp_path / train.MODEL_FILE).exists()
+
+
+def test_train_resume_rejects_changed_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Resuming with a different hyperparameter is a one-line error naming the field."""
+    flags = [*TINY, "--episodes", "3", "--val-every", "0", "--out", str(tmp_path)]
+    assert train.main([*flags, "--stop-after", "1"]) == 0
+    assert train.main([*flags, "--resume", "--outer-lr", "0.5"]) == 2
+    assert "outer_lr" in capsys.readouterr().err
+    assert train.main(flags) == 2  # existing run without --resume
+    assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nosuch", "5w1s"], "unknown method 'nosuch'"),
+        (["protonet", "7w3s"], "unknown setting '7w3s'"),
+        (["protonet"], "missing SETTING"),
+        (["protonet", "5w1s", "--data-root", "/nonexistent/omniglot"], "cannot load Omniglot"),
+        (["protonet", "5w1s", "--data", "synthetic", "--n-way", "500"], "500-way"),
+    ],
+)
+def test_train_cli_errors_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """User errors return 2 and print one `error:` line, no traceback."""
+    assert train.main([*argv, "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_cli_error_in_subprocess_has_no_traceback() -> None:
+    """The real command line also exits 2 with one line on an unknown method."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.train", "mamI", "5w1s"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "benchmarks.train: error: unknown method 'mamI'; expected one of "
+        "maml, fomaml, protonet, fast_weights, baseline"
+    )
+
+
+def test_config_flags_cover_every_dataclass_field() -> None:
+    """One flag per config field (seed excepted: `--seed`), typed from the annotation."""
+    parser = train.build_parser(ProtoNetConfig)
+    dests = {a.dest for a in parser._actions if a.dest.startswith("cfg__")}
+    expected = {f"cfg__{f.name}" for f in dataclasses.fields(ProtoNetConfig)} - {"cfg__seed"}
+    assert dests == expected
+    args = parser.parse_args(
+        ["protonet", "5w1s", "--outer-lr", "0.01", "--no-fast", "--n-way", "7"]
+    )
+    assert common.config_overrides(args) == {"outer_lr": 0.01, "fast": False, "n_way": 7}
+
+
+@pytest.mark.parametrize(("setting", "k_shot", "n_test"), [("5w1s", 1, 5), ("20w5s", 5, 20)])
+def test_resolve_config_follows_protonet_protocol(setting: str, k_shot: int, n_test: int) -> None:
+    """ProtoNets on Omniglot: 60-way training, 5 queries, training shot = test shot, Conv-4."""
+    args, cfg_class = train.parse_args(["protonet", setting, "--seed", "3"])
+    cfg = train.resolve_config(args, cfg_class, num_train_classes=4400)
+    assert (cfg.n_way, cfg.k_shot, cfg.n_query, cfg.test_n_way) == (60, k_shot, 5, n_test)
+    assert (cfg.embedding, cfg.seed) == ("conv4", 3)
+
+
+def test_resolve_config_sets_baseline_classes_from_data() -> None:
+    """The baseline pre-trains one output per training class (rotations included)."""
+    args, cfg_class = train.parse_args(["baseline", "20w1s", "--episodes", "11"])
+    cfg = train.resolve_config(args, cfg_class, num_train_classes=4400)
+    assert (cfg.backbone, cfg.num_classes, cfg.train_steps, cfg.n_way, cfg.k_shot) == (
+        "conv4", 4400, 11, 20, 1,
+    )  # fmt: skip
+
+
+def test_tensor_file_round_trip_and_safetensors_layout(tmp_path: Path) -> None:
+    """Every dtype survives; the header is 8-byte aligned JSON with contiguous byte ranges."""
+    tensors = {
+        "a": torch.arange(6, dtype=torch.float64).reshape(2, 3),
+        "b": torch.tensor(3.5),
+        "c": torch.randint(0, 255, (5,), dtype=torch.uint8),
+        "d": torch.tensor([True, False]),
+        "e": torch.zeros(0, 4),
+        "f": torch.arange(4, dtype=torch.int64).bfloat16(),
+    }
+    path = tmp_path / "x.safetensors"
+    common.write_tensor_file(path, tensors, {"step": 4, "nested": {"k": [1, 2]}})
+    loaded, meta = common.read_tensor_file(path)
+    assert meta == {"step": 4, "nested": {"k": [1, 2]}}
+    for name, tensor in tensors.items():
+        assert loaded[name].dtype == tensor.dtype and torch.equal(loaded[name], tensor)
+    blob = path.read_bytes()
+    (length,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + length])
+    assert length % 8 == 0 and header["a"] == {
+        "dtype": "F64",
+        "shape": [2, 3],
+        "data_offsets": [0, 48],
+    }
+    ends = sorted(v["data_offsets"] for k, v in header.items() if k != "__metadata__")
+    assert all(x[1] == y[0] for x, y in itertools.pairwise(ends))
+    assert ends[-1][1] == len(blob) - 8 - length
+
+
+def test_evaluate_writes_result_with_provenance(tmp_path: Path) -> None:
+    """The result JSON holds accuracy, CI, episodes, timings, machine, versions and both commands."""
+    run = tmp_path / "run"
+    flags = [*TINY, "--episodes", "2", "--val-every", "0", "--out", str(run)]
+    assert train.main(flags) == 0
+    out = tmp_path / "result.json"
+    assert (
+        evaluate.main([str(run / train.MODEL_FILE), "--episodes", "6", "3", "--out", str(out)]) == 0
+    )
+    result = json.loads(out.read_text())
+    assert (result["method"], result["setting"], result["split"]) == ("protonet", "5w1s", "maml")
+    assert [e["episodes"] for e in result["evaluations"]] == [6, 3] and result["episodes"] == 6
+    assert 0 <= result["accuracy"] <= 1 and result["ci95"] >= 0
+    assert result["train_steps"] == 2 and result["train_seconds"] > 0
+    assert {"cpu", "torch_threads", "cpu_amx", "cpu_bf16", "bf16_used"} <= result["machine"].keys()
+    assert result["commands"]["train"][0].startswith("python -m benchmarks.train protonet 5w1s")
+    assert result["commands"]["evaluate"].startswith("python -m benchmarks.evaluate ")
+    # the 3-episode figure is the first 3 of the 6 episodes, scored once
+    first3 = result["evaluations"][1]["accuracy"]
+    again = tmp_path / "again.json"
+    assert evaluate.main([str(run / train.MODEL_FILE), "--episodes", "3", "--out", str(again)]) == 0
+    assert json.loads(again.read_text())["accuracy"] == first3
+
+
+def test_progress_line_shows_rate_loss_validation_and_eta() -> None:
+    """The bar reports episodes/s, loss, the last validation accuracy and an ETA."""
+    progress = common.Progress(100, episodes_per_step=32, enabled=False)
+    progress.loss, progress.val = 0.25, 0.9731
+    progress.t0 -= 10.0  # 10 s elapsed
+    line = progress.line(20)
+    assert "20/100" in line and "64.0 episodes/s" in line and "loss 0.2500" in line
+    assert "val 97.31%" in line and "ETA 40s" in line
+
+
+def test_machine_info_reads_cpu_flags() -> None:
+    """bf16/AMX support is read from /proc/cpuinfo flags, not assumed."""
+    info = common.machine_info()
+    flags = common.cpu_flags()
+    assert info["cpu_amx"] == bool(flags & {"amx_tile", "amx_bf16", "amx_int8"})
+    assert info["cpu_avx2"] == ("avx2" in flags) and info["bf16_used"] is False
