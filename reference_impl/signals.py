@@ -18,8 +18,9 @@ CHECKPOINT` prints that screen for a trained checkpoint.
 | inner-loop health (MAML) | `inner_loop_trace`, `inner_loop_health` | diverging or non-finite adaptation |
 
 Conventions: accuracies are fractions in [0, 1]; a `ci95` is the half-width
-$1.96\, s / \sqrt{n}$ with $s$ the sample standard deviation (denominator $n - 1$) over the $n$
-episodes, so it describes uncertainty over sampled tasks for one trained model. The verdict
+$1.96\, s / \sqrt{n}$ of `reference_impl.evaluation.confidence_interval95`, with $s$ the
+population standard deviation over the $n$ episodes (as in the MAML code), so it describes
+uncertainty over sampled tasks for one trained model, and matches `EvalResult.ci95`. The verdict
 thresholds (`Thresholds`) are rules of thumb, not results; change them to your risk budget.
 """
 
@@ -32,7 +33,11 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from reference_impl import maml
+from reference_impl.evaluation import confidence_interval95
 
 Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
 """`predict(support_x (N*K, *x_shape), support_y (N*K,), query_x (N*Q, *x_shape)) -> logits (N*Q, N)`."""
@@ -66,15 +71,14 @@ def _check_episodes(episodes: Sequence[EpisodeLike], minimum: int = 1) -> None:
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
-    r"""Mean and 95% half-width $1.96\, s/\sqrt{n}$ (sample std, denominator n - 1).
+    r"""Mean and 95% half-width $1.96\, s/\sqrt{n}$ (population std, as `EvalResult.ci95`).
 
     Raises:
         ValueError: If fewer than 2 values are given.
     """
     if len(values) < 2:
         raise ValueError(f"need at least 2 values for a confidence interval, got {len(values)}")
-    v = torch.tensor(values, dtype=torch.float64)
-    return float(v.mean()), float(1.96 * v.std(correction=1) / math.sqrt(len(values)))
+    return math.fsum(values) / len(values), confidence_interval95(values)
 
 
 def query_logits(predict: Predict, episode: EpisodeLike) -> Tensor:
@@ -213,7 +217,7 @@ class PairedDifference:
     mean: float
     """Mean difference."""
     ci95: float
-    r"""$1.96\, s_d/\sqrt{n}$ with $s_d$ the sample std of the differences."""
+    r"""$1.96\, s_d/\sqrt{n}$ with $s_d$ the population std of the differences."""
     low: float
     """`mean - ci95`."""
     high: float
@@ -823,6 +827,39 @@ def inner_loop_health(traces: Sequence[InnerLoopTrace]) -> InnerLoopHealth:
         share_nonfinite=(len(traces) - len(finite)) / len(traces),
         n=len(traces),
     )
+
+
+def maml_inner_loop_traces(
+    model: nn.Module,
+    cfg: maml.MAMLConfig,
+    episodes: Sequence[EpisodeLike],
+    steps: int | None = None,
+) -> list[InnerLoopTrace]:
+    """Trace MAML's own inner loop (`maml.adapt`, one step at a time) on each episode's support set.
+
+    Args:
+        model: A `maml.build_model` network holding the meta-parameters; not modified.
+        cfg: MAML configuration (`inner_lr`, `task`, ...).
+        episodes: Episodes; only the support sets are used.
+        steps: Steps to trace; default `cfg.test_inner_steps`.
+
+    Returns:
+        One trace per episode.
+    """
+    _check_episodes(episodes)
+    steps = cfg.test_inner_steps if steps is None else steps
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    traces = []
+    for support_x, support_y, _, _ in episodes:
+
+        def support_loss(p: Params, sx: Tensor = support_x, sy: Tensor = support_y) -> Tensor:
+            return maml.task_loss(functional_call(model, p, (sx,)), sy, cfg)
+
+        def step(p: Params, sx: Tensor = support_x, sy: Tensor = support_y) -> Params:
+            return maml.adapt(model, p, sx, sy, cfg, steps=1)
+
+        traces.append(inner_loop_trace(support_loss, step, params, steps))
+    return traces
 
 
 # --8<-- [end:inner-loop-health]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call
 
+from reference_impl import maml
 from reference_impl.signals import (
     Calibration,
     PairedDifference,
@@ -23,7 +26,9 @@ from reference_impl.signals import (
     inner_loop_health,
     inner_loop_trace,
     judge_calibration,
+    judge_inner_loop,
     judge_margin,
+    maml_inner_loop_traces,
     meta_overfitting_gap,
     nested_shot_episodes,
     paired_difference,
@@ -131,7 +136,7 @@ def test_paired_difference_equals_hand_computation() -> None:
     b = [0.6, 0.6, 0.8, 0.5, 0.3]
     d = [0.2, 0.0, 0.2, -0.1, 0.4]
     mean = sum(d) / 5  # 0.14
-    s = math.sqrt(sum((x - mean) ** 2 for x in d) / 4)
+    s = math.sqrt(sum((x - mean) ** 2 for x in d) / 5)  # population std, as EvalResult.ci95
     result = paired_difference(a, b)
     assert result.mean == pytest.approx(0.14, rel=1e-12)
     assert result.ci95 == pytest.approx(1.96 * s / math.sqrt(5), rel=1e-12)
@@ -165,7 +170,7 @@ def test_meta_overfitting_gap_known_accuracies() -> None:
     test_eps = [coded_episode(labels, [0, 0, 0, 0], 4), coded_episode(labels, [0, 1, 0, 0], 4)]
     gap = meta_overfitting_gap(coded_predict, train_eps, test_eps)
     assert gap.train_accuracy == 0.875 and gap.test_accuracy == 0.375 and gap.gap == 0.5
-    c = 1.96 * math.sqrt(0.125**2 * 2) / math.sqrt(2)  # same sample std (0.1768) on both sides
+    c = 1.96 * 0.125 / math.sqrt(2)  # population std 0.125 on both sides
     assert gap.ci95 == pytest.approx(math.sqrt(2) * c, rel=1e-12)
 
 
@@ -435,3 +440,46 @@ def test_judge_margin_uses_the_paired_interval(low: float, high: float, expected
     mid = (low + high) / 2
     margin = PairedDifference(mid, high - mid, low, high, 0.8, 0.8 - mid, 0.5, 100)
     assert judge_margin(margin, Thresholds()).status == expected
+
+
+# ----------------------------------------------------------------------------- MAML integration
+def maml_setup(inner_lr: float) -> tuple:
+    cfg = maml.MAMLConfig(task="omniglot", filters=8, inner_lr=inner_lr, test_inner_steps=2)
+    cfg = dataclasses.replace(cfg, meta_batch_size=3, k_shot=1, n_query=2)
+    torch.manual_seed(0)
+    model = maml.build_model(cfg).double()
+    sx, sy, qx, qy = maml.sample_synthetic_image_batch(cfg, torch.Generator().manual_seed(0))
+    episodes = [(sx[t].double(), sy[t], qx[t].double(), qy[t]) for t in range(3)]
+    return cfg, model, episodes
+
+
+def test_maml_inner_loop_traces_match_maml_adapt_float64() -> None:
+    cfg, model, episodes = maml_setup(0.4)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    traces = maml_inner_loop_traces(model, cfg, episodes)
+    params = {n: p.detach() for n, p in model.named_parameters()}
+    sx, sy = episodes[1][0], episodes[1][1]
+    for t in range(3):
+        adapted = maml.adapt(model, params, sx, sy, cfg, steps=t)
+        loss = maml.task_loss(functional_call(model, adapted, (sx,)), sy, cfg)
+        assert traces[1].losses[t] == pytest.approx(float(loss.detach()), rel=1e-10)
+    probe = {n: p.clone().requires_grad_() for n, p in params.items()}
+    grads = torch.autograd.grad(
+        maml.task_loss(functional_call(model, probe, (sx,)), sy, cfg), list(probe.values())
+    )
+    norm = math.sqrt(sum(float(g.pow(2).sum()) for g in grads))
+    assert traces[1].grad_norms[0] == pytest.approx(norm, rel=1e-10)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_maml_with_zero_inner_lr_has_zero_gain_and_failing_inner_loop() -> None:
+    cfg, model, episodes = maml_setup(0.0)
+    after = maml.make_predict(model, cfg)
+    before = maml.make_predict(model, dataclasses.replace(cfg, test_inner_steps=0))
+    gain = adaptation_gain(after, episodes, before=before)
+    assert gain.per_episode == [0.0, 0.0, 0.0] and gain.loss_drop == 0.0
+    health = inner_loop_health(maml_inner_loop_traces(model, cfg, episodes))
+    assert judge_inner_loop(health, Thresholds()).status == "FAIL"
+    cfg, model, _ = maml_setup(0.4)
+    healthy = inner_loop_health(maml_inner_loop_traces(model, cfg, episodes))
+    assert healthy.mean_losses[-1] < healthy.mean_losses[0]
