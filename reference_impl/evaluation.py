@@ -1,0 +1,193 @@
+r"""One evaluation for every method: accuracy over fixed episodes with a 95% confidence interval.
+
+Every method exposes a predictor with the shared signature
+
+    predict(support_x, support_y, query_x) -> logits of shape (N*Q, N)
+
+for one episode (shapes as in `reference_impl.episodes`). `evaluate_predictor` runs it on a
+sequence of episodes and reports what the papers report ([meta-test evaluation][meta-test-evaluation]):
+the mean query accuracy over episodes and the half-width of its 95% confidence interval,
+
+$$\bar a = \frac{1}{n}\sum_{e=1}^{n} a_e, \qquad
+\mathrm{CI}_{95} = 1.96\,\frac{s}{\sqrt{n}}, \qquad s^2 = \frac{1}{n}\sum_{e=1}^{n} (a_e - \bar a)^2,$$
+
+with $a_e$ the accuracy on episode $e$. This is the formula of the MAML code
+(`1.96 * np.std(accs) / np.sqrt(num_episodes)`, population standard deviation). It measures
+uncertainty over sampled test tasks for one trained model, not variation across training seeds.
+
+`fixed_episodes` makes the evaluation set a pure function of the data, the episode shape and a
+seed, so different methods (and different runs) see identical episodes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import overload
+
+import torch
+from torch import Tensor
+
+from reference_impl.episodes import Episode, check_request, gather_episodes, sample_indices
+
+Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
+"""`predict(support_x, support_y, query_x) -> logits`: shapes `(N*K, ...)`, `(N*K,)`,
+`(N*Q, ...)` in, `(N*Q, N)` out; one episode, no leading `T`."""
+
+CI95_Z = 1.96
+"""Normal quantile for a two-sided 95% interval, as the papers use it."""
+
+
+# --8<-- [start:result]
+@dataclass(frozen=True)
+class EvalResult:
+    """Accuracy of one predictor over a set of episodes."""
+
+    accuracy: float
+    """Mean query accuracy over episodes, in [0, 1]."""
+    ci95: float
+    """Half-width of the 95% confidence interval of `accuracy`: 1.96 std / sqrt(episodes)."""
+    per_episode: list[float] = field(repr=False)
+    """Query accuracy of each episode, in order."""
+    episodes: int
+    """Number of episodes evaluated."""
+
+
+def confidence_interval95(per_episode: Sequence[float]) -> float:
+    r"""Half-width $1.96\,s/\sqrt{n}$ of the 95% interval of a mean (population std $s$).
+
+    Args:
+        per_episode: Accuracies $a_1, \dots, a_n$.
+
+    Returns:
+        The half-width; 0.0 for a single episode.
+
+    Raises:
+        ValueError: If `per_episode` is empty.
+    """
+    n = len(per_episode)
+    if n == 0:
+        raise ValueError("need at least one episode accuracy, got none")
+    mean = math.fsum(per_episode) / n
+    std = math.sqrt(math.fsum((a - mean) ** 2 for a in per_episode) / n)
+    return CI95_Z * std / math.sqrt(n)
+
+
+# --8<-- [end:result]
+
+
+# --8<-- [start:evaluate]
+def evaluate_predictor(predict: Predict, episodes: Iterable[Episode]) -> EvalResult:
+    """Accuracy of `predict` on each episode, their mean and the 95% confidence interval.
+
+    Autograd stays enabled: optimisation-based predictors (MAML) differentiate inside `predict`.
+    An episode with a leading `T` dimension counts as `T` episodes.
+
+    Args:
+        predict: The shared predictor signature (see `Predict`).
+        episodes: Episodes, e.g. from `fixed_episodes`.
+
+    Returns:
+        Mean accuracy, CI half-width, per-episode accuracies and the episode count.
+
+    Raises:
+        ValueError: If there are no episodes, or `predict` returns logits whose shape is not
+            `(N*Q, N)` with N the number of support classes.
+    """
+    per_episode = []
+    for episode in _single_episodes(episodes):
+        n_way = int(episode.support_y.max()) + 1
+        logits = predict(episode.support_x, episode.support_y, episode.query_x)
+        expected = (episode.query_y.shape[0], n_way)
+        if tuple(logits.shape) != expected:
+            raise ValueError(
+                f"predict returned logits of shape {tuple(logits.shape)}; expected {expected} (N*Q, N)"
+            )
+        hits = logits.detach().argmax(dim=1) == episode.query_y.to(logits.device)
+        per_episode.append(hits.double().mean().item())
+    if not per_episode:
+        raise ValueError("no episodes to evaluate; expected at least one")
+    accuracy = math.fsum(per_episode) / len(per_episode)
+    return EvalResult(accuracy, confidence_interval95(per_episode), per_episode, len(per_episode))
+
+
+def _single_episodes(episodes: Iterable[Episode]) -> Iterator[Episode]:
+    for episode in episodes:
+        if episode.support_y.ndim == 2:  # a meta-batch: (T, N*K)
+            yield from (Episode(*parts) for parts in zip(*episode, strict=True))
+        else:
+            yield episode
+
+
+# --8<-- [end:evaluate]
+
+
+# --8<-- [start:fixed-episodes]
+class FixedEpisodes(Sequence[Episode]):
+    """A reproducible list of episodes that stores indices and gathers each episode on access.
+
+    Holding 600 Omniglot 20-way 5-shot 15-query episodes as tensors would take 750 MB; their
+    indices take 2 MB. Indexing returns an `Episode`; slicing returns a list of them.
+    """
+
+    def __init__(self, data: Tensor, classes: Tensor, examples: Tensor, k_shot: int) -> None:
+        self._data, self._classes, self._examples, self._k_shot = data, classes, examples, k_shot
+
+    def __len__(self) -> int:
+        return self._classes.shape[0]
+
+    @overload
+    def __getitem__(self, index: int) -> Episode: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Episode]: ...
+
+    def __getitem__(self, index: int | slice) -> Episode | list[Episode]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        i = range(len(self))[index]  # raises IndexError, handles negatives
+        batch = gather_episodes(
+            self._data, self._classes[i : i + 1], self._examples[i : i + 1], self._k_shot
+        )
+        return Episode(*(t[0] for t in batch))
+
+
+def fixed_episodes(
+    data: Tensor, n_way: int, k_shot: int, n_query: int, num_episodes: int, seed: int
+) -> FixedEpisodes:
+    """The evaluation episodes for a dataset, episode shape and seed; identical on every call.
+
+    Episode `i` is exactly the `i`-th `sample_episode` call on a fresh
+    `torch.Generator(device=data.device).manual_seed(seed)`, so a longer list extends a shorter one
+    (the first 100 of 600 episodes are the 100-episode set).
+
+    Args:
+        data: Labelled examples, shape `(num_classes, examples_per_class, *x_shape)`.
+        n_way: Classes per episode (N).
+        k_shot: Support examples per class (K).
+        n_query: Query examples per class (Q).
+        num_episodes: How many episodes.
+        seed: Seed of the generator.
+
+    Returns:
+        A sequence of `num_episodes` episodes with shapes `(N*K, *x_shape)`, `(N*K,)`,
+        `(N*Q, *x_shape)`, `(N*Q,)`.
+
+    Raises:
+        ValueError: As `sample_batch`, or if `num_episodes` is not a positive int.
+    """
+    if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
+        raise ValueError(f"num_episodes must be a positive int, got {num_episodes!r}")
+    generator = torch.Generator(device=data.device).manual_seed(seed)
+    check_request(data, n_way, k_shot, n_query, 1, generator)
+    drawn = [
+        sample_indices(data.shape[0], data.shape[1], n_way, k_shot, n_query, 1, generator)
+        for _ in range(num_episodes)
+    ]
+    classes = torch.cat([c for c, _ in drawn])  # (episodes, N)
+    examples = torch.cat([e for _, e in drawn])  # (episodes, N, K+Q)
+    return FixedEpisodes(data, classes, examples, k_shot)
+
+
+# --8<-- [end:fixed-episodes]
