@@ -4,8 +4,8 @@
 # classifier, i.e. a Prototypical Network whose embedding is the identity (no training needed).
 import torch
 
-from reference_impl.episodes import sample_batch
-from reference_impl.signals import mean_ci95
+from reference_impl.episodes import sample_batch  # noqa: F401  (used by the including page)
+from reference_impl.signals import mean_ci95  # noqa: F401  (used by the including page)
 
 data_generator = torch.Generator().manual_seed(0)
 centres = torch.randn(200, 1, 16, generator=data_generator)
