@@ -160,7 +160,7 @@ def omniglot_overrides(
 
     * MAML (Finn et al. 2017, Appendix A.1): Conv-4 with strided convolutions; 5-way: one inner
       step at alpha 0.4, meta-batch 32, three steps at test; 20-way: five steps at alpha 0.1 for
-      training and test, meta-batch 16; K queries per class in training (the authors' code).
+      training and test, meta-batch 16 (taken from `reference_impl.maml.omniglot_config`).
     * ProtoNets (Snell et al. 2017, §3.1): 60-way training episodes, 5 queries per class,
       training shot = test shot.
     * Fast weights and the baseline: Conv-4 encoder; the baseline pre-trains on every training
@@ -184,18 +184,7 @@ def omniglot_overrides(
         wanted[image_field] = value
     wanted.update({"in_channels": 1, "image_size": 28, "test_n_query": TEST_QUERIES})
     if method.module == "maml":
-        five_way = n_way <= 5
-        wanted.update(
-            {
-                "model": "conv4",
-                "network": "conv4",
-                "n_query": k_shot,
-                "inner_lr": 0.4 if five_way else 0.1,
-                "inner_steps": 1 if five_way else 5,
-                "test_inner_steps": 3 if five_way else 5,
-                "meta_batch_size": 32 if five_way else 16,
-            }
-        )
+        wanted.update(_maml_protocol(n_way, k_shot))
     elif method.module == "protonet":
         wanted.update({"n_way": 60, "n_query": 5, "fast": True})  # fast: same outputs, faster CPU
     elif method.module == "fast_weights":
@@ -205,6 +194,22 @@ def omniglot_overrides(
     wanted.update(method.fixed)
     names = field_names(cfg_class)
     return {name: value for name, value in wanted.items() if name in names}
+
+
+def _maml_protocol(n_way: int, k_shot: int) -> dict[str, Any]:
+    """MAML's Appendix A.1 fields: `reference_impl.maml.omniglot_config` where it exists."""
+    module = importlib.import_module("reference_impl.maml")
+    preset = getattr(module, "omniglot_config", None)
+    if preset is not None:
+        return dataclasses.asdict(preset(n_way, k_shot))
+    five_way = n_way <= 5
+    return {
+        "task": "omniglot",
+        "inner_lr": 0.4 if five_way else 0.1,
+        "inner_steps": 1 if five_way else 5,
+        "test_inner_steps": 3 if five_way else 5,
+        "meta_batch_size": 32 if five_way else 16,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,16 +596,42 @@ def sample_batch(
 
 def fixed_episodes(
     data: Tensor, n_way: int, k_shot: int, n_query: int, num_episodes: int, seed: int
-) -> list[Any]:
-    """`reference_impl.evaluation.fixed_episodes`: the same episodes for every model."""
+) -> Any:
+    """`reference_impl.evaluation.fixed_episodes`: the same episodes for every model (lazy)."""
     from reference_impl import evaluation
 
-    return list(evaluation.fixed_episodes(data, n_way, k_shot, n_query, num_episodes, seed))
+    return evaluation.fixed_episodes(data, n_way, k_shot, n_query, num_episodes, seed)
 
 
-def evaluate_predictor(predict: Any, episodes: list[Any]) -> tuple[float, float, int]:
+def evaluate_predictor(predict: Any, episodes: Any) -> tuple[float, float, int]:
     """`reference_impl.evaluation.evaluate_predictor` as `(accuracy, ci95, episodes)`."""
     from reference_impl import evaluation
 
     result = evaluation.evaluate_predictor(predict, episodes)
     return float(result.accuracy), float(result.ci95), int(result.episodes)
+
+
+def evaluate_prefixes(predict: Any, episodes: Any, counts: list[int]) -> list[dict[str, float]]:
+    """Score `predict` once on the longest prefix and report each count's first episodes.
+
+    `fixed_episodes` is prefix-stable (the first 600 of 1000 episodes are the 600-episode set),
+    so the 600- and 1000-episode figures of one run share their first 600 episodes.
+
+    Returns:
+        One `{"episodes", "accuracy", "ci95"}` per count, in the order given.
+    """
+    from reference_impl import evaluation
+
+    result = evaluation.evaluate_predictor(predict, episodes[: max(counts)])
+    out = []
+    for count in counts:
+        part = result.per_episode[:count]
+        accuracy = math.fsum(part) / len(part)
+        out.append(
+            {
+                "episodes": len(part),
+                "accuracy": accuracy,
+                "ci95": evaluation.confidence_interval95(part),
+            }
+        )
+    return out

@@ -137,33 +137,20 @@ def run(argv: list[str]) -> dict[str, Any]:
     predict = checkpoints.load_predictor(args.checkpoint, device=args.device)
     device = torch.device(args.device)
 
-    cache: dict[int, torch.Tensor] = {}
-
-    def on_device(fn: Any) -> Any:
-        """Run `fn` on the device; logits are cached per episode, so nested counts cost one pass."""
-
-        def wrapped(
-            support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor
-        ) -> torch.Tensor:
-            key = id(query_x)
-            if key not in cache:
-                logits = fn(support_x.to(device), support_y.to(device), query_x.to(device))
-                cache[key] = logits.cpu()
-            return cache[key]
-
-        return wrapped
+    def on_device(
+        support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor
+    ) -> torch.Tensor:
+        return predict(support_x.to(device), support_y.to(device), query_x.to(device))
 
     episodes = common.fixed_episodes(
         data, n_way, k_shot, common.TEST_QUERIES, max(counts), args.eval_seed
     )
     start = time.perf_counter()
-    evaluations = []
-    for count in counts:
-        accuracy, ci95, used = common.evaluate_predictor(on_device(predict), episodes[:count])
-        evaluations.append({"episodes": used, "accuracy": accuracy, "ci95": ci95})
+    evaluations = common.evaluate_prefixes(on_device, episodes, counts)
+    for e in evaluations:
         print(
             f"{method_name} {setting} {split} {args.split_part}: "
-            f"{100 * accuracy:.2f}% ± {100 * ci95:.2f} ({used} episodes)"
+            f"{100 * e['accuracy']:.2f}% ± {100 * e['ci95']:.2f} ({e['episodes']} episodes)"
         )
     eval_seconds = time.perf_counter() - start
 

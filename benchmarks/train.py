@@ -233,7 +233,8 @@ class Trainer:
         batch = self._to_device(batch)
         self.model.train()
         if self.method.episodic:
-            stats = dict(self.module.train_step(self.model, self.step_optimizer, batch, self.cfg))
+            out = self.module.train_step(self.model, self.step_optimizer, batch, self.cfg)
+            stats = dict(out) if isinstance(out, dict) else {"loss": float(out)}
         else:
             stats = {"loss": float(self.module.train_step(self.model, self.step_optimizer, *batch))}
         self.step += 1
