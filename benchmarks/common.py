@@ -6,8 +6,8 @@ Everything the training, evaluation and distributed entry points agree on lives 
 * `omniglot_config`: a method's config for an Omniglot setting, following the papers' protocol;
 * `add_config_flags` / `config_overrides`: command-line flags generated from a config dataclass,
   so the harness never keeps a second hand-written list of hyperparameters;
-* `write_tensor_file` / `read_tensor_file`: the safetensors format (tensors plus a JSON string
-  of metadata, no pickle) for the resume state, written atomically;
+* `write_tensor_file` / `read_tensor_file`: the resume state as safetensors (tensors plus a JSON
+  string of metadata, no pickle) through `reference_impl.checkpoints`, written atomically;
 * `machine_info`, `git_commit`: provenance recorded in every result file;
 * `Progress`: a dependency-free progress bar on stderr.
 """
@@ -24,7 +24,6 @@ import json
 import math
 import os
 import platform
-import struct
 import subprocess
 import sys
 import tempfile
@@ -304,20 +303,6 @@ def config_from_json(cfg_class: type, values: Mapping[str, Any]) -> Any:
 # ---------------------------------------------------------------------------------------------
 # safetensors files (tensors + a JSON metadata string), atomic writes
 
-_DTYPES = {
-    torch.float64: "F64",
-    torch.float32: "F32",
-    torch.float16: "F16",
-    torch.bfloat16: "BF16",
-    torch.int64: "I64",
-    torch.int32: "I32",
-    torch.int16: "I16",
-    torch.int8: "I8",
-    torch.uint8: "U8",
-    torch.bool: "BOOL",
-}
-_DTYPE_NAMES = {name: dtype for dtype, name in _DTYPES.items()}
-
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     """Write `payload` to `path` through a temporary file and a rename (never half-written)."""
@@ -336,68 +321,39 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
 def write_tensor_file(
     path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str, Any]
 ) -> None:
-    """Write tensors and JSON metadata in the safetensors layout, atomically.
+    """Write tensors and JSON metadata as safetensors, atomically (`checkpoints.save_safetensors`).
 
-    Layout: 8-byte little-endian header length, a JSON header mapping each name to its dtype,
-    shape and byte range (plus `__metadata__`: `{"json": <metadata as JSON text>}`), then the raw
-    little-endian bytes.
+    The metadata goes to `__metadata__["json"]` as JSON text; the shared writer adds the SHA-256
+    of the data section, which `read_tensor_file` verifies.
 
     Args:
         path: Destination file.
-        tensors: Name -> tensor (any device; stored from CPU, contiguous).
+        tensors: Name -> tensor (any device; stored from CPU copies).
         metadata: JSON-serialisable values.
     """
-    header: dict[str, Any] = {"__metadata__": {"json": json.dumps(metadata, sort_keys=True)}}
-    blobs, offset = [], 0
-    for name in sorted(tensors):
-        tensor = tensors[name].detach().to("cpu").contiguous()
-        if tensor.dtype not in _DTYPES:
-            raise ValueError(f"tensor {name!r}: dtype {tensor.dtype} not supported by safetensors")
-        raw = tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
-        header[name] = {
-            "dtype": _DTYPES[tensor.dtype],
-            "shape": list(tensor.shape),
-            "data_offsets": [offset, offset + len(raw)],
-        }
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    atomic_write_bytes(path, struct.pack("<Q", len(text)) + text + b"".join(blobs))
+    from reference_impl import checkpoints
+
+    checkpoints.save_safetensors(
+        path, dict(tensors), {"json": json.dumps(metadata, sort_keys=True)}
+    )
 
 
 def read_tensor_file(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Read a file written by `write_tensor_file`.
+    """Read a file written by `write_tensor_file` (structure and SHA-256 checked).
 
     Returns:
         Name -> CPU tensor, and the metadata.
 
     Raises:
-        HarnessError: If the file is missing, truncated or not in this layout.
+        HarnessError: If the file is missing, truncated, modified or not in this layout.
     """
+    from reference_impl import checkpoints
+
     try:
-        blob = path.read_bytes()
-        (length,) = struct.unpack("<Q", blob[:8])
-        header = json.loads(blob[8 : 8 + length])
-        metadata = json.loads(header.pop("__metadata__", {}).get("json", "{}"))
-    except (OSError, struct.error, ValueError) as err:
+        tensors, meta = checkpoints.load_safetensors(path)
+        return tensors, json.loads(meta.get("json", "{}"))
+    except (OSError, ValueError) as err:
         raise HarnessError(f"cannot read {path}: {err}") from err
-    data = memoryview(blob)[8 + length :]
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        if end > len(data):
-            raise HarnessError(f"{path}: tensor {name!r} runs past the end of the file")
-        dtype = _DTYPE_NAMES[info["dtype"]]
-        raw = (
-            torch.frombuffer(bytearray(data[begin:end]), dtype=torch.uint8) if end > begin else None
-        )
-        tensors[name] = (
-            raw.view(dtype).reshape(info["shape"])
-            if raw is not None
-            else torch.empty(info["shape"], dtype=dtype)
-        )
-    return tensors, metadata
 
 
 # ---------------------------------------------------------------------------------------------

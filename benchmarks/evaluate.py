@@ -44,31 +44,13 @@ def read_checkpoint_metadata(path: Path) -> dict[str, Any]:
         raise HarnessError(f"checkpoint {path} not found")
     try:
         loaded = checkpoints.load_checkpoint(path)
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError) as err:
         raise HarnessError(f"cannot read checkpoint {path}: {err}") from err
-    meta = _find_metadata(loaded)
+    meta = dict(loaded.metadata)
     extra = meta.get("extra") or {}
     if "harness_method" not in extra or "setting" not in extra:
         raise HarnessError(f"{path} was not written by benchmarks.train (no harness metadata)")
     return meta
-
-
-def _find_metadata(loaded: Any) -> dict[str, Any]:
-    """The metadata dict inside whatever `load_checkpoint` returns (a tuple, dict or object)."""
-    candidates = loaded if isinstance(loaded, tuple | list) else [loaded]
-    for item in candidates:
-        if isinstance(item, dict) and "extra" in item:
-            return item
-        meta = getattr(item, "metadata", None) or getattr(item, "meta", None)
-        if isinstance(meta, dict):
-            return meta
-        if hasattr(item, "extra"):
-            return {
-                k: getattr(item, k)
-                for k in ("method", "split", "seed", "extra")
-                if hasattr(item, k)
-            }
-    raise HarnessError("reference_impl.checkpoints.load_checkpoint returned no metadata")
 
 
 def build_parser() -> argparse.ArgumentParser:
