@@ -135,10 +135,11 @@ def sample_indices(
 
 
 def gather_episodes(data: Tensor, classes: Tensor, examples: Tensor, k_shot: int) -> Episode:
-    """Build a meta-batch of episodes from sampled indices with one gather.
+    """Build a meta-batch of episodes from sampled indices, one gather per set.
 
     Args:
-        data: Labelled examples, shape `(num_classes, examples_per_class, *x_shape)`.
+        data: Labelled examples, shape `(num_classes, examples_per_class, *x_shape)`; contiguous
+            data is gathered as rows of `data.flatten(0, 1)` (fastest), other layouts by indexing.
         classes: Class of each label, shape `(T, N)`.
         examples: Example indices per class, shape `(T, N, K+Q)`; the first `k_shot` are support.
         k_shot: Support examples per class (K).
@@ -148,14 +149,23 @@ def gather_episodes(data: Tensor, classes: Tensor, examples: Tensor, k_shot: int
     """
     meta_batch_size, n_way, total = examples.shape
     n_query = total - k_shot
-    picked = data[classes.unsqueeze(-1), examples]  # (T, N, K+Q, *x_shape)
-    x_shape = picked.shape[3:]
-    support_x = picked[:, :, :k_shot].reshape(meta_batch_size, n_way * k_shot, *x_shape)
-    query_x = picked[:, :, k_shot:].reshape(meta_batch_size, n_way * n_query, *x_shape)
+    x_shape = data.shape[2:]
+
+    def take(chosen: Tensor) -> Tensor:  # (T, N, M) example indices -> (T, N*M, *x_shape)
+        if data.is_contiguous():
+            rows = classes.unsqueeze(-1) * data.shape[1] + chosen  # row of data.flatten(0, 1)
+            picked = data.flatten(0, 1).index_select(0, rows.reshape(-1))  # (T*N*M, *x_shape)
+        else:
+            picked = data[classes.unsqueeze(-1), chosen]  # (T, N, M, *x_shape)
+        return picked.reshape(meta_batch_size, -1, *x_shape)
+
     labels = torch.arange(n_way, device=data.device)
     support_y = labels.repeat_interleave(k_shot).expand(meta_batch_size, -1)  # (T, N*K)
     query_y = labels.repeat_interleave(n_query).expand(meta_batch_size, -1)  # (T, N*Q)
-    return Episode(support_x, support_y.contiguous(), query_x, query_y.contiguous())
+    return Episode(
+        take(examples[..., :k_shot]), support_y.contiguous(),
+        take(examples[..., k_shot:]), query_y.contiguous(),
+    )  # fmt: skip
 
 
 def sample_batch(

@@ -53,9 +53,16 @@ def test_sample_episode_format_labels_and_disjoint_sets() -> None:
         assert len(shown) == k_shot and len(asked) == n_query and not shown & asked
 
 
-def test_gather_episodes_matches_python_loop() -> None:
-    """Independent loop over episodes, labels and examples against the one-gather version."""
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_gather_episodes_matches_python_loop(contiguous: bool) -> None:
+    """Independent loop over episodes, labels and examples against the one-gather version, for
+    contiguous data (flattened-row gather) and a strided view (indexing path)."""
     data = torch.randn(12, 9, 1, 3, 3, generator=generator(1), dtype=torch.float64)
+    if not contiguous:
+        data = torch.randn(9, 12, 1, 3, 3, generator=generator(1), dtype=torch.float64).transpose(
+            0, 1
+        )
+        assert not data.is_contiguous()
     classes, examples = sample_indices(12, 9, 4, 2, 3, 6, generator(2))
     batch = gather_episodes(data, classes, examples, k_shot=2)
     for t in range(6):
