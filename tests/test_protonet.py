@@ -197,6 +197,20 @@ def test_conv4_maps_28x28_to_64_dims_with_batch_statistics_only():
     assert not any("running" in key for key in model.state_dict())  # transductive batch norm
 
 
+def test_episode_logits_embed_support_and_query_as_one_batch():
+    """Batch norm sees support and query together (the authors' code); separately would differ."""
+    support_x, query_x = torch.rand(6, 1, 28, 28).double(), torch.rand(4, 1, 28, 28).double()
+    support_y = torch.arange(3).repeat_interleave(2)
+    torch.manual_seed(0)
+    model = build_model(SMALL_CONV).double()
+    logits = episode_logits(model, support_x, support_y, query_x, SMALL_CONV)
+    z = model(torch.cat([support_x, query_x]))
+    joint = prototype_logits(z[6:], prototypes(z[:6], support_y, 3))
+    separate = prototype_logits(model(query_x), prototypes(model(support_x), support_y, 3))
+    torch.testing.assert_close(logits, joint, rtol=1e-10, atol=1e-10)
+    assert (logits - separate).abs().max() > 1e-3
+
+
 def test_fast_path_matches_exact_logits_and_gradients():
     """Pool-before-ReLU and channels_last change no value; float64 so rounding stays far below rtol."""
     episode = [
