@@ -94,6 +94,10 @@ class FastWeightsConfig:
     """Seed of the parameter initialisation and of the training-task generator."""
 
 
+OMNIGLOT_CONFIG = FastWeightsConfig(
+    encoder="conv4", n_way=20, n_query=5, meta_batch_size=16, write_passes=2, meta_steps=1000
+)
+"""Omniglot 1-shot recipe: Conv-4, 20-way training episodes (test at any N), two write passes."""
 # --8<-- [end:config]
 
 

@@ -89,6 +89,20 @@ def test_write_zero_strength_leaves_fast_weights_unchanged():
     assert torch.equal(new, fast_weights)
 
 
+def test_write_scales_recall_error_by_one_minus_beta_key_norm_squared():
+    """Closed form for any key: W'k - v = (1 - beta |k|^2)(W k - v); unstable if beta |k|^2 > 2."""
+    g = torch.Generator().manual_seed(11)
+    fast_weights = torch.randn(4, 3, 5, generator=g, dtype=F64)
+    key = 3 * torch.randn(4, 5, generator=g, dtype=F64)  # far from unit norm
+    value = torch.randn(4, 3, generator=g, dtype=F64)
+    beta = torch.tensor([0.0, 0.01, 0.5, 1.0], dtype=F64)
+    new = write(fast_weights, key, value, beta)
+    error_before = torch.einsum("tvk,tk->tv", fast_weights, key) - value
+    error_after = torch.einsum("tvk,tk->tv", new, key) - value
+    factor = 1 - beta * (key**2).sum(-1)  # (T,)
+    torch.testing.assert_close(error_after, factor[:, None] * error_before, rtol=1e-10, atol=1e-12)
+
+
 def test_write_unit_key_moves_recall_a_fraction_beta_towards_value():
     """Closed form for a unit key: W'k = (1 - beta) W k + beta v."""
     g = torch.Generator().manual_seed(3)
