@@ -81,8 +81,9 @@ class MAMLConfig:
     """Held-out tasks in `evaluate`."""
     path: str = "exact"
     """`"exact"`: a loop over tasks; `"fast"`: all tasks' inner loops batched (same mathematics)."""
-    fuse_query: bool = False
-    """Fast path only: batch the query passes too (faster on a GPU, slower on a 2-core CPU)."""
+    fuse_query: bool | None = None
+    """Fast path only: also batch the query passes (grouped convolutions). `None` picks what
+    measured faster: fused, except for the Conv-4 on a CPU (`benchmarks/bench_maml.py`)."""
     seed: int = 0
     """Seed of initialisation and task sampling in `main`."""
 
@@ -410,7 +411,7 @@ def meta_backward(model: nn.Sequential, batch: Batch, cfg: MAMLConfig) -> float:
 
     The exact path backpropagates task by task, so only one task's graph is alive at a time.
     The fast path adapts all tasks in one batched graph, then runs the query passes on detached
-    copies of $\theta'_t$ (one task at a time, or fused when `cfg.fuse_query`), and finally
+    copies of $\theta'_t$ (one task at a time, or fused, see `MAMLConfig.fuse_query`), and finally
     sends their gradients through the inner loop in one backward call (the chain rule, split).
 
     Args:
@@ -423,7 +424,8 @@ def meta_backward(model: nn.Sequential, batch: Batch, cfg: MAMLConfig) -> float:
     """
     support_x, support_y, query_x, query_y = batch
     _check_episode(cfg, support_x, support_y, query_x, query_y, batched=True)
-    params, t = dict(model.named_parameters()), support_x.shape[0]
+    params: Params = dict(model.named_parameters())
+    t = support_x.shape[0]
     total = 0.0
     if cfg.path == "exact":
         for sx, sy, qx, qy in zip(*batch, strict=True):
@@ -434,7 +436,10 @@ def meta_backward(model: nn.Sequential, batch: Batch, cfg: MAMLConfig) -> float:
         return total
     adapted = adapt_tasks(model, params, support_x, support_y, cfg)  # (T, *shape) each
     leaves = {n: a.detach().requires_grad_() for n, a in adapted.items()}
-    if cfg.fuse_query:
+    fuse = cfg.fuse_query
+    if fuse is None:
+        fuse = not (cfg.task == "omniglot" and query_x.device.type == "cpu")
+    if fuse:
         loss = task_loss(
             forward_tasks(model, leaves, query_x).flatten(0, 1), query_y.flatten(0, 1), cfg
         )
