@@ -16,7 +16,10 @@ them alike; the JSON stores per-variant medians and the median of per-round rati
 Peak memory is measured per variant in a fresh subprocess: growth of the peak resident set size
 over three updates (activations, gradients, Adam state), in MiB.
 
-Usage: `python -m benchmarks.bench_protonet [--rounds 15] [--compile] [--out PATH]`
+With `--device cuda` the same variants run on the GPU (bf16 autocast on CUDA, synchronised
+timings, peak memory from `torch.cuda.max_memory_allocated`).
+
+Usage: `python -m benchmarks.bench_protonet [--rounds 15] [--threads N] [--compile] [--device cuda] [--out PATH]`
 """
 
 from __future__ import annotations
@@ -67,8 +70,9 @@ def plain_step(n_way: int, k_shot: int, n_query: int, images: Tensor) -> Step:
         )
 
     encoder = nn.Sequential(block(1, 64), block(64, 64), block(64, 64), block(64, 64), nn.Flatten())
+    encoder = encoder.to(images.device)
     optimizer = torch.optim.Adam(encoder.parameters(), lr=1e-3)
-    target = torch.arange(n_way).repeat_interleave(n_query)
+    target = torch.arange(n_way, device=images.device).repeat_interleave(n_query)
 
     def step() -> None:
         z = encoder(images)
@@ -104,11 +108,11 @@ def reference_step(
         compile_model: Wrap the network in `torch.compile`.
     """
     n, k, q = cfg.n_way, cfg.k_shot, cfg.n_query
-    model = protonet.build_model(model_cfg or cfg)
+    model = protonet.build_model(model_cfg or cfg).to(images.device)
     if compile_model:
         model = torch.compile(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
-    labels = torch.arange(n)
+    labels = torch.arange(n, device=images.device)
     batch = (
         images[None, : n * k],
         labels.repeat_interleave(k)[None],
@@ -117,7 +121,7 @@ def reference_step(
     )
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
             protonet.train_step(model, optimizer, batch, cfg)
 
     return step
@@ -144,15 +148,28 @@ def variants(episode: str, with_compile: bool) -> dict[str, Callable[[Tensor], S
 
 
 def timed(step: Step) -> float:
+    """Seconds of one call of `step`, the GPU's queue included."""
+    sync = torch.cuda.synchronize if torch.cuda.is_initialized() else (lambda: None)
+    sync()
     start = time.perf_counter()
     step()
+    sync()
     return time.perf_counter() - start
 
 
-def time_episode(episode: str, rounds: int, with_compile: bool) -> dict[str, object]:
-    """Interleaved timings of every variant on one episode shape."""
+def episode_images(episode: str, device: str) -> Tensor:
+    """Fixed random support-then-query images of one episode shape."""
     n, k, q = EPISODES[episode]
     images = torch.rand(n * (k + q), 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    return images.to(device)
+
+
+def time_episode(
+    episode: str, rounds: int, with_compile: bool, device: str = "cpu"
+) -> dict[str, object]:
+    """Interleaved timings of every variant on one episode shape."""
+    n, k, q = EPISODES[episode]
+    images = episode_images(episode, device)
     steps, warmup = {}, {}
     for name, build in variants(episode, with_compile).items():
         torch.manual_seed(0)
@@ -163,7 +180,7 @@ def time_episode(episode: str, rounds: int, with_compile: bool) -> dict[str, obj
     times: dict[str, list[float]] = {name: [] for name in steps}
     for r in range(rounds):
         for name, step in steps.items():
-            if name == "bf16_autocast" and r >= SLOW_CANDIDATE_ROUNDS:
+            if name == "bf16_autocast" and device == "cpu" and r >= SLOW_CANDIDATE_ROUNDS:
                 continue
             times[name].append(timed(step))
         print(f"  {episode} round {r + 1}/{rounds}", file=sys.stderr, flush=True)
@@ -186,16 +203,30 @@ def time_episode(episode: str, rounds: int, with_compile: bool) -> dict[str, obj
 
 def memory_probe(episode: str, name: str) -> float:
     """Growth of the peak RSS (MiB) over three updates of one variant; run in a fresh process."""
-    n, k, q = EPISODES[episode]
-    images = torch.rand(n * (k + q), 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    step = variants(episode, with_compile=False)[name](images)
+    step = variants(episode, with_compile=False)[name](episode_images(episode, "cpu"))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     for _ in range(3):
         step()
     return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024  # KiB -> MiB
 
 
+def cuda_peak_memory(episode: str, names: list[str]) -> dict[str, float]:
+    """Peak CUDA memory (MiB) of three updates of each variant, model and Adam state included."""
+    result = {}
+    for name in names:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        step = variants(episode, with_compile=False)[name](episode_images(episode, "cuda"))
+        for _ in range(3):
+            step()
+        torch.cuda.synchronize()
+        result[name] = torch.cuda.max_memory_allocated() / 2**20
+        del step
+    return result
+
+
 def peak_memory(episode: str, names: list[str]) -> dict[str, float]:
+    """Peak-RSS growth (MiB) of three CPU updates of each variant, one fresh process each."""
     result = {}
     for name in names:
         out = subprocess.run(
@@ -223,7 +254,7 @@ def machine() -> dict[str, object]:
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {
+    info: dict[str, object] = {
         "cpu": model,
         "logical_cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
@@ -233,6 +264,9 @@ def machine() -> dict[str, object]:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
+    if torch.cuda.is_initialized():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -248,6 +282,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "--no-memory", action="store_true", help="skip the peak-memory subprocesses"
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument(
         "--memory-probe", nargs=2, metavar=("EPISODE", "VARIANT"), help=argparse.SUPPRESS
@@ -262,13 +297,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     started = time.time()
     results = {}
     for episode in args.episodes:
-        results[episode] = time_episode(episode, args.rounds, args.compile)
+        results[episode] = time_episode(episode, args.rounds, args.compile, args.device)
         if not args.no_memory:
-            results[episode]["peak_memory_mib"] = peak_memory(episode, ["plain", "exact", "fast"])
+            measure = cuda_peak_memory if args.device == "cuda" else peak_memory
+            results[episode]["peak_memory_mib"] = measure(episode, ["plain", "exact", "fast"])
     fast_ratios = [r["ratio_to_plain"]["fast"] for r in results.values()]
     report = {
         "benchmark": "protonet_training_update",
         "unit": "milliseconds per update (one episode)",
+        "device": args.device,
         "machine": machine(),
         "conditions": {
             "rounds": args.rounds,

@@ -343,10 +343,11 @@ def prototypes(support_embeddings: Tensor, support_y: Tensor, n_way: int) -> Ten
             "expected support_embeddings (N*K, D) and support_y (N*K,), got "
             f"{tuple(support_embeddings.shape)} and {tuple(support_y.shape)}"
         )
-    one_hot = F.one_hot(support_y, n_way).to(support_embeddings.dtype)  # (N*K, N)
+    classes = torch.arange(n_way, device=support_y.device)
+    one_hot = (support_y[:, None] == classes).to(support_embeddings.dtype)  # (N*K, N)
     counts = one_hot.sum(dim=0)  # (N,)
-    if bool((counts == 0).any()):
-        raise ValueError(f"support_y must contain every class 0..{n_way - 1} at least once")
+    if bool((counts == 0).any()):  # also catches labels outside 0..N-1, which leave a class empty
+        raise ValueError(f"support_y must cover 0..N-1 (N={n_way}), every class at least once")
     return (one_hot.T @ support_embeddings) / counts[:, None]  # (N, D)
 
 
@@ -404,8 +405,8 @@ def check_episode(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> int:
         `N`, one more than the largest support label.
 
     Raises:
-        ValueError: On an empty support set (`K=0`) or query set, mismatched shapes, or labels
-            that do not cover `0..N-1`.
+        ValueError: On an empty support set (`K=0`) or query set, mismatched shapes, or a
+            smallest label other than 0 (`prototypes` rejects gaps in `0..N-1`).
     """
     if support_x.shape[0] == 0:
         raise ValueError(
@@ -423,10 +424,10 @@ def check_episode(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> int:
             f"query_x examples {tuple(query_x.shape[1:])} differ from support_x examples "
             f"{tuple(support_x.shape[1:])}"
         )
-    n_way = int(support_y.max()) + 1
-    if int(support_y.min()) < 0 or bool((torch.bincount(support_y, minlength=n_way) == 0).any()):
-        raise ValueError(f"support_y must cover 0..N-1 with every label present, got N={n_way}")
-    return n_way
+    low, high = torch.stack(support_y.aminmax()).tolist()  # one host sync
+    if low != 0:
+        raise ValueError(f"support_y must cover 0..N-1, got smallest label {low}")
+    return high + 1
 
 
 def episode_logits(
@@ -470,7 +471,8 @@ def episode_loss(logits: Tensor, query_y: Tensor) -> Tensor:
             f"expected logits (N*Q, N) and query_y (N*Q,), got {tuple(logits.shape)} and "
             f"{tuple(query_y.shape)}"
         )
-    if int(query_y.min()) < 0 or int(query_y.max()) >= logits.shape[1]:
+    low, high = torch.stack(query_y.aminmax()).tolist()  # one host sync
+    if low < 0 or high >= logits.shape[1]:
         raise ValueError(f"query_y must lie in 0..{logits.shape[1] - 1}")
     return F.cross_entropy(logits, query_y)
 
@@ -504,7 +506,8 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return {"loss": loss.item(), "accuracy": torch.stack(correct).mean().item()}
+    loss_value, accuracy = torch.stack([loss.detach(), torch.stack(correct).mean()]).tolist()
+    return {"loss": loss_value, "accuracy": accuracy}
 
 
 # --8<-- [end:train-step]
