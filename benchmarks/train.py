@@ -241,11 +241,19 @@ class Trainer:
         return distributed.all_reduce_stats(stats, weight, self.info)
 
     def predictor(self) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
-        """The method's one-episode predictor for the current weights."""
-        return cast(
-            Callable[[Tensor, Tensor, Tensor], Tensor],
-            self.module.make_predict(self.model, self.cfg),
-        )
+        """The method's one-episode predictor for the current weights; takes CPU episodes in
+        the data dtype, runs on the model's device and dtype, returns CPU logits."""
+        predict = self.module.make_predict(self.model, self.cfg)
+
+        def on_device(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+            logits = predict(
+                support_x.to(self.device, self.dtype),
+                support_y.to(self.device),
+                query_x.to(self.device, self.dtype),
+            )
+            return cast(Tensor, logits).cpu()
+
+        return on_device
 
     # -- state ------------------------------------------------------------------------------
 

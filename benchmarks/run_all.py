@@ -1,0 +1,163 @@
+"""`make bench`: regenerate every committed benchmark result that fits on this machine, in sequence.
+
+1. Speed: `benchmarks.bench_maml`, `benchmarks.bench_protonet`, `benchmarks.bench_episodes`
+   (those that exist), each writing its JSON under `benchmarks/results/`.
+2. Omniglot: for every committed `benchmarks/results/omniglot/*.json`, replay its training command
+   with the recorded number of updates in place of the wall-clock budget (so the rerun is
+   deterministic rather than dependent on machine speed), then evaluate the new checkpoint with
+   the recorded episode counts, which rewrites the result file and its checkpoint. Runs go to
+   `benchmarks/runs/bench_<name>/` with `--resume`, so an interrupted `make bench` continues. Results trained
+   on a GPU or with several processes are skipped where this machine cannot run them.
+
+`--plan` runs the full reproduction plan instead (`PLAN`: every method, setting and split with
+the issue's budgets; many hours on a 2-core CPU). `--dry-run` prints the commands only.
+
+Usage: `python -m benchmarks.run_all [--dry-run] [--plan] [--only SUBSTRING] [--skip-speed]
+[--skip-omniglot]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from benchmarks import common
+
+SPEED_MODULES = ("bench_maml", "bench_protonet", "bench_episodes")
+"""Speed benchmarks run first, when their files exist."""
+
+BUDGET_MINUTES = {"protonet": 30, "maml": 120, "fomaml": 120, "fast_weights": 60, "baseline": 30}
+"""Training budget per run (issue 9)."""
+
+PLAN: list[tuple[str, str, str]] = [
+    (method, setting, split)
+    for split in common.SPLITS
+    for method in ("protonet", "baseline", "maml", "fast_weights")
+    for setting in common.SETTINGS
+    if not (method == "fast_weights" and setting.startswith("20w"))
+]
+"""Every run of the reproduction plan: (method, setting, split)."""
+
+
+def python_command(command: str) -> list[str]:
+    """A recorded `python -m ...` command as an argv for this interpreter."""
+    argv = shlex.split(command)
+    if argv[:2] == ["torchrun", "--nproc-per-node"]:
+        return [sys.executable, "-m", "torch.distributed.run", *argv[1:]]
+    if argv and argv[0] == "python":
+        argv[0] = sys.executable
+    return argv
+
+
+def _without(argv: list[str], flag: str, takes_value: bool) -> list[str]:
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token == flag:
+            skip = takes_value
+            continue
+        if token.startswith(flag + "="):
+            continue
+        out.append(token)
+    return out
+
+
+def replay_commands(result: dict, run_dir: Path) -> tuple[list[str], list[str]] | None:
+    """Train and evaluate argvs that regenerate `result`, or None if this machine cannot."""
+    train_machine = result.get("train_machine") or {}
+    if train_machine.get("device") == "cuda" and not torch.cuda.is_available():
+        return None
+    commands = [c for c in result["commands"]["train"] if c]
+    if not commands:
+        return None
+    argv = python_command(commands[0])
+    for flag, takes_value in (
+        ("--resume", False),
+        ("--stop-after", True),
+        ("--budget-minutes", True),
+        ("--episodes", True),
+        ("--out", True),
+    ):
+        argv = _without(argv, flag, takes_value)
+    argv += ["--episodes", str(result["train_steps"]), "--out", str(run_dir), "--resume"]
+    counts = [str(e["episodes"]) for e in result["evaluations"]]
+    evaluate = [
+        sys.executable, "-m", "benchmarks.evaluate", str(run_dir / "model.safetensors"),
+        "--episodes", *counts, "--eval-seed", str(result.get("eval_seed", 0)),
+    ]  # fmt: skip
+    return argv, evaluate
+
+
+def plan_commands(
+    method: str, setting: str, split: str, run_dir: Path
+) -> tuple[list[str], list[str]]:
+    """Train and evaluate argvs of one run of `PLAN`."""
+    train = [
+        sys.executable, "-m", "benchmarks.train", method, setting, "--split", split,
+        "--budget-minutes", str(BUDGET_MINUTES[method]), "--out", str(run_dir), "--resume",
+    ]  # fmt: skip
+    counts = ["600", "1000"]
+    evaluate = [
+        sys.executable, "-m", "benchmarks.evaluate", str(run_dir / "model.safetensors"),
+        "--episodes", *(counts if method in ("maml", "fomaml") else counts[::-1]),
+    ]  # fmt: skip
+    return train, evaluate
+
+
+def run(argv: list[str], dry_run: bool) -> None:
+    """Print an argv and, unless `dry_run`, run it (failures stop `make bench`)."""
+    print("+ " + shlex.join(argv), flush=True)
+    if not dry_run:
+        subprocess.run(argv, cwd=common.REPO, check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `make bench`."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    parser.add_argument("--plan", action="store_true", help="run the full reproduction plan")
+    parser.add_argument("--only", default=None, help="only runs whose name contains this")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-omniglot", action="store_true")
+    args = parser.parse_args(argv)
+
+    if not args.skip_speed:
+        for name in SPEED_MODULES:
+            if (common.REPO / "benchmarks" / f"{name}.py").exists():
+                run([sys.executable, "-m", f"benchmarks.{name}"], args.dry_run)
+    if args.skip_omniglot:
+        return 0
+    jobs: list[tuple[str, tuple[list[str], list[str]] | None]] = []
+    if args.plan:
+        for method, setting, split in PLAN:
+            name = f"{method}_{setting}_{split}"
+            jobs.append(
+                (name, plan_commands(method, setting, split, common.RUNS_DIR / f"bench_{name}"))
+            )
+    else:
+        for path in sorted(common.OMNIGLOT_RESULTS.glob("*.json")):
+            result = json.loads(path.read_text(encoding="utf-8"))
+            jobs.append(
+                (path.stem, replay_commands(result, common.RUNS_DIR / f"bench_{path.stem}"))
+            )
+    for name, commands in jobs:
+        if args.only and args.only not in name:
+            continue
+        if commands is None:
+            print(f"skip {name}: trained on a device this machine does not have", flush=True)
+            continue
+        for command in commands:
+            run(command, args.dry_run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Render the Omniglot reproduction tables from benchmarks/results/omniglot/*.json (Markdown)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The folder holding mkdocs.yml, searched upwards from the working directory."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "mkdocs.yml").exists() and (folder / "benchmarks").is_dir():
+            return folder
+    raise FileNotFoundError("run the docs build from the repository (mkdocs.yml not found)")
+
+
+SETTINGS = ("5w1s", "5w5s", "20w1s", "20w5s")
+METHODS = {
+    "maml": "MAML",
+    "fomaml": "First-order MAML",
+    "protonet": "ProtoNets",
+    "fast_weights": "Fast weights (delta rule)",
+    "baseline": "Transfer baseline",
+}
+PAPERS = {
+    "maml": (
+        'Finn et al. (2017), "Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks", '
+        "arXiv:1703.03400v3, Table 1 (± is a 95% CI over tasks)",
+        {"5w1s": "98.7 ± 0.4", "5w5s": "99.9 ± 0.1", "20w1s": "95.8 ± 0.3", "20w5s": "98.9 ± 0.2"},
+    ),
+    "protonet": (
+        'Snell et al. (2017), "Prototypical Networks for Few-shot Learning", arXiv:1703.05175v2, '
+        "Table 1 (mean of 1000 test episodes, no ± printed)",
+        {"5w1s": "98.8", "5w5s": "99.7", "20w1s": "96.0", "20w5s": "98.9"},
+    ),
+}
+"""Verified paper figures (REFERENCES.md §1.1-1.2); the papers' splits differ from ours."""
+TARGETS = {
+    "maml": {"5w1s": 98.0, "5w5s": 99.5, "20w1s": 94.0, "20w5s": 98.0},
+    "protonet": {"5w1s": 98.8, "5w5s": 99.6, "20w1s": 96.0, "20w5s": 98.9},
+    "fast_weights": {"5w1s": 97.5, "5w5s": 99.0},
+}
+"""The project's targets on the maml split (issue 9), in percent."""
+
+
+def load_results(root: Path | None = None) -> dict[tuple[str, str, str], dict]:
+    """Every result file, keyed by (method, setting, split)."""
+    folder = (root or repo_root()) / "benchmarks" / "results" / "omniglot"
+    results = {}
+    for path in sorted(folder.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        results[(data["method"], data["setting"], data["split"])] = data
+    return results
+
+
+def minutes(seconds: float | None) -> str:
+    """Training time for a table cell."""
+    if seconds is None:
+        return "?"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def cell(result: dict | None) -> str:
+    """`98.12 ± 0.31` with training time, or `not run yet`."""
+    if result is None:
+        return "not run yet"
+    text = f"{100 * result['accuracy']:.2f} ± {100 * result['ci95']:.2f}"
+    return f"{text} ({minutes(result.get('train_seconds'))})"
+
+
+def split_table(results: dict, split: str) -> str:
+    """Markdown table: one row per method (plus the papers' rows on the maml split)."""
+    lines = [
+        "| Method | " + " | ".join(SETTINGS) + " |",
+        "|---|" + "---|" * len(SETTINGS),
+    ]
+    for method, label in METHODS.items():
+        row = [cell(results.get((method, s, split))) for s in SETTINGS]
+        lines.append(f"| {label} (ours) | " + " | ".join(row) + " |")
+        if split == "maml" and method in PAPERS:
+            _, figures = PAPERS[method]
+            lines.append(f"| {label} (paper) | " + " | ".join(figures[s] for s in SETTINGS) + " |")
+        if split == "maml" and method in TARGETS:
+            targets = TARGETS[method]
+            row = [f"≥ {targets[s]:.1f}" if s in targets else "–" for s in SETTINGS]
+            lines.append(f"| {label} (target) | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def details_table(results: dict) -> str:
+    """One row per result file: both episode counts, steps, time, machine, commit."""
+    if not results:
+        return "No result files yet: every cell above reads *not run yet*."
+    lines = [
+        "| Run | Test accuracy (episodes) | Updates | Training time | Machine | Commit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (method, setting, split), r in sorted(results.items()):
+        scores = "; ".join(
+            f"{100 * e['accuracy']:.2f} ± {100 * e['ci95']:.2f} ({e['episodes']})"
+            for e in r["evaluations"]
+        )
+        machine = r.get("train_machine") or r.get("machine") or {}
+        where = (
+            machine.get("gpu")
+            or f"{machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} threads"
+        )
+        world = r.get("train_world_size", 1)
+        if world and world > 1:
+            where += f", {world} processes"
+        commit = str(r.get("train_git_commit") or r.get("git_commit") or "?")[:10]
+        lines.append(
+            f"| {METHODS.get(method, method)} {setting} {split} | {scores} | "
+            f"{r.get('train_steps', '?')} | {minutes(r.get('train_seconds'))} | {where} | `{commit}` |"
+        )
+    return "\n".join(lines)
+
+
+def commands(results: dict) -> str:
+    """The exact commands behind each result, as a Markdown list of code spans."""
+    if not results:
+        return "Commands appear here with the first result file."
+    items = []
+    for (method, setting, split), r in sorted(results.items()):
+        cmds = [c for c in r["commands"]["train"] if c] + [r["commands"]["evaluate"]]
+        items.append(f"- **{method} {setting} {split}**: " + "; ".join(f"`{c}`" for c in cmds))
+    return "\n".join(items)

@@ -1,0 +1,81 @@
+"""Render the speed report from benchmarks/results/*_speed*.json (Markdown)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def repo_root() -> Path:
+    """The folder holding mkdocs.yml, searched upwards from the working directory."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "mkdocs.yml").exists() and (folder / "benchmarks").is_dir():
+            return folder
+    raise FileNotFoundError("run the docs build from the repository (mkdocs.yml not found)")
+
+
+def speed_files(root: Path | None = None) -> list[tuple[str, dict]]:
+    """(file name, content) of every speed result, sorted by name."""
+    folder = (root or repo_root()) / "benchmarks" / "results"
+    return [
+        (path.name, json.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(folder.glob("*_speed*.json"))
+    ]
+
+
+def device_label(data: dict) -> str:
+    """`NVIDIA H100 ...` for GPU runs, else `<CPU>, <n> threads`."""
+    machine = data.get("machine", {})
+    if machine.get("gpu"):
+        return f"GPU: {machine['gpu']}"
+    return f"CPU: {machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} threads"
+
+
+def maml_table(data: dict) -> str:
+    """Rows of `bench_maml`: variant, order, median seconds, ratio to the plain loop."""
+    lines = [
+        "| Variant | Order | Median s / step | × plain loop | Max rel. grad diff | Peak MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in data["results"]:
+        lines.append(
+            f"| {row['variant']} | {row['order']} | {row['median_s']:.3f} | "
+            f"{row['ratio_to_loop']:.2f} | {row['max_rel_grad_diff_to_loop']:.1e} | "
+            f"{row.get('peak_mem_mib', '–')} |"
+        )
+    return "\n".join(lines)
+
+
+def protonet_table(data: dict) -> str:
+    """Rows of `bench_protonet`: episode shape, variant, median ms, ratio to plain PyTorch."""
+    lines = ["| Episode | Variant | Median ms / update | × plain |", "|---|---|---|---|"]
+    for episode, r in data["episodes"].items():
+        for variant, ms in r["median_ms"].items():
+            lines.append(
+                f"| {episode} | {variant} | {ms:.1f} | {r['ratio_to_plain'][variant]:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def render(root: Path | None = None) -> str:
+    """The whole report: one section per result file, or a note that none exists."""
+    files = speed_files(root)
+    if not files:
+        return "No speed result files yet (`make bench` writes them): not run yet."
+    parts = []
+    for name, data in files:
+        parts.append(
+            f"### `{name}`\n\n{device_label(data)}; torch {data.get('machine', {}).get('torch', '?')}.\n"
+        )
+        if "results" in data and isinstance(data["results"], list):
+            parts.append(maml_table(data))
+        elif "episodes" in data and isinstance(data["episodes"], dict):
+            parts.append(protonet_table(data))
+        else:
+            parts.append("Unrecognised layout; keys: " + ", ".join(f"`{k}`" for k in data))
+        note = data.get("contention") or data.get("conditions", {}).get("note")
+        if note:
+            parts.append(f"\n*Conditions*: {note}")
+        parts.append("")
+    return "\n".join(parts)
