@@ -404,7 +404,7 @@ def episode_logits(
     check_labels(support_y, n_way, "support_y")
     n_support = support_x.shape[1]
     keys, write_strength = model(torch.cat([support_x, query_x], dim=1), cfg.normalize_keys)
-    values = F.one_hot(support_y, n_way).to(keys.dtype)  # (T, N*K, N): deviation 2
+    values = F.one_hot(support_y, n_way).to(keys)  # (T, N*K, N), keys' dtype and device
     fast_weights = write_support(
         keys[:, :n_support], values, write_strength[:, :n_support], cfg
     )  # (T, N, D_k)

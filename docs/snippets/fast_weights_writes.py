@@ -1,0 +1,61 @@
+"""Write one held-out episode into the fast weights example by example; plot W and accuracy.
+
+Expects `model` and `cfg` from the page's training block. Prints an inline SVG.
+"""
+
+import io
+from dataclasses import replace
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from reference_impl.fast_weights import read, sample_tasks, write  # noqa: E402
+
+plt.rcParams["svg.hashsalt"] = "fast-weights-writes"
+plt.rcParams["svg.fonttype"] = "none"
+
+demo = replace(cfg, k_shot=2, n_query=10, meta_batch_size=200)
+support_x, support_y, query_x, query_y = sample_tasks(demo, torch.Generator().manual_seed(7))
+order = torch.arange(demo.n_way * demo.k_shot).view(demo.n_way, demo.k_shot).T.flatten()
+support_x, support_y = support_x[:, order], support_y[:, order]  # round-robin: shot 1 of every class, then shot 2
+
+with torch.no_grad():
+    keys, beta = model(torch.cat([support_x, query_x], dim=1))  # (T, N*K + N*Q, D_k), (T, ...)
+    n_support = support_x.shape[1]
+    values = F.one_hot(support_y, demo.n_way).to(keys.dtype)  # (T, N*K, N)
+    fast_weights = keys.new_zeros(demo.meta_batch_size, demo.n_way, demo.key_dim)
+    snapshots, accuracy = [], []
+    for i in range(n_support):  # one pass, to show each write
+        fast_weights = write(fast_weights, keys[:, i], values[:, i], beta[:, i])
+        snapshots.append(fast_weights[0].clone())
+        logits = read(fast_weights, keys[:, n_support:])  # (T, N*Q, N)
+        accuracy.append((logits.argmax(-1) == query_y).float().mean().item())
+
+fig = plt.figure(figsize=(9.0, 3.6))
+grid = fig.add_gridspec(2, n_support, height_ratios=[1.0, 1.5], hspace=0.55, wspace=0.15)
+limit = max(s.abs().max().item() for s in snapshots)
+for i, snap in enumerate(snapshots):
+    ax = fig.add_subplot(grid[0, i])
+    ax.imshow(snap.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"{i + 1}: y={support_y[0, i].item()}", fontsize=7)
+    if i == 0:
+        ax.set_ylabel("class", fontsize=7)
+curve = fig.add_subplot(grid[1, :])
+writes = list(range(1, n_support + 1))
+curve.plot(writes, accuracy, marker="o", color="#3f51b5")
+curve.axhline(1 / demo.n_way, color="grey", linestyle="--", linewidth=1)
+curve.text(n_support, 1 / demo.n_way + 0.02, "chance", ha="right", fontsize=7, color="grey")
+curve.set_xticks(writes)
+curve.set_ylim(0, 1)
+curve.set_xlabel("support examples written", fontsize=8)
+curve.set_ylabel("query accuracy", fontsize=8)
+curve.tick_params(labelsize=7)
+buffer = io.StringIO()
+fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+plt.close(fig)
