@@ -267,3 +267,51 @@ def test_machine_info_reads_cpu_flags() -> None:
     flags = common.cpu_flags()
     assert info["cpu_amx"] == bool(flags & {"amx_tile", "amx_bf16", "amx_int8"})
     assert info["cpu_avx2"] == ("avx2" in flags) and info["bf16_used"] is False
+
+
+def _result(method: str, setting: str, split: str, accuracy: float) -> dict:
+    return {
+        "method": method, "setting": setting, "split": split, "accuracy": accuracy,
+        "ci95": 0.004, "episodes": 600, "train_steps": 1234, "train_seconds": 5400.0,
+        "evaluations": [{"episodes": 600, "accuracy": accuracy, "ci95": 0.004}],
+        "eval_seed": 0, "train_machine": {"cpu": "AMD EPYC", "torch_threads": 2, "device": "cpu"},
+        "commands": {
+            "train": ["python -m benchmarks.train maml 5w1s --budget-minutes 120 --resume"],
+            "evaluate": "python -m benchmarks.evaluate x.safetensors",
+        },
+    }  # fmt: skip
+
+
+def test_results_page_renders_files_and_not_run_yet(tmp_path: Path) -> None:
+    """A cell shows its result file's accuracy ± CI and time; a cell without one, not run yet."""
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    folder = tmp_path / "benchmarks" / "results" / "omniglot"
+    folder.mkdir(parents=True)
+    (folder / "maml_5w1s_maml.json").write_text(json.dumps(_result("maml", "5w1s", "maml", 0.9812)))
+    results = namespace["load_results"](tmp_path)
+    table = namespace["split_table"](results, "maml")
+    row = next(line for line in table.splitlines() if line.startswith("| MAML (ours)"))
+    assert (
+        row == "| MAML (ours) | 98.12 ± 0.40 (90 min) | not run yet | not run yet | not run yet |"
+    )
+    assert "| MAML (paper) | 98.7 ± 0.4 | 99.9 ± 0.1 | 95.8 ± 0.3 | 98.9 ± 0.2 |" in table
+    lake = namespace["split_table"](results, "lake")
+    assert "98.12" not in lake and "(paper)" not in lake
+    assert "--budget-minutes 120" in namespace["commands"](results)
+
+
+def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> None:
+    """`make bench` reruns a result with its recorded update count (deterministic), not its budget."""
+    from benchmarks import run_all
+
+    commands = run_all.replay_commands(_result("maml", "5w1s", "maml", 0.98), tmp_path / "r")
+    assert commands is not None
+    train_argv, evaluate_argv = commands
+    assert train_argv[:4] == [sys.executable, "-m", "benchmarks.train", "maml"]
+    assert "--budget-minutes" not in train_argv and train_argv.count("--resume") == 1
+    assert train_argv[train_argv.index("--episodes") + 1] == "1234"
+    checkpoint = str(tmp_path / "r" / "model.safetensors")
+    assert evaluate_argv[-5:] == [checkpoint, "--episodes", "600", "--eval-seed", "0"]
+    gpu = {**_result("maml", "5w1s", "maml", 0.98), "train_machine": {"device": "cuda"}}
+    assert (run_all.replay_commands(gpu, tmp_path) is None) == (not torch.cuda.is_available())
