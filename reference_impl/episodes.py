@@ -95,7 +95,7 @@ def check_request(
 # --8<-- [end:validate]
 
 
-# --8<-- [start:sample]
+# --8<-- [start:indices]
 def sample_indices(
     num_classes: int,
     examples_per_class: int,
@@ -134,6 +134,10 @@ def sample_indices(
     return classes, examples
 
 
+# --8<-- [end:indices]
+
+
+# --8<-- [start:gather]
 def gather_episodes(data: Tensor, classes: Tensor, examples: Tensor, k_shot: int) -> Episode:
     """Build a meta-batch of episodes from sampled indices, one gather per set.
 
@@ -168,6 +172,10 @@ def gather_episodes(data: Tensor, classes: Tensor, examples: Tensor, k_shot: int
     )  # fmt: skip
 
 
+# --8<-- [end:gather]
+
+
+# --8<-- [start:sample]
 def sample_batch(
     data: Tensor,
     n_way: int,

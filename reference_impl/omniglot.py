@@ -394,12 +394,12 @@ def _read_file(path: str) -> bytes:
     return b"".join(chunks)
 
 
-def _find_part(root: Path, name: str) -> _Part:
+def _find_part(root: Path, name: str, only: Sequence[str] | None) -> _Part:
     candidates = [root / name, root / "omniglot-py" / name]
     zips = [root / f"{name}.zip", root / "omniglot-py" / f"{name}.zip"]
     for folder in candidates:
         if folder.is_dir():
-            return _Part(name, folder, False, _list_folder(folder, name))
+            return _Part(name, folder, False, _list_folder(folder, name, only))
     for path in zips:
         if path.is_file():
             return _Part(name, path, True, _list_zip(path, name))
@@ -407,19 +407,29 @@ def _find_part(root: Path, name: str) -> _Part:
     raise FileNotFoundError(f"Omniglot part {name!r} not found; expected one of: {tried}")
 
 
-def _list_folder(folder: Path, name: str) -> dict[str, list[tuple[str, int, int]]]:
+def _list_folder(
+    folder: Path, name: str, only: Sequence[str] | None
+) -> dict[str, list[tuple[str, int, int]]]:
+    """PNG files per character folder; with `only`, just those characters (if they exist)."""
+    if only is None:
+        found = [
+            (f"{name}/{alphabet.name}/{character.name}", character.path)
+            for alphabet in os.scandir(folder)
+            if alphabet.is_dir()
+            for character in os.scandir(alphabet.path)
+            if character.is_dir()
+        ]
+    else:
+        inner = [c.split("/", 1)[1] for c in only if c.startswith(f"{name}/")]
+        found = [(f"{name}/{c}", str(folder / c)) for c in inner if (folder / c).is_dir()]
     listing = {}
-    for alphabet in os.scandir(folder):
-        if not alphabet.is_dir():
-            continue
-        for character in os.scandir(alphabet.path):
-            if character.is_dir():
-                files = []
-                for entry in os.scandir(character.path):
-                    if entry.name.endswith(".png") and entry.is_file():
-                        stat = entry.stat()
-                        files.append((entry.name, stat.st_size, stat.st_mtime_ns))
-                listing[f"{name}/{alphabet.name}/{character.name}"] = sorted(files)
+    for character, path in found:
+        files = []
+        for entry in os.scandir(path):
+            if entry.name.endswith(".png") and entry.is_file():
+                stat = entry.stat()
+                files.append((entry.name, stat.st_size, stat.st_mtime_ns))
+        listing[character] = sorted(files)
     return listing
 
 
@@ -437,13 +447,14 @@ def _list_zip(path: Path, name: str) -> dict[str, list[tuple[str, int, int]]]:
     return {character: sorted(files) for character, files in listing.items()}
 
 
-def _locate(root: Path) -> dict[str, _Part]:
+def _locate(root: Path, only: Sequence[str] | None = None) -> dict[str, _Part]:
+    """Find both official parts under `root` and list their characters (all, or `only`)."""
     if not root.is_dir():
         raise FileNotFoundError(
             f"Omniglot root {root} does not exist; expected a folder holding images_background/ "
             "and images_evaluation/ (or their official .zip files, or omniglot-py/)"
         )
-    parts = {name: _find_part(root, name) for name in PARTS}
+    parts = {name: _find_part(root, name, only) for name in PARTS}
     for part in parts.values():
         for character, files in part.files.items():
             if len(files) != DRAWINGS:
@@ -575,7 +586,7 @@ def decode_characters(characters: Sequence[str], root: str | Path | None = None)
         ValueError: If a character is not under `root`, or a PNG is corrupt or not 105x105.
     """
     root_path = Path(root) if root is not None else default_root()
-    parts = _locate(root_path)
+    parts = _locate(root_path, only=characters)  # lists only these folders: fast for a few
     blobs = []
     for character in characters:
         part = parts.get(character.split("/", 1)[0])
