@@ -19,7 +19,9 @@ rules = {
 print("| Stored pairs n | " + " | ".join(rules) + " |")
 print("|---|" + "---|" * len(rules))
 for n in (4, 8, 16, 32):
-    keys = F.normalize(torch.randn(trials, n, d_k, generator=generator, dtype=torch.float64), dim=-1)
+    keys = F.normalize(
+        torch.randn(trials, n, d_k, generator=generator, dtype=torch.float64), dim=-1
+    )
     values = torch.randn(trials, n, d_v, generator=generator, dtype=torch.float64)
     strength = torch.ones(trials, n, dtype=torch.float64)
     cells = []

@@ -22,8 +22,10 @@ cfg = FastWeightsConfig(encoder="conv4")
 learner = build_model(cfg).to("meta")
 encoder = learner.encoder  # the same Conv-4 for all three learners
 head = nn.Linear(64, n_way, device="meta")  # MAML's output layer
-maml_params = {**{f"0.{k}": v for k, v in encoder.named_parameters()},
-               **{f"1.{k}": v for k, v in head.named_parameters()}}
+maml_params = {
+    **{f"0.{k}": v for k, v in encoder.named_parameters()},
+    **{f"1.{k}": v for k, v in head.named_parameters()},
+}
 maml_net = nn.Sequential(encoder, head)
 support_x = torch.empty(n_way * k_shot, 1, 28, 28, device="meta")
 query_x = torch.empty(n_way * n_query, 1, 28, 28, device="meta")
@@ -46,15 +48,17 @@ def gflops(fn) -> float:
 def protonet_loss() -> torch.Tensor:
     z = encoder(torch.cat([support_x, query_x]))  # (N*K + N*Q, 64)
     prototypes = F.one_hot(support_y, n_way).T.to(z) @ z[: len(support_x)] / k_shot  # (N, 64)
-    return F.cross_entropy(-torch.cdist(z[len(support_x):], prototypes) ** 2, query_y_meta)
+    return F.cross_entropy(-(torch.cdist(z[len(support_x) :], prototypes) ** 2), query_y_meta)
 
 
 def maml_loss(steps: int, create_graph: bool) -> torch.Tensor:
     params = dict(maml_params)
     for _ in range(steps):  # inner loop: gradient steps on the support set
-        inner = F.cross_entropy(functional_call(maml_net, params, (support_x,)), support_y.to("meta"))
+        inner = F.cross_entropy(
+            functional_call(maml_net, params, (support_x,)), support_y.to("meta")
+        )
         grads = torch.autograd.grad(inner, list(params.values()), create_graph=create_graph)
-        params = {k: p - 0.4 * g for (k, p), g in zip(params.items(), grads)}
+        params = {k: p - 0.4 * g for (k, p), g in zip(params.items(), grads, strict=True)}
     return F.cross_entropy(functional_call(maml_net, params, (query_x,)), query_y_meta)
 
 
@@ -63,21 +67,39 @@ def count(module) -> int:
 
 
 rows = [
-    ("Fast weights (delta rule)",
-     gflops(fast_weights_loss), gflops(lambda: fast_weights_loss().backward()), "0", count(learner)),
-    ("ProtoNets",
-     gflops(protonet_loss), gflops(lambda: protonet_loss().backward()), "0", count(encoder)),
-    ("MAML (3 test steps, 1 training step)",
-     gflops(lambda: maml_loss(3, create_graph=False)),
-     gflops(lambda: maml_loss(1, create_graph=True).backward()), "3", count(maml_net)),
+    (
+        "Fast weights (delta rule)",
+        gflops(fast_weights_loss),
+        gflops(lambda: fast_weights_loss().backward()),
+        "0",
+        count(learner),
+    ),
+    (
+        "ProtoNets",
+        gflops(protonet_loss),
+        gflops(lambda: protonet_loss().backward()),
+        "0",
+        count(encoder),
+    ),
+    (
+        "MAML (3 test steps, 1 training step)",
+        gflops(lambda: maml_loss(3, create_graph=False)),
+        gflops(lambda: maml_loss(1, create_graph=True).backward()),
+        "3",
+        count(maml_net),
+    ),
 ]
-print("| Learner | Adapt + classify (GFLOP) | Meta-training episode (GFLOP) | "
-      "Gradient steps to adapt | Slow parameters |")
+print(
+    "| Learner | Adapt + classify (GFLOP) | Meta-training episode (GFLOP) | "
+    "Gradient steps to adapt | Slow parameters |"
+)
 print("|---|---|---|---|---|")
 for name, test, train, steps, params in rows:
     print(f"| {name} | {test:.3f} | {train:.3f} | {steps} | {params:,} |")
 writes = n_way * k_shot * cfg.write_passes
 per_write = 4 * n_way * cfg.key_dim  # retrieve W k and add an outer product
-print(f"\nThe {writes} writes of this episode cost {writes * per_write:,} FLOPs in all "
-      f"({per_write} each), next to {gflops(lambda: encoder(support_x[:1])) * 1e3:.1f} MFLOP "
-      "for the Conv-4 forward pass of one image.")
+print(
+    f"\nThe {writes} writes of this episode cost {writes * per_write:,} FLOPs in all "
+    f"({per_write} each), next to {gflops(lambda: encoder(support_x[:1])) * 1e3:.1f} MFLOP "
+    "for the Conv-4 forward pass of one image."
+)

@@ -15,6 +15,8 @@ if runs:
     for r in runs:
         minutes = r.get("train_seconds")
         time_cell = f"{minutes / 60:.0f} min" if minutes is not None else "?"
-        print(f"| {r['setting']} | {r['split']} | {100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f} | {time_cell} |")
+        print(
+            f"| {r['setting']} | {r['split']} | {100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f} | {time_cell} |"
+        )
 else:
     print("No fast-weight result file yet: the Omniglot reproduction has not trained this method.")

@@ -9,22 +9,25 @@ from dataclasses import replace
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
 
-from reference_impl.fast_weights import read, sample_tasks, write  # noqa: E402
+from reference_impl.fast_weights import read, sample_tasks, write
 
 plt.rcParams["svg.hashsalt"] = "fast-weights-writes"
 plt.rcParams["svg.fonttype"] = "none"
 
-demo = replace(cfg, k_shot=2, n_query=10, meta_batch_size=200)
+demo = replace(cfg, k_shot=2, n_query=10, meta_batch_size=200)  # noqa: F821 (page session)
 support_x, support_y, query_x, query_y = sample_tasks(demo, torch.Generator().manual_seed(7))
 order = torch.arange(demo.n_way * demo.k_shot).view(demo.n_way, demo.k_shot).T.flatten()
-support_x, support_y = support_x[:, order], support_y[:, order]  # round-robin: shot 1 of every class, then shot 2
+support_x, support_y = (
+    support_x[:, order],
+    support_y[:, order],
+)  # round-robin: shot 1 of every class, then shot 2
 
 with torch.no_grad():
-    keys, beta = model(torch.cat([support_x, query_x], dim=1))  # (T, N*K + N*Q, D_k), (T, ...)
+    keys, beta = model(torch.cat([support_x, query_x], dim=1))  # noqa: F821 (page session)
     n_support = support_x.shape[1]
     values = F.one_hot(support_y, demo.n_way).to(keys.dtype)  # (T, N*K, N)
     fast_weights = keys.new_zeros(demo.meta_batch_size, demo.n_way, demo.key_dim)
