@@ -556,7 +556,12 @@ def fixed_episodes(
     """`reference_impl.evaluation.fixed_episodes`: the same episodes for every model (lazy)."""
     from reference_impl import evaluation
 
-    return evaluation.fixed_episodes(data, n_way, k_shot, n_query, num_episodes, seed)
+    try:
+        return evaluation.fixed_episodes(data, n_way, k_shot, n_query, num_episodes, seed)
+    except ValueError as err:
+        raise HarnessError(
+            f"cannot draw {n_way}-way {k_shot}-shot evaluation episodes: {err}"
+        ) from err
 
 
 def evaluate_predictor(predict: Any, episodes: Any) -> tuple[float, float, int]:

@@ -80,7 +80,7 @@ def load_part(args: argparse.Namespace, part: str, dtype: torch.dtype) -> Tensor
         HarnessError: If the Omniglot files are missing or unreadable.
     """
     if args.data == "synthetic":
-        counts = {"train": 48, "val": 16, "test": 24}
+        counts = {"train": 64, "val": 24, "test": 32}
         return synthetic_characters(
             counts[part], seed={"train": 1, "val": 2, "test": 3}[part], dtype=dtype
         )

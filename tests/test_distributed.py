@@ -97,6 +97,7 @@ def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_single_process_maml(two_ranks: Path) -> None:
     """Meta-gradients of 3 steps and the final parameters agree with one process to rtol 1e-10."""
     torch.set_num_threads(1)
@@ -111,6 +112,7 @@ def test_two_gloo_processes_match_single_process_maml(two_ranks: Path) -> None:
     assert any(float(v.abs().max()) > 1e-6 for k, v in expected.items() if k.startswith("grad."))
 
 
+@pytest.mark.slow
 def test_two_process_training_command_matches_single_process(
     two_ranks: Path, tmp_path: Path
 ) -> None:

@@ -63,6 +63,7 @@ def test_train_stop_and_resume_matches_uninterrupted_run(tmp_path: Path) -> None
     assert [v["step"] for v in summary_a["validation"]] == [3, 6, 7]
 
 
+@pytest.mark.slow
 def test_train_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
     """A run killed with SIGKILL mid-training continues from its last checkpoint to the same weights.
 
@@ -152,6 +153,7 @@ def test_train_cli_errors_are_one_line(
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_train_cli_error_in_subprocess_has_no_traceback() -> None:
     """The real command line also exits 2 with one line on an unknown method."""
     done = subprocess.run(
