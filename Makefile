@@ -8,6 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export NO_MKDOCS_2_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
+# One intra-op thread per process: the executed doc blocks and the tests are small tensors, and
+# `pytest -n 2` already runs one worker per core; oversubscription made the build 10x slower here.
+export OMP_NUM_THREADS ?= 1
 
 NODE_STAMP := tools/node_modules/.package-lock.json
 

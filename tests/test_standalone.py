@@ -1,0 +1,82 @@
+"""Each algorithm file is copyable alone: stdlib + torch imports only, and it runs by itself.
+
+The file is copied into an empty directory (no package beside it) and imported from there, then
+its `main` runs with the smallest configuration its module offers and must return finite numbers.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+ALGORITHM_FILES = ["maml.py", "protonet.py", "fast_weights.py", "baseline.py"]
+ALLOWED_THIRD_PARTY = {"torch"}
+
+# The smallest configuration of each file's `main`: a Python expression over the module `m`.
+SMALLEST = {
+    "maml": "m.MAMLConfig(meta_steps=5, meta_batch_size=2, eval_tasks=4)",
+    "protonet": "replace(m.ProtoNetConfig.synthetic(), train_episodes=5, test_episodes=4)",
+    "fast_weights": "m.FastWeightsConfig(meta_steps=5, meta_batch_size=2, eval_tasks=4)",
+    "baseline": "m.BaselineConfig(train_steps=5, eval_tasks=3)",
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                names.add("." * node.level + (node.module or ""))
+            elif node.module:
+                names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("name", ALGORITHM_FILES)
+def test_algorithm_file_imports_only_stdlib_and_torch(name: str) -> None:
+    imports = _imports(REPO / "reference_impl" / name)
+    foreign = {
+        module
+        for module in imports
+        if module not in sys.stdlib_module_names and module not in ALLOWED_THIRD_PARTY
+    }
+    assert not foreign, f"{name} imports {sorted(foreign)}; algorithm files use stdlib + torch only"
+    assert "torch" in imports
+
+
+def test_import_checker_rejects_a_sibling_import(tmp_path: Path) -> None:
+    path = tmp_path / "x.py"
+    path.write_text("import math\nimport torch\nfrom . import episodes\nimport numpy as np\n")
+    imports = _imports(path)
+    assert {".", "numpy"} <= imports and "math" in imports
+
+
+@pytest.mark.parametrize("name", ALGORITHM_FILES)
+def test_algorithm_file_runs_alone_with_its_smallest_config(name: str, tmp_path: Path) -> None:
+    source = (REPO / "reference_impl" / name).read_text()
+    (tmp_path / name).write_text(source)
+    module = name.removesuffix(".py")
+    code = (
+        "import json, torch\n"
+        "from dataclasses import replace\n"
+        f"import {module} as m\n"
+        "torch.manual_seed(0)\n"
+        f"print(json.dumps(m.main({SMALLEST[module]})))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics and all(isinstance(v, int | float) and math.isfinite(v) for v in metrics.values()), metrics
