@@ -41,6 +41,7 @@ def _meta_grads(model: nn.Module, batch: tuple[Tensor, ...], cfg: MAMLConfig) ->
 # ---------------------------------------------------------------- closed form, finite differences
 
 
+# --8<-- [start:closed-form]
 @pytest.mark.parametrize("first_order", [False, True])
 def test_adapt_meta_gradient_matches_closed_form(first_order: bool) -> None:
     """Linear least squares: meta-gradient = (I - alpha H_S) grad L_Q(theta'); FOMAML drops the bracket."""
@@ -61,6 +62,9 @@ def test_adapt_meta_gradient_matches_closed_form(first_order: bool) -> None:
     grad_q = 2 / 7 * xq.T @ (xq @ w_adapted - yq)
     bracket = torch.eye(3, dtype=torch.float64) - (0.0 if first_order else 0.1) * hessian_s
     torch.testing.assert_close(meta_grad.T, bracket @ grad_q, rtol=1e-10, atol=1e-12)
+
+
+# --8<-- [end:closed-form]
 
 
 def test_adapt_passes_gradcheck_and_gradgradcheck_on_tanh_network() -> None:
@@ -85,6 +89,7 @@ def test_adapt_passes_gradcheck_and_gradgradcheck_on_tanh_network() -> None:
 # ---------------------------------------------------------------- independent re-implementation
 
 
+# --8<-- [start:oracle]
 def _conv4_forward(p: list[Tensor], x: Tensor, stride: int, max_pool: bool) -> Tensor:
     """Conv-4 written out by hand; batch norm with this batch's biased variance, eps 1e-5."""
     h = x
@@ -121,6 +126,10 @@ def _loop_meta_gradient(
     return list(torch.autograd.grad(total / len(batch[0]), params))
 
 
+# --8<-- [end:oracle]
+
+
+# --8<-- [start:independent-loop]
 @pytest.mark.parametrize("path", ["exact", "fast"])
 @pytest.mark.parametrize("steps", [1, 3])
 @pytest.mark.parametrize("first_order", [False, True])
@@ -151,6 +160,9 @@ def test_meta_backward_matches_independent_loop_on_conv4(
             torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)
 
 
+# --8<-- [end:independent-loop]
+
+
 def test_meta_backward_matches_independent_loop_full_size() -> None:
     """Full size: 64 filters, 28x28, 5-way 1-shot, 15 queries, alpha 0.4, second order, float64."""
     cfg = omniglot_config(5, 1, meta_batch_size=2)
@@ -179,6 +191,7 @@ def test_meta_backward_matches_independent_loop_with_max_pool(path: str) -> None
             torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)
 
 
+# --8<-- [start:meta-loss]
 def test_meta_loss_gradient_equals_meta_backward_on_sinusoids() -> None:
     """The stacked meta_loss and both meta_backward paths give one gradient (MLP, float64)."""
     cfg = MAMLConfig(meta_batch_size=4, inner_steps=2)
@@ -191,6 +204,9 @@ def test_meta_loss_gradient_equals_meta_backward_on_sinusoids() -> None:
         got = _meta_grads(model, batch, replace(cfg, path=path, fuse_query=fuse))
         for g, e in zip(got, expected, strict=True):
             torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12)
+
+
+# --8<-- [end:meta-loss]
 
 
 # ---------------------------------------------------------------- properties
@@ -238,6 +254,7 @@ def test_meta_backward_gives_every_parameter_finite_nonzero_gradient(
         assert g.isfinite().all() and g.abs().max() > 0, name
 
 
+# --8<-- [start:predict]
 def test_make_predict_keeps_weights_and_returns_logits_per_query() -> None:
     cfg = omniglot_config(5, 1, filters=8)
     model = build_model(cfg)
@@ -250,6 +267,10 @@ def test_make_predict_keeps_weights_and_returns_logits_per_query() -> None:
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
+# --8<-- [end:predict]
+
+
+# --8<-- [start:conv-modes]
 def test_build_model_gives_n_way_logits_for_28x28_in_both_conv_modes() -> None:
     for max_pool in (False, True):
         model = build_model(omniglot_config(20, 1, max_pool=max_pool))
@@ -257,6 +278,10 @@ def test_build_model_gives_n_way_logits_for_28x28_in_both_conv_modes() -> None:
         assert sum(isinstance(m, nn.MaxPool2d) for m in model) == (4 if max_pool else 0)
 
 
+# --8<-- [end:conv-modes]
+
+
+# --8<-- [start:appendix-a1]
 def test_omniglot_config_matches_appendix_a1() -> None:
     five, twenty = omniglot_config(5), omniglot_config(20)
     assert (five.inner_steps, five.inner_lr, five.meta_batch_size, five.test_inner_steps) == (
@@ -273,9 +298,13 @@ def test_omniglot_config_matches_appendix_a1() -> None:
     ) == (5, 0.1, 16, 5)
 
 
+# --8<-- [end:appendix-a1]
+
+
 # ---------------------------------------------------------------- fast path, learning
 
 
+# --8<-- [start:fast-path]
 def test_fast_path_float32_meta_gradient_and_training_match_exact() -> None:
     """float32: gradients agree within assert_close's float32 defaults (rtol 1.3e-6, atol 1e-5);
     after 60 sinusoid meta-steps from one init on the same tasks, parameters agree to 1e-4."""
@@ -304,6 +333,9 @@ def test_fast_path_float32_meta_gradient_and_training_match_exact() -> None:
         )
     for e, f in zip(trained["exact"].parameters(), trained["fast"].parameters(), strict=True):
         torch.testing.assert_close(f, e, rtol=1e-4, atol=1e-4)
+
+
+# --8<-- [end:fast-path]
 
 
 def test_train_sinusoid_cuts_post_adaptation_mse_below_half() -> None:
@@ -352,6 +384,7 @@ def test_config_rejects_negative_inner_steps() -> None:
         MAMLConfig(task="miniimagenet")
 
 
+# --8<-- [start:non-finite]
 def test_train_stops_on_non_finite_loss_and_keeps_last_good_state() -> None:
     cfg = MAMLConfig(meta_batch_size=2, meta_steps=5)
     sampler = default_sampler(cfg)
@@ -373,3 +406,6 @@ def test_train_stops_on_non_finite_loss_and_keeps_last_good_state() -> None:
     for key, value in two_steps.state_dict().items():
         assert torch.equal(model.state_dict()[key], value)
         assert torch.equal(info.value.last_good_state[key], value)
+
+
+# --8<-- [end:non-finite]
