@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -110,7 +111,7 @@ def reference_step(
     n, k, q = cfg.n_way, cfg.k_shot, cfg.n_query
     model = protonet.build_model(model_cfg or cfg).to(images.device)
     if compile_model:
-        model = torch.compile(model)
+        model = cast(nn.Module, torch.compile(model))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
     labels = torch.arange(n, device=images.device)
     batch = (
@@ -166,7 +167,7 @@ def episode_images(episode: str, device: str) -> Tensor:
 
 def time_episode(
     episode: str, rounds: int, with_compile: bool, device: str = "cpu"
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Interleaved timings of every variant on one episode shape."""
     n, k, q = EPISODES[episode]
     images = episode_images(episode, device)
@@ -244,7 +245,7 @@ def peak_memory(episode: str, names: list[str]) -> dict[str, float]:
 
 
 def machine() -> dict[str, object]:
-    flags = set()
+    flags: set[str] = set()
     model = platform.processor() or "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -269,7 +270,7 @@ def machine() -> dict[str, object]:
     return info
 
 
-def main(argv: list[str] | None = None) -> dict[str, object]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--rounds", type=int, default=15, help="interleaved rounds per episode shape"
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         return {}
     load_before = os.getloadavg()
     started = time.time()
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for episode in args.episodes:
         results[episode] = time_episode(episode, args.rounds, args.compile, args.device)
         if not args.no_memory:
