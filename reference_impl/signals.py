@@ -26,18 +26,24 @@ thresholds (`Thresholds`) are rules of thumb, not results; change them to your r
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import importlib
 import itertools
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from reference_impl import maml
-from reference_impl.evaluation import confidence_interval95
+from reference_impl import checkpoints, maml, omniglot, protonet
+from reference_impl.evaluation import confidence_interval95, fixed_episodes
 
 Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
 """`predict(support_x (N*K, *x_shape), support_y (N*K,), query_x (N*Q, *x_shape)) -> logits (N*Q, N)`."""
@@ -928,7 +934,7 @@ def judge_gap(g: OverfittingGap, th: Thresholds) -> Verdict:
         f"{g.gap:+.3f} ± {g.ci95:.3f} (train {g.train_accuracy:.3f}, test {g.test_accuracy:.3f})"
     )
     if g.gap > th.gap_fail:
-        return Verdict("meta-overfitting gap", "FAIL", value, "training classes memorised")
+        return Verdict("meta-overfitting gap", "FAIL", value, "memorised classes or shifted tasks")
     if g.gap > th.gap_warn:
         return Verdict("meta-overfitting gap", "WARN", value, "watch the trend over training")
     return Verdict("meta-overfitting gap", "OK", value, "generalises to new classes")
@@ -980,6 +986,19 @@ def judge_inner_loop(h: InnerLoopHealth, th: Thresholds) -> Verdict:
     return Verdict("inner loop", "OK", value, "support loss falls every step")
 
 
+def _memoize(predict: Predict) -> Predict:
+    """Reuse logits for inputs seen before (same tensor objects), so signals share predictions."""
+    cache: dict[tuple[int, int, int], tuple[tuple[Tensor, Tensor, Tensor], Tensor]] = {}
+
+    def cached(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+        key = (id(support_x), id(support_y), id(query_x))
+        if key not in cache:  # the stored inputs keep their ids from being reused
+            cache[key] = ((support_x, support_y, query_x), predict(support_x, support_y, query_x))
+        return cache[key][1]
+
+    return cached
+
+
 def collect_verdicts(
     predict: Predict,
     test_episodes: Sequence[EpisodeLike],
@@ -992,6 +1011,7 @@ def collect_verdicts(
     shift_reference: TaskShiftReference | None = None,
     inner_traces: Sequence[InnerLoopTrace] | None = None,
     thresholds: Thresholds | None = None,
+    shot_episodes: int = 50,
     seed: int = 0,
 ) -> list[Verdict]:
     """Compute every signal whose inputs are given and judge it; the others are "n/a".
@@ -1007,6 +1027,7 @@ def collect_verdicts(
         shift_reference: From `fit_task_shift`.
         inner_traces: From `inner_loop_trace`, one per task (MAML).
         thresholds: Verdict thresholds; default `Thresholds()`.
+        shot_episodes: Episodes per K of the shot curve.
         seed: Seed of the label shuffles and of the shot-curve episodes.
 
     Returns:
@@ -1014,6 +1035,8 @@ def collect_verdicts(
     """
     th = thresholds if thresholds is not None else Thresholds()
     n_way = int(test_episodes[0][1].max()) + 1
+    test_episodes = [tuple(ep) for ep in test_episodes]  # the same tensor objects on every pass
+    predict = _memoize(predict)
 
     def missing(signal: str, hint: str) -> Verdict:
         return Verdict(signal, "n/a", "-", hint)
@@ -1026,7 +1049,9 @@ def collect_verdicts(
         judge_gap(meta_overfitting_gap(predict, train_episodes, test_episodes), th)
         if train_episodes is not None
         else missing("meta-overfitting gap", "needs episodes of training classes"),
-        judge_curve(shot_curve(predict, shot_data, n_way=n_way, seed=seed), th)
+        judge_curve(
+            shot_curve(predict, shot_data, n_way=n_way, num_episodes=shot_episodes, seed=seed), th
+        )
         if shot_data is not None
         else missing("shot curve", "needs held-out class data"),
         judge_shift(task_shift(shift_reference, embed, test_episodes), th)
@@ -1064,6 +1089,7 @@ def health_report(
     shift_reference: TaskShiftReference | None = None,
     inner_traces: Sequence[InnerLoopTrace] | None = None,
     thresholds: Thresholds | None = None,
+    shot_episodes: int = 50,
     seed: int = 0,
 ) -> str:
     """One-screen report: `collect_verdicts` laid out by `format_report`.
@@ -1080,6 +1106,7 @@ def health_report(
         shift_reference: See `collect_verdicts`.
         inner_traces: See `collect_verdicts`.
         thresholds: See `collect_verdicts`.
+        shot_episodes: See `collect_verdicts`.
         seed: See `collect_verdicts`.
 
     Returns:
@@ -1096,9 +1123,207 @@ def health_report(
         shift_reference=shift_reference,
         inner_traces=inner_traces,
         thresholds=thresholds,
+        shot_episodes=shot_episodes,
         seed=seed,
     )
     return format_report(title, verdicts)
 
 
 # --8<-- [end:health-report]
+
+
+# --8<-- [start:checkpoint-report]
+def method_features(method: str, model: nn.Module, cfg: object) -> Embed | None:
+    """The frozen feature extractor of a checkpoint's model, for the task-shift score.
+
+    Baseline: `model.embed`; ProtoNets: the embedding; fast weights: the encoder; MAML (image
+    tasks): every layer but the final linear one. None for anything else.
+    """
+    if method == "baseline":
+        return cast(Embed, model.embed)
+    if method == "protonet":
+        return lambda x: protonet.embed(model, x, cfg)  # type: ignore[arg-type]
+    if method == "fast_weights":
+        return cast(Embed, model.encoder)
+    if (
+        method == "maml"
+        and isinstance(model, nn.Sequential)
+        and getattr(cfg, "task", "") == "omniglot"
+    ):
+        return model[:-1]
+    return None
+
+
+def model_report(
+    method: str,
+    model: nn.Module,
+    cfg: object,
+    *,
+    train_data: Tensor,
+    test_data: Tensor,
+    val_data: Tensor | None = None,
+    baseline: Predict | None = None,
+    episodes: int = 100,
+    n_way: int = 5,
+    k_shot: int = 1,
+    n_query: int = 15,
+    prototype_classes: int = 400,
+    calibration_tasks: int = 200,
+    shot_episodes: int = 50,
+    seed: int = 0,
+    title: str = "Health report",
+) -> str:
+    """Health report of a model of a registered method on class tensors `(C, E, *x_shape)`.
+
+    Test episodes come from `test_data`; the overfitting gap uses episodes of `train_data`; the
+    task-shift score is calibrated on `val_data` (held-out training classes when None), with
+    prototypes of `prototype_classes` random training classes (all of them would cost a forward
+    pass over every training image) and `calibration_tasks` tasks; the shot curve uses
+    `shot_episodes` episodes per K; for MAML the "before" predictor is the meta-initialisation
+    and the inner loop is traced on the first 20 test episodes.
+
+    Raises:
+        ValueError: If `episodes < 2` or the episode shape does not fit the data.
+    """
+    if episodes < 2:
+        raise ValueError(f"episodes must be >= 2, got {episodes}")
+    module = importlib.import_module(checkpoints.registered_methods()[method])
+    predict = module.make_predict(model, cfg)
+    test_episodes = list(fixed_episodes(test_data, n_way, k_shot, n_query, episodes, seed))
+    train_episodes = list(fixed_episodes(train_data, n_way, k_shot, n_query, episodes, seed))
+    embed = method_features(method, model, cfg)
+    reference = None
+    if embed is not None:
+        pick = torch.randperm(train_data.shape[0], generator=torch.Generator().manual_seed(seed))
+        reference = fit_task_shift(
+            embed,
+            train_data[pick[:prototype_classes]],
+            val_data,
+            n_way=n_way,
+            k_shot=k_shot,
+            num_tasks=calibration_tasks,
+        )
+    before, traces = None, None
+    if method == "maml":
+        before = module.make_predict(model, dataclasses.replace(cfg, test_inner_steps=0))  # type: ignore[type-var]
+        traces = maml_inner_loop_traces(model, cfg, test_episodes[:20])  # type: ignore[arg-type]
+    return health_report(
+        predict,
+        test_episodes,
+        title=title,
+        before=before,
+        baseline=baseline,
+        train_episodes=train_episodes,
+        shot_data=test_data,
+        embed=embed,
+        shift_reference=reference,
+        inner_traces=traces,
+        shot_episodes=shot_episodes,
+        seed=seed,
+    )
+
+
+def checkpoint_report(
+    path: str | Path,
+    *,
+    baseline: str | Path | None = None,
+    episodes: int = 100,
+    part: str = "test",
+    split: str | None = None,
+    n_way: int = 5,
+    k_shot: int = 1,
+    n_query: int = 15,
+    seed: int = 0,
+    root: str | Path | None = None,
+) -> str:
+    """`model_report` of a saved checkpoint on Omniglot: train, val and `part` of its split.
+
+    Args:
+        path: Checkpoint written by `reference_impl.checkpoints.save_checkpoint`.
+        baseline: Optional transfer-baseline checkpoint, for the baseline margin.
+        episodes: Test episodes (and episodes of training classes).
+        part: Split part to test on.
+        split: Omniglot split; default the checkpoint's.
+        n_way: N.
+        k_shot: K.
+        n_query: Q.
+        seed: Seed of the episodes.
+        root: Omniglot root; default `reference_impl.omniglot.default_root()`.
+
+    Returns:
+        The report.
+
+    Raises:
+        FileNotFoundError: If a checkpoint or the data is missing.
+        ValueError: If a checkpoint is invalid or the arguments do not fit the data.
+    """
+    if episodes < 2:
+        raise ValueError(f"episodes must be >= 2, got {episodes}")
+    metadata = checkpoints.load_checkpoint(path).metadata
+    model, cfg = checkpoints.load_model(path)
+    baseline_predict = checkpoints.load_predictor(baseline) if baseline is not None else None
+    split = split if split is not None else metadata["split"]
+    return model_report(
+        metadata["method"],
+        model,
+        cfg,
+        train_data=omniglot.load_omniglot(root, split=split, part="train"),
+        val_data=omniglot.load_omniglot(root, split=split, part="val"),
+        test_data=omniglot.load_omniglot(root, split=split, part=part),
+        baseline=baseline_predict,
+        episodes=episodes,
+        n_way=n_way,
+        k_shot=k_shot,
+        n_query=n_query,
+        seed=seed,
+        title=(
+            f"Health report · {metadata['method']} · {Path(path).name} · split {split}, "
+            f"part {part} · {episodes} episodes {n_way}-way {k_shot}-shot"
+        ),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m reference_impl.signals CHECKPOINT [...]`: print `checkpoint_report`.
+
+    Returns:
+        0 on success, 2 on bad input (one line on stderr, no traceback).
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_impl.signals",
+        description="Print the one-screen health report of a trained checkpoint.",
+    )
+    parser.add_argument("checkpoint", type=Path, help="weights file of a saved checkpoint")
+    parser.add_argument("--baseline", type=Path, help="transfer-baseline checkpoint (margin)")
+    parser.add_argument("--episodes", type=int, default=100, help="test episodes (default 100)")
+    parser.add_argument("--part", default="test", help="split part to test on (default test)")
+    parser.add_argument("--split", help="Omniglot split (default: the checkpoint's)")
+    parser.add_argument("--n-way", type=int, default=5)
+    parser.add_argument("--k-shot", type=int, default=1)
+    parser.add_argument("--n-query", type=int, default=15)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--root", type=Path, help="Omniglot root (default: the data layer's)")
+    args = parser.parse_args(argv)
+    try:
+        report = checkpoint_report(
+            args.checkpoint,
+            baseline=args.baseline,
+            episodes=args.episodes,
+            part=args.part,
+            split=args.split,
+            n_way=args.n_way,
+            k_shot=args.k_shot,
+            n_query=args.n_query,
+            seed=args.seed,
+            root=args.root,
+        )
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+# --8<-- [end:checkpoint-report]

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from reference_impl import maml
+from reference_impl import baseline, checkpoints, maml
 from reference_impl.signals import (
     Calibration,
     PairedDifference,
@@ -30,6 +30,7 @@ from reference_impl.signals import (
     judge_margin,
     maml_inner_loop_traces,
     meta_overfitting_gap,
+    model_report,
     nested_shot_episodes,
     paired_difference,
     per_episode_scores,
@@ -37,6 +38,7 @@ from reference_impl.signals import (
     shot_curve,
     task_shift,
 )
+from reference_impl.signals import main as signals_main
 
 Tensor = torch.Tensor
 
@@ -483,3 +485,51 @@ def test_maml_with_zero_inner_lr_has_zero_gain_and_failing_inner_loop() -> None:
     cfg, model, _ = maml_setup(0.4)
     healthy = inner_loop_health(maml_inner_loop_traces(model, cfg, episodes))
     assert healthy.mean_losses[-1] < healthy.mean_losses[0]
+
+
+# ----------------------------------------------------------------------------- checkpoint report
+def image_classes(count: int, seed: int) -> Tensor:
+    return torch.rand(count, 20, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
+
+
+def test_model_report_for_saved_baseline_and_maml_models(tmp_path) -> None:
+    """Round trip through `reference_impl.checkpoints`; every signal that applies gets a verdict."""
+    bcfg = baseline.BaselineConfig(backbone="conv4", conv_channels=8, num_classes=12)
+    torch.manual_seed(0)
+    path = checkpoints.save_checkpoint(
+        tmp_path / "b.safetensors",
+        baseline.build_model(bcfg),
+        "baseline",
+        bcfg,
+        split="maml",
+        seed=0,
+    )
+    model, cfg = checkpoints.load_model(path)
+    data = {
+        "train_data": image_classes(12, 0),
+        "val_data": image_classes(8, 1),
+        "calibration_tasks": 10,
+        "shot_episodes": 3,
+    }
+    report = model_report(
+        "baseline", model, cfg, test_data=image_classes(10, 2), episodes=4, n_query=5, **data
+    )
+    lines = report.splitlines()
+    assert len(lines) == 13 and lines[-1].startswith("summary:")
+    statuses = {line[:21].strip(): line[77:85].strip() for line in lines[4:11]}
+    assert statuses["baseline margin"] == "n/a" and statuses["inner loop"] == "n/a"
+    assert all(statuses[s] in {"OK", "WARN", "FAIL"} for s in ("task shift", "calibration"))
+    mcfg = maml.MAMLConfig(task="omniglot", filters=8, test_inner_steps=2)
+    maml_report = model_report(
+        "maml", maml.build_model(mcfg), mcfg, test_data=image_classes(10, 2), episodes=3, **data
+    )
+    inner = next(line for line in maml_report.splitlines() if line.startswith("inner loop"))
+    assert inner[77:85].strip() in {"OK", "WARN", "FAIL"}
+
+
+def test_main_reports_bad_input_in_one_line_without_traceback(tmp_path, capsys) -> None:
+    assert signals_main([str(tmp_path / "missing.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1
+    assert signals_main([str(tmp_path / "missing.safetensors"), "--episodes", "1"]) == 2
+    assert "episodes must be >= 2" in capsys.readouterr().err

@@ -1,0 +1,87 @@
+# Read the cost and accuracy cells of the comparison table from the benchmark result files.
+# A cell whose file does not exist (yet) says so; no number on this page is typed by hand.
+import json
+from pathlib import Path
+
+RESULTS = Path("benchmarks/results")
+MISSING = "not measured yet"
+METHODS = {
+    "maml": "MAML",
+    "protonet": "ProtoNets",
+    "fast_weights": "Fast weights",
+    "baseline": "Transfer baseline",
+}
+
+
+def load(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def omniglot(method: str, setting: str) -> dict | None:
+    """The result file of one method and setting; the `maml` split if several splits exist."""
+    files = sorted(RESULTS.glob(f"omniglot/{method}_{setting}_*.json"))
+    files.sort(key=lambda p: not p.stem.endswith("_maml"))
+    return load(files[0]) if files else None
+
+
+def accuracy_cell(method: str, setting: str) -> str:
+    r = omniglot(method, setting)
+    if r is None:
+        return MISSING
+    return f"{100 * r['accuracy']:.1f} ± {100 * r['ci95']:.1f} ({r['split']} split)"
+
+
+def train_time_cell(method: str, setting: str) -> str:
+    r = omniglot(method, setting)
+    if r is None or r.get("train_seconds") is None:
+        return MISSING
+    return f"{r['train_seconds'] / 3600:.1f} h, {r['train_steps']} updates"
+
+
+def episode_time_cell(method: str, setting: str) -> str:
+    r = omniglot(method, setting)
+    if r is None or not r.get("eval_seconds"):
+        return MISSING
+    return f"{1000 * r['eval_seconds'] / r['episodes']:.0f} ms"
+
+
+def update_cell(method: str) -> str:
+    """Cost of one training update and its peak memory, from the speed benchmarks."""
+    if method == "maml":
+        r = load(RESULTS / "maml_speed.json")
+        rows = [] if r is None else r.get("results", [])
+        row = next((x for x in rows if x["variant"] == "fast" and x["order"] == "second"), None)
+        if row is None:
+            return MISSING
+        mem = row.get("peak_mem_mib")
+        mem_text = f", peak +{mem:.0f} MiB" if mem is not None else ""
+        tasks = r["setting"]["meta_batch_size"]
+        return f"{row['median_s']:.2f} s per meta-batch of {tasks} 5w1s tasks{mem_text}"
+    if method == "protonet":
+        r = load(RESULTS / "protonet_speed.json")
+        episodes = {} if r is None else r.get("episodes", {})
+        row = episodes.get("60w5s5q") if isinstance(episodes, dict) else None
+        if row is None:
+            return MISSING
+        mem = row.get("peak_memory_mib", {}).get("fast")
+        mem_text = f", peak +{mem:.0f} MiB" if mem is not None else ""
+        return f"{row['median_ms']['fast']:.0f} ms per 60w5s5q episode{mem_text}"
+    return MISSING
+
+
+def table() -> str:
+    head = "| | " + " | ".join(METHODS.values()) + " |"
+    rule = "|---" * (len(METHODS) + 1) + "|"
+    rows = [
+        ("Omniglot 5w1s accuracy (%)", lambda m: accuracy_cell(m, "5w1s")),
+        ("Omniglot 5w5s accuracy (%)", lambda m: accuracy_cell(m, "5w5s")),
+        ("Training time, 5w1s", lambda m: train_time_cell(m, "5w1s")),
+        ("Adaptation + prediction per 5w1s test episode", lambda m: episode_time_cell(m, "5w1s")),
+        ("One training update (CPU speed benchmark)", update_cell),
+    ]
+    lines = [head, rule]
+    lines += [f"| {name} | " + " | ".join(cell(m) for m in METHODS) + " |" for name, cell in rows]
+    return "\n".join(lines)
+
+
+print(table())
