@@ -6,10 +6,10 @@ from the support set's features alone, by one of two heads:
 
 * `"cosine"`: cosine similarity to the class means of the support features, the nearest-mean
   form of Baseline++ in Chen et al. (2019), "A Closer Look at Few-shot Classification",
-  arXiv:1904.04232v2;
+  arXiv:1904.04232;
 * `"logistic"`: a multinomial logistic regression fitted on the L2-normalised support features,
   as in Tian et al. (2020), "Rethinking Few-Shot Image Classification: a Good Embedding Is All You
-  Need?", arXiv:2003.11539v2.
+  Need?", arXiv:2003.11539.
 
 It is the comparator a meta-learner has to beat on the same episodes to pay for its complexity.
 

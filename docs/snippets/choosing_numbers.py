@@ -69,6 +69,14 @@ def update_cell(method: str) -> str:
     return MISSING
 
 
+def safe(cell, *args: str) -> str:
+    """A cell, or a pointer to the file when its layout is not the one this page knows."""
+    try:
+        return cell(*args)
+    except (KeyError, TypeError, AttributeError, ValueError, ZeroDivisionError):
+        return "see the result file (layout not recognised)"
+
+
 def table() -> str:
     head = "| | " + " | ".join(METHODS.values()) + " |"
     rule = "|---" * (len(METHODS) + 1) + "|"
@@ -80,7 +88,9 @@ def table() -> str:
         ("One training update (CPU speed benchmark)", update_cell),
     ]
     lines = [head, rule]
-    lines += [f"| {name} | " + " | ".join(cell(m) for m in METHODS) + " |" for name, cell in rows]
+    lines += [
+        f"| {name} | " + " | ".join(safe(cell, m) for m in METHODS) + " |" for name, cell in rows
+    ]
     return "\n".join(lines)
 
 
