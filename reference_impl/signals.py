@@ -15,7 +15,8 @@ CHECKPOINT` prints that screen for a trained checkpoint.
 | shot curve | `shot_curve` | accuracy that does not grow with more support examples |
 | task shift | `fit_task_shift`, `task_shift` | tasks from a domain the model never saw |
 | calibration | `expected_calibration_error`, `calibration` | confident wrong answers |
-| inner-loop health (MAML) | `inner_loop_trace`, `inner_loop_health` | diverging or non-finite adaptation |
+| inner-loop health (MAML) | `inner_loop_trace`, `maml_inner_loop_traces`, `inner_loop_health` | diverging or non-finite adaptation |
+| health report | `health_report`, `model_report`, `checkpoint_report`, `main` | one screen, one verdict per signal |
 
 Conventions: accuracies are fractions in [0, 1]; a `ci95` is the half-width
 $1.96\, s / \sqrt{n}$ of `reference_impl.evaluation.confidence_interval95`, with $s$ the
