@@ -78,7 +78,7 @@ def confidence_interval95(per_episode: Sequence[float]) -> float:
 
 
 # --8<-- [start:evaluate]
-def evaluate_predictor(predict: Predict, episodes: Iterable[Episode]) -> EvalResult:
+def evaluate_predictor(predict: Predict, episodes: Iterable[Sequence[Tensor]]) -> EvalResult:
     """Accuracy of `predict` on each episode, their mean and the 95% confidence interval.
 
     Autograd stays enabled: optimisation-based predictors (MAML) differentiate inside `predict`.
@@ -86,7 +86,8 @@ def evaluate_predictor(predict: Predict, episodes: Iterable[Episode]) -> EvalRes
 
     Args:
         predict: The shared predictor signature (see `Predict`).
-        episodes: Episodes, e.g. from `fixed_episodes`.
+        episodes: Episodes (or any `(support_x, support_y, query_x, query_y)` sequences), e.g.
+            from `fixed_episodes`.
 
     Returns:
         Mean accuracy, CI half-width, per-episode accuracies and the episode count.
@@ -112,12 +113,16 @@ def evaluate_predictor(predict: Predict, episodes: Iterable[Episode]) -> EvalRes
     return EvalResult(accuracy, confidence_interval95(per_episode), per_episode, len(per_episode))
 
 
-def _single_episodes(episodes: Iterable[Episode]) -> Iterator[Episode]:
+def _single_episodes(episodes: Iterable[Sequence[Tensor]]) -> Iterator[Episode]:
     for episode in episodes:
-        if episode.support_y.ndim == 2:  # a meta-batch: (T, N*K)
-            yield from (Episode(*parts) for parts in zip(*episode, strict=True))
+        support_x, support_y, query_x, query_y = episode  # an Episode or any 4-sequence
+        if support_y.ndim == 2:  # a meta-batch: (T, N*K)
+            yield from (
+                Episode(*parts)
+                for parts in zip(support_x, support_y, query_x, query_y, strict=True)
+            )
         else:
-            yield episode
+            yield Episode(support_x, support_y, query_x, query_y)
 
 
 # --8<-- [end:evaluate]

@@ -91,6 +91,12 @@ def test_evaluate_predictor_counts_meta_batch_as_episodes() -> None:
     assert result.episodes == 5 and result.accuracy == 1.0
 
 
+def test_evaluate_predictor_accepts_plain_tuples() -> None:
+    episodes = fixed_episodes(coordinates(12, 8), 4, 2, 2, 6, seed=3)
+    as_tuples = [tuple(e) for e in episodes]
+    assert evaluate_predictor(oracle, as_tuples) == evaluate_predictor(oracle, episodes)
+
+
 def test_evaluate_predictor_keeps_autograd_for_optimisation_based_methods() -> None:
     weight = torch.zeros(3, 2, requires_grad=True)
 
