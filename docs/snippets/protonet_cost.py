@@ -14,12 +14,12 @@ def fmt(ms: float) -> str:
 
 
 rows = [
-    "| Episode | Images / update | plain ms | exact ms (× plain) | fast ms (× plain) | Peak MiB plain / exact / fast |",
+    "| Episode | Images / update | plain ms | exact ms (× plain) | fast ms (× plain) | Saved for backward, MiB (plain / exact / fast) |",
     "|---|---|---|---|---|---|",
 ]
 for name, r in speed["episodes"].items():
     ms, ratio = r["median_ms"], r["ratio_to_plain"]
-    memory = r.get("peak_memory_mib", {})
+    memory = r.get("saved_for_backward_mib", {})
     peak = " / ".join(f"{memory[v]:.0f}" if v in memory else "–" for v in main_variants)
     rows.append(
         f"| {name} | {r['images_per_update']} | {fmt(ms['plain'])} | "
