@@ -1,0 +1,39 @@
+# Render benchmarks/results/maml_speed*.json (written by benchmarks/bench_maml.py) as tables.
+import json
+from pathlib import Path
+
+LABELS = {
+    "loop": "plain per-task loop",
+    "exact": "reference, exact path",
+    "fast": "reference, fast path",
+}
+HEADER = "| Variant | Order | Median step (s) | × loop | Peak memory (MiB) | Max rel. grad. diff. to loop |"
+
+
+def table(rows: list[dict], indent: str = "") -> None:
+    print(indent + HEADER)
+    print(indent + "|---|---|---|---|---|---|")
+    for row in rows:
+        name = LABELS.get(row["variant"], f"`{row['variant']}`")
+        print(
+            f"{indent}| {name} | {row['order']} | {row['median_s']:.3f} | {row['ratio_to_loop']:.2f} "
+            f"| {row['peak_mem_mib']:.0f} | {row['max_rel_grad_diff_to_loop']:.1e} |"
+        )
+
+
+for file in ("maml_speed.json", "maml_speed_cuda.json"):
+    result = json.loads((Path("benchmarks/results") / file).read_text())
+    machine, candidates = result["machine"], result["candidates"]
+    where = machine["gpu"] or f"{machine['cpu']}, {machine['logical_cpus']} logical CPUs"
+    print(
+        f"**{where}**, {machine['torch_threads']} torch threads, torch {machine['torch']}, "
+        f"load average {machine['load_average_before'][0]:.1f} at start; meta-batch "
+        f"{result['setting']['meta_batch_size']}, {result['results'][0]['timed_steps']} timed steps:\n"
+    )
+    table(result["results"])
+    print(
+        f'\n??? note "Candidates for the fast path on this device (meta-batch '
+        f'{candidates["meta_batch_size"]}, median of {candidates["rounds"]} steps)"\n'
+    )
+    table(candidates["results"], indent="    ")
+    print()
