@@ -11,8 +11,8 @@ import torch
 AMPLITUDE = (0.1, 5.0)  # MAML paper, section 5.1
 PHASE_MAX = torch.pi
 X_RANGE = 5.0
-K_SHOT, META_BATCH, META_STEPS, HIDDEN = 10, 8, 150, 32
-INNER_LR, OUTER_LR, SEEDS = 0.01, 1e-2, 3
+K_SHOT, META_BATCH, META_STEPS, HIDDEN = 10, 8, 100, 32
+INNER_LR, OUTER_LR, SEEDS = 0.01, 1.5e-2, 3
 ORDERINGS = ("random", "easy-to-hard", "hard-to-easy", "paced")
 MODELS = len(ORDERINGS) * SEEDS
 gen = torch.Generator().manual_seed(0)
