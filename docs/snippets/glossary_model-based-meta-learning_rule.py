@@ -31,7 +31,7 @@ def mean_key_logits(support_x, support_y, query_x, n_way):
     return keys[:, n_support:] @ F.normalize(means, dim=-1).transpose(1, 2)  # (T, N*Q, N)
 
 
-print("\naccuracy on 100 test tasks of unseen classes (chance = 1/N)")
+print("\naccuracy on 50 test tasks of unseen classes (chance = 1/N)")
 print(
     f"{'N-way K-shot':<13} {'writes':>6} {'learned rule':>13} {'fixed mean rule':>16}"
     f" {'changed by reversed order':>26}"
@@ -39,7 +39,7 @@ print(
 shares = []
 with torch.no_grad():
     for n_way, k_shot in ((5, 1), (5, 5), (20, 1), (20, 5)):
-        test_cfg = replace(cfg, n_way=n_way, k_shot=k_shot, n_query=5, meta_batch_size=100)
+        test_cfg = replace(cfg, n_way=n_way, k_shot=k_shot, n_query=5, meta_batch_size=50)
         sx, sy, qx, qy = sample_tasks(test_cfg, torch.Generator().manual_seed(1))
         learned = episode_logits(model, sx, sy, qx, n_way, cfg).argmax(-1)
         fixed = mean_key_logits(sx, sy, qx, n_way).argmax(-1)
