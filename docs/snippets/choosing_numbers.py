@@ -65,7 +65,9 @@ def update_cell(method: str) -> str:
             return MISSING
         mem = row.get("peak_memory_mib", {}).get("fast")
         mem_text = f", peak +{mem:.0f} MiB" if mem is not None else ""
-        return f"{row['median_ms']['fast']:.0f} ms per 60w5s5q episode{mem_text}"
+        ms = row["median_ms"]["fast"]
+        time_text = f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
+        return f"{time_text} per 60w5s5q episode{mem_text}"
     return MISSING
 
 
