@@ -26,8 +26,8 @@ for name, rule in rules.items():
     w = rule(rule(torch.zeros(1, d, d, dtype=f64), k, v_old, one), k, v_new, one)
     recalled = read(w, k[:, None])[:, 0]  # (1, D_v)
     print(
-        f"{name:>8} rule, same key written twice: |recall - new value| ="
-        f" {(recalled - v_new).norm():.2f}, |recall - (old + new)| = {(recalled - v_old - v_new).norm():.2f}"
+        f"{name:>8} rule, same key written twice: |recall - new| = {(recalled - v_new).norm():.2f},"
+        f" |recall - (old + new)| = {(recalled - v_old - v_new).norm():.2f}"
     )
 
 # 2. Recall error of n random unit-key associations in a 16 x 16 matrix (50 trials each).
@@ -59,6 +59,6 @@ print(
 cfg = FastWeightsConfig()
 print(
     f"\nFastWeightsConfig defaults: rule={cfg.rule!r}, write_passes={cfg.write_passes},"
-    f" normalize_keys={cfg.normalize_keys}, key_dim={cfg.key_dim},"
+    f" normalize_keys={cfg.normalize_keys},\n  key_dim={cfg.key_dim},"
     f" init_write_strength={cfg.init_write_strength}"
 )

@@ -45,8 +45,8 @@ else:
     gen = torch.Generator().manual_seed(0)
     n_episodes = 2000
     print(
-        f"\n5-way 1-shot, nearest neighbour on raw pixels, {n_episodes} episodes per row,"
-        f" {len(names)} evaluation alphabets x 10 characters"
+        f"\n5-way 1-shot, nearest neighbour on raw pixels, {n_episodes} episodes per row\n"
+        f"({len(names)} evaluation alphabets x 10 characters)"
     )
     for label, within in (("classes from one alphabet", True), ("classes from 5 alphabets", False)):
         if within:  # 5 characters of one alphabet
