@@ -73,10 +73,10 @@ for step in range(1, STEPS + 1):
             p.sub_(LR * (u / (1 - 0.9**step)) / ((v / (1 - 0.999**step)).sqrt() + 1e-8))
 
 episodes = {
-    "A": sample_tasks(cfg, world_a, 100, torch.Generator().manual_seed(1)),
-    "B": sample_tasks(cfg, world_b, 100, torch.Generator().manual_seed(1)),
+    "A": sample_tasks(cfg, world_a, 60, torch.Generator().manual_seed(1)),
+    "B": sample_tasks(cfg, world_b, 60, torch.Generator().manual_seed(1)),
 }
-print(f"1-shot 5-way accuracy on unseen classes, 100 episodes, ± CI95 ({STEPS} steps x {BATCH})")
+print(f"1-shot 5-way accuracy on unseen classes, 60 episodes, ± CI95 ({STEPS} steps x {BATCH})")
 print(f"{'pretraining data':<16} {'domain A':>12} {'domain B':>12}")
 for i, name in enumerate(recipes):
     models[i].load_state_dict({k: v[i].detach() for k, v in params.items()})

@@ -38,7 +38,7 @@ print(
     f"prototypes after shuffling the support set, max |difference|: {(reordered - c).abs().max():.1e}"
 )
 
-cfg = replace(ProtoNetConfig.synthetic(), train_episodes=200, test_episodes=200)
+cfg = replace(ProtoNetConfig.synthetic(), train_episodes=200, test_episodes=100)
 model, losses = train(cfg)
 torch.manual_seed(1)
 scores = {
