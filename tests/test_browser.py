@@ -114,16 +114,28 @@ def test_math_is_typeset_by_self_hosted_katex(
 
 
 def _unique_word(site_dir: Path) -> tuple[str, str]:
-    """A word that occurs on exactly one page of the search index, and that page's location."""
-    docs = json.loads((site_dir / "search" / "search_index.json").read_text())["docs"]
+    """A word that occurs on exactly one page of the search index, and that page's location.
+
+    Tokens are cut as the search engine (lunr) cuts them: split on the index's separator, trim
+    non-word characters at both ends, lower-case; only plain alphabetic tokens of prose are
+    candidates (code and the generated API pages are left out, as a reader searches prose).
+    """
+    index = json.loads((site_dir / "search" / "search_index.json").read_text())
+    separator = re.compile(index["config"]["separator"])
+    html_tag = re.compile(r"<[^>]+>")
+    code = re.compile(r"<(pre|code)\b.*?</\1>", re.S)
     pages: dict[str, set[str]] = {}
-    for doc in docs:
+    for doc in index["docs"]:
         page = doc["location"].split("#", 1)[0]
-        words = set(re.findall(r"[a-z]{9,}", (doc["title"] + " " + doc["text"]).lower()))
-        for word in words:
-            pages.setdefault(word, set()).add(page)
+        text = html_tag.sub(" ", code.sub(" ", doc["title"] + " " + doc["text"]))
+        tokens = {re.sub(r"^\W+|\W+$", "", token).lower() for token in separator.split(text)}
+        for word in tokens:
+            if re.fullmatch(r"[a-z]{9,}", word):
+                pages.setdefault(word, set()).add(page)
     counts = Counter({w: len(p) for w, p in pages.items()})
-    unique = sorted(w for w, n in counts.items() if n == 1)
+    unique = sorted(
+        w for w, n in counts.items() if n == 1 and not next(iter(pages[w])).startswith("reference/")
+    )
     assert unique, "no word is unique to one page"
     word = max(unique, key=lambda w: (len(w), w))
     return word, next(iter(pages[word]))
@@ -137,12 +149,13 @@ def test_search_finds_the_only_page_with_a_word(
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(site_url, wait_until="networkidle")
     page.click("label.md-search__icon, .md-search__input")
-    page.fill("input.md-search__input", word)
+    # Type key by key: the search box reacts to keyboard events, not to a programmatic fill.
+    page.locator("input.md-search__input").press_sequentially(word, delay=20)
     page.wait_for_selector(".md-search-result__item a", timeout=15_000)
     hrefs = page.eval_on_selector_all(".md-search-result__item a", "els => els.map(e => e.href)")
     page.close()
     expected = site_url + location
-    assert any(href.split("#", 1)[0] == expected for href in hrefs), (word, expected, hrefs)
+    assert any(href.split("#", 1)[0].split("?", 1)[0] == expected for href in hrefs), (word, expected, hrefs)
 
 
 def test_code_blocks_have_a_copy_button(

@@ -16,8 +16,10 @@ import pytest
 
 pytestmark = pytest.mark.xdist_group("site")
 
-# AnchorCheck makes linkchecker verify `page.html#anchor` targets too.
-CONFIG = "[checking]\nthreads=4\n[filtering]\ncheckextern=0\n[AnchorCheck]\n"
+# Anchors (`page/#section`) are checked by the strict build itself (mkdocs `validation.anchors`),
+# which is much faster than linkchecker's AnchorCheck plugin on this site (minutes, measured);
+# linkchecker covers what the build cannot see: every served URL, asset and font answers 200.
+CONFIG = "[checking]\nthreads=4\n[filtering]\ncheckextern=0\n"
 
 
 def _run(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -31,12 +33,12 @@ def _run(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def broken_site(tmp_path: Path) -> Iterator[str]:
-    """A two-page site with a missing page, a missing image and a missing anchor, on 127.0.0.1."""
+    """A two-page site with a missing page and a missing image, on 127.0.0.1."""
     root = tmp_path / "www"
     root.mkdir()
     (root / "index.html").write_text(
         '<html><body><a href="missing.html">x</a><img src="gone.png">'
-        '<a href="ok.html#there">ok</a><a href="ok.html#nowhere">bad anchor</a></body></html>'
+        '<a href="ok.html#there">ok</a><link rel="stylesheet" href="css/gone.css"></body></html>'
     )
     (root / "ok.html").write_text('<html><body><h2 id="there">ok</h2></body></html>')
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
@@ -50,10 +52,11 @@ def broken_site(tmp_path: Path) -> Iterator[str]:
         server.server_close()
 
 
-def test_linkchecker_catches_missing_pages_assets_and_anchors(broken_site: str, tmp_path: Path) -> None:
+def test_linkchecker_catches_missing_pages_and_assets(broken_site: str, tmp_path: Path) -> None:
     result = _run(broken_site, tmp_path)
     assert result.returncode == 1, result.stdout
-    for target in ["missing.html", "gone.png", "nowhere"]:
+    assert "3 errors found" in result.stdout, result.stdout
+    for target in ["missing.html", "gone.png", "css/gone.css"]:
         assert target in result.stdout, f"{target} not reported:\n{result.stdout}"
 
 
