@@ -62,9 +62,9 @@ changed = sum(
     for sx, sy, qx, _ in episodes
 ) / len(episodes)
 print(
-    f"\naccuracy over {len(episodes)} episodes, each episode's queries in one batch:"
+    f"\nuntrained-network accuracy over {len(episodes)} episodes, each episode's queries in one batch:"
     f" {100 * together.accuracy:.1f}% ± {100 * together.ci95:.1f}\n"
-    f"{'':>17}queries in single-class batches: {100 * grouped.accuracy:.1f}%"
+    f"{'':>35}queries in single-class batches: {100 * grouped.accuracy:.1f}%"
     f" ± {100 * grouped.ci95:.1f}"
 )
 print(f"share of query predictions that differ between the two: {100 * changed:.0f}%")
