@@ -36,8 +36,9 @@ install: $(STAMP) node-tools
 docs: $(STAMP)
 	$(BIN)/python -m mkdocs build --strict --site-dir site
 
-serve: docs
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
+# `mkdocs serve --strict` builds the whole site strictly before it serves (and stops if it fails).
+serve: $(STAMP)
+	@echo "Building strictly, then serving on http://$(HOST):$(PORT)/ (Ctrl-C stops)"
 	$(BIN)/python -m mkdocs serve --strict --dev-addr $(HOST):$(PORT)
 
 test: $(STAMP) node-tools

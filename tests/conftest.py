@@ -64,7 +64,7 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

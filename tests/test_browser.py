@@ -97,14 +97,20 @@ def test_math_is_typeset_by_self_hosted_katex(
     browser: object, site_url: str, built_site: tuple[Path, float]
 ) -> None:
     site_dir, _ = built_site
-    math_pages = [p for p in _pages(site_dir) if 'class="arithmatex"' in (site_dir / p / "index.html").read_text()]
+    math_pages = [
+        p
+        for p in _pages(site_dir)
+        if 'class="arithmatex"' in (site_dir / p / "index.html").read_text()
+    ]
     assert math_pages, "no page contains math"
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(site_url + math_pages[0], wait_until="networkidle")
     page.wait_for_selector(".arithmatex .katex", timeout=10_000)
     typeset = page.locator(".arithmatex .katex-html").count()
     raw = page.locator(".arithmatex").count()
-    assert typeset >= 1 and typeset == raw, f"{typeset} of {raw} formulas typeset on {math_pages[0]}"
+    assert typeset >= 1 and typeset == raw, (
+        f"{typeset} of {raw} formulas typeset on {math_pages[0]}"
+    )
     # After instant navigation to another page and back, the formulas are typeset again.
     page.click("a.md-header__button.md-logo")
     page.wait_for_load_state("networkidle")
@@ -155,18 +161,28 @@ def test_search_finds_the_only_page_with_a_word(
     hrefs = page.eval_on_selector_all(".md-search-result__item a", "els => els.map(e => e.href)")
     page.close()
     expected = site_url + location
-    assert any(href.split("#", 1)[0].split("?", 1)[0] == expected for href in hrefs), (word, expected, hrefs)
+    assert any(href.split("#", 1)[0].split("?", 1)[0] == expected for href in hrefs), (
+        word,
+        expected,
+        hrefs,
+    )
 
 
 def test_code_blocks_have_a_copy_button(
     browser: object, site_url: str, built_site: tuple[Path, float]
 ) -> None:
     site_dir, _ = built_site
-    code_pages = [p for p in _pages(site_dir) if "<pre" in (site_dir / p / "index.html").read_text()]
+    code_pages = [
+        p for p in _pages(site_dir) if "<pre" in (site_dir / p / "index.html").read_text()
+    ]
     assert code_pages, "no page has a code block"
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(site_url + code_pages[0], wait_until="networkidle")
     blocks = page.locator("pre > code").count()
-    buttons = page.locator("pre > button.md-clipboard, .md-code__button[data-md-type='copy'], button.md-clipboard").count()
+    buttons = page.locator(
+        "pre > button.md-clipboard, .md-code__button[data-md-type='copy'], button.md-clipboard"
+    ).count()
     page.close()
-    assert blocks >= 1 and buttons >= 1, f"{code_pages[0]}: {blocks} code blocks, {buttons} copy buttons"
+    assert blocks >= 1 and buttons >= 1, (
+        f"{code_pages[0]}: {blocks} code blocks, {buttons} copy buttons"
+    )

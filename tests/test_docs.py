@@ -122,12 +122,25 @@ FAULTS = {
         '```python\n--8<-- "reference_impl/__init__.py:no-such-section"\n```\n',
         "Snippet section 'no-such-section' could not be located",
     ),
-    "broken link": ("[nowhere](no-such-page.md)\n", "'no-such-page.md', but the target is not found"),
+    "broken link": (
+        "[nowhere](no-such-page.md)\n",
+        "'no-such-page.md', but the target is not found",
+    ),
     "missing snippet file": (
         '```python\n--8<-- "reference_impl/no_such_file.py"\n```\n',
         "'reference_impl/no_such_file.py' could not be found",
     ),
 }
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml, keeping MkDocs' `!ENV [NAME, default]` tag as its default value."""
+
+
+_ConfigLoader.add_constructor(
+    "!ENV",
+    lambda loader, node: loader.construct_sequence(node)[-1],  # type: ignore[arg-type]
+)
 
 
 def _mini_project(tmp_path: Path, extra: str) -> Path:
@@ -136,7 +149,7 @@ def _mini_project(tmp_path: Path, extra: str) -> Path:
     docs.mkdir()
     (docs / "index.md").write_text("# Home\n\n[Gate](gate.md)\n")
     (docs / "gate.md").write_text(GOOD_PAGE + "\n" + extra)
-    config = yaml.safe_load((REPO / "mkdocs.yml").read_text())
+    config = yaml.load((REPO / "mkdocs.yml").read_text(), Loader=_ConfigLoader)
     config["docs_dir"] = str(docs)
     config.pop("watch", None)
     snippets = next(

@@ -23,7 +23,9 @@ CONFIG = "[checking]\nthreads=4\n[filtering]\ncheckextern=0\n"
 
 
 def _run(url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("linkchecker", path=os.path.dirname(sys.executable)) or shutil.which("linkchecker")
+    exe = shutil.which("linkchecker", path=os.path.dirname(sys.executable)) or shutil.which(
+        "linkchecker"
+    )
     assert exe, "linkchecker is a test dependency (pip install -e '.[test]')"
     config = tmp_path / "linkcheckerrc"
     config.write_text(CONFIG)

