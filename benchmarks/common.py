@@ -537,21 +537,6 @@ class Progress:
 # Episodes and evaluation: the shared modules of the data layer
 
 
-def sample_batch(
-    data: Tensor,
-    n_way: int,
-    k_shot: int,
-    n_query: int,
-    meta_batch_size: int,
-    generator: torch.Generator,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """`reference_impl.episodes.sample_batch` (a meta-batch of episodes with a leading T)."""
-    from reference_impl import episodes
-
-    batch = episodes.sample_batch(data, n_way, k_shot, n_query, meta_batch_size, generator)
-    return batch[0], batch[1], batch[2], batch[3]
-
-
 def fixed_episodes(
     data: Tensor, n_way: int, k_shot: int, n_query: int, num_episodes: int, seed: int
 ) -> Any:
@@ -564,14 +549,6 @@ def fixed_episodes(
         raise HarnessError(
             f"cannot draw {n_way}-way {k_shot}-shot evaluation episodes: {err}"
         ) from err
-
-
-def evaluate_predictor(predict: Any, episodes: Any) -> tuple[float, float, int]:
-    """`reference_impl.evaluation.evaluate_predictor` as `(accuracy, ci95, episodes)`."""
-    from reference_impl import evaluation
-
-    result = evaluation.evaluate_predictor(predict, episodes)
-    return float(result.accuracy), float(result.ci95), int(result.episodes)
 
 
 def evaluate_prefixes(predict: Any, episodes: Any, counts: list[int]) -> list[dict[str, float]]:

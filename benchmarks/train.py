@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from benchmarks import common, distributed
 from benchmarks.common import HarnessError
 from benchmarks.distributed import DistInfo
+from reference_impl import episodes, evaluation
 
 RESUME_FILE = "resume.safetensors"
 """Resume state inside the run folder."""
@@ -196,7 +197,7 @@ class Trainer:
     def sample(self) -> tuple[Tensor, ...]:
         """The next training batch, drawn from the task generator (the full meta-batch)."""
         if self.method.episodic:
-            return common.sample_batch(
+            return episodes.sample_batch(
                 self.train_data,
                 self.n_way,
                 self.k_shot,
@@ -529,7 +530,8 @@ def run(argv: list[str]) -> dict[str, Any]:
     def validate() -> None:
         if not val_episodes:
             return
-        accuracy, ci95, count = common.evaluate_predictor(trainer.predictor(), val_episodes)
+        result = evaluation.evaluate_predictor(trainer.predictor(), val_episodes)
+        accuracy, ci95, count = result.accuracy, result.ci95, result.episodes
         history["validation"].append(
             {"step": trainer.step, "accuracy": accuracy, "ci95": ci95, "episodes": count}
         )
