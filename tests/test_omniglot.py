@@ -429,18 +429,21 @@ def test_maml_split_is_seeded_shuffle_of_sorted_characters() -> None:
     assert og.maml_split(seed=2).train != split.train
 
 
-def test_lake_split_counts_and_alphabets_disjoint() -> None:
+def test_lake_split_validation_is_in_domain_and_test_alphabets_are_unseen() -> None:
     split = og.lake_split()
     assert len(split.train) + len(split.val) == 964 and len(split.test) == 659
+    assert not set(split.train) & set(split.val)
     alphabets = [{c.split("/")[1] for c in part} for part in (split.train, split.val, split.test)]
-    assert [len(a) for a in alphabets] == [25, 5, 20]
-    assert not (
-        alphabets[0] & alphabets[1] or alphabets[0] & alphabets[2] or alphabets[1] & alphabets[2]
-    )
+    assert [len(a) for a in alphabets] == [30, 30, 20]
+    assert alphabets[1] == alphabets[0] and not alphabets[0] & alphabets[2]
     assert all(c.startswith("images_evaluation/") for c in split.test)
-    assert og.lake_split(num_val_alphabets=0).train == tuple(
+    for name, size in og.ALPHABETS["images_background"]:  # 15% of each alphabet, rounded
+        held = sum(c.split("/")[1] == name for c in split.val)
+        assert held == max(1, round(0.15 * size)), name
+    assert og.lake_split(val_fraction=0).train == tuple(
         c for c in og.omniglot_characters() if c.startswith("images_background/")
     )
+    assert og.lake_split(seed=2).val != split.val
 
 
 @pytest.mark.parametrize("name", ["maml", "lake"])
@@ -457,8 +460,8 @@ def test_committed_split_json_equals_function_output(name: str, tmp_path: Path) 
 def test_split_functions_reject_impossible_counts() -> None:
     with pytest.raises(ValueError, match=r"num_train \(1600\) and num_val \(100\).*< 1623"):
         og.maml_split(num_train=1600)
-    with pytest.raises(ValueError, match=r"num_val_alphabets must be in \[0, 30\), got 30"):
-        og.lake_split(num_val_alphabets=30)
+    with pytest.raises(ValueError, match=r"val_fraction must be in \[0, 1\), got 1"):
+        og.lake_split(val_fraction=1)
 
 
 # ---------------------------------------------------------------- download
