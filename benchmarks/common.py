@@ -67,6 +67,9 @@ class Method:
     """Trained on episodes (`False`: the baseline, trained on labelled class batches)."""
     test_episodes: int = 1000
     """Default number of test episodes: 600 for MAML (its code), 1000 otherwise (ProtoNets)."""
+    test_only: tuple[str, ...] = ("test_n_way", "test_n_query", "test_inner_steps")
+    """Config fields that training never reads, so a checkpoint trained for one setting may be
+    tested in another whose protocol differs only in these (`transferable_setting`)."""
 
 
 METHODS: dict[str, Method] = {
@@ -74,7 +77,13 @@ METHODS: dict[str, Method] = {
     "fomaml": Method("maml", "MAMLConfig", {"first_order": True}, test_episodes=600),
     "protonet": Method("protonet", "ProtoNetConfig", {}),
     "fast_weights": Method("fast_weights", "FastWeightsConfig", {}),
-    "baseline": Method("baseline", "BaselineConfig", {}, episodic=False),
+    "baseline": Method(
+        "baseline",
+        "BaselineConfig",
+        {},
+        episodic=False,
+        test_only=("n_way", "k_shot", "test_n_way", "test_n_query"),
+    ),
 }
 """Method names accepted by `benchmarks.train`."""
 
@@ -195,6 +204,37 @@ def omniglot_overrides(
     wanted.update(method.fixed)
     names = field_names(cfg_class)
     return {name: value for name, value in wanted.items() if name in names}
+
+
+def transferable_setting(
+    method_name: str, cfg_class: type, trained: str, tested: str, num_train_classes: int
+) -> None:
+    """Check that a checkpoint trained for setting `trained` may be reported under `tested`.
+
+    Allowed when the training protocol of the two settings is the same up to the method's
+    `test_only` fields, i.e. training for `tested` would have run the very same updates. Examples:
+    a ProtoNet trained for 5w1s (60-way 1-shot episodes) is the paper's 20w1s model too, and the
+    baseline's pre-training ignores N and K; MAML's classifier has N outputs, so never.
+
+    Raises:
+        HarnessError: Naming the fields whose training value differs.
+    """
+    method = METHODS[method_name]
+    configs = [
+        omniglot_overrides(method_name, cfg_class, *parse_setting(s), num_train_classes)
+        for s in (trained, tested)
+    ]
+    differ = sorted(
+        name
+        for name in set(configs[0]) | set(configs[1])
+        if name not in method.test_only and configs[0].get(name) != configs[1].get(name)
+    )
+    if differ:
+        fields = ", ".join(f"{n} {configs[0].get(n)!r} -> {configs[1].get(n)!r}" for n in differ)
+        raise HarnessError(
+            f"a {method_name} checkpoint trained for {trained} cannot be reported as {tested}: "
+            f"training for {tested} differs in {fields}; train that setting instead"
+        )
 
 
 def _maml_protocol(n_way: int, k_shot: int) -> dict[str, Any]:

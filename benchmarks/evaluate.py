@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import json
 import shutil
 import sys
@@ -73,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--split-part", choices=("test", "val"), default="test", help="characters to evaluate on"
     )
+    parser.add_argument(
+        "--setting",
+        default=None,
+        help="test setting (default: the trained one); another is allowed only where training "
+        "for it is the same protocol, e.g. a ProtoNet trained for 5w1s tested as 20w1s",
+    )
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the fixed test episodes")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
@@ -100,8 +107,9 @@ def run(argv: list[str]) -> dict[str, Any]:
         raise HarnessError("--device cuda requested but torch.cuda.is_available() is False")
     meta = read_checkpoint_metadata(args.checkpoint)
     extra = meta["extra"]
-    method_name, setting, split = extra["harness_method"], extra["setting"], meta["split"]
+    method_name, trained, split = extra["harness_method"], extra["setting"], meta["split"]
     method = common.METHODS[method_name]
+    setting = args.setting or trained
     n_way, k_shot = common.parse_setting(setting)
     counts = args.episodes or [method.test_episodes]
     if min(counts) < 1:
@@ -112,6 +120,11 @@ def run(argv: list[str]) -> dict[str, Any]:
             f"checkpoint trained on {data_kind!r} data: pass --out (results are Omniglot only)"
         )
     data_args = argparse.Namespace(data=data_kind, data_root=args.data_root, split=split)
+    if setting != trained:
+        cfg_class = getattr(importlib.import_module(f"reference_impl.{method.module}"),
+                            method.config_class)  # fmt: skip
+        # The class count only feeds the baseline's num_classes, equal for both settings.
+        common.transferable_setting(method_name, cfg_class, trained, setting, 0)
     data = load_part(data_args, args.split_part, torch.float32)
 
     from reference_impl import checkpoints
@@ -145,7 +158,8 @@ def run(argv: list[str]) -> dict[str, Any]:
         )
     head = evaluations[0]
     result = {
-        "method": method_name, "setting": setting, "split": split, "split_part": args.split_part,
+        "method": method_name, "setting": setting, "trained_setting": trained,
+        "split": split, "split_part": args.split_part,
         "n_way": n_way, "k_shot": k_shot, "n_query": common.TEST_QUERIES,
         "accuracy": head["accuracy"], "ci95": head["ci95"], "episodes": head["episodes"],
         "evaluations": evaluations, "eval_seed": args.eval_seed, "seed": meta.get("seed"),

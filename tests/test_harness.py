@@ -6,7 +6,9 @@ takes well under a second of compute; the weights are compared bit for bit.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import importlib
 import itertools
 import json
 import os
@@ -253,6 +255,57 @@ def test_evaluate_writes_result_with_provenance(tmp_path: Path) -> None:
     assert json.loads(again.read_text())["accuracy"] == first3
 
 
+def test_evaluate_in_another_setting_scores_the_same_model_on_its_episodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ProtoNet trained for 5w1s is reported as 20w1s; 5w5s (another training shot) is refused."""
+    from reference_impl import checkpoints, evaluation
+
+    run = tmp_path / "run"
+    assert train.main([*TINY, "--episodes", "2", "--val-every", "0", "--out", str(run)]) == 0
+    model = str(run / train.MODEL_FILE)
+    out = tmp_path / "r20.json"
+    flags = ["--episodes", "5", "--setting", "20w1s", "--out", str(out)]
+    assert evaluate.main([model, *flags]) == 0
+    result = json.loads(out.read_text())
+    assert (result["setting"], result["trained_setting"], result["n_way"]) == ("20w1s", "5w1s", 20)
+    data = train.load_part(
+        argparse.Namespace(data="synthetic", data_root=None, split="maml"), "test", torch.float32
+    )
+    episodes = common.fixed_episodes(data, 20, 1, common.TEST_QUERIES, 5, 0)
+    expected = evaluation.evaluate_predictor(checkpoints.load_predictor(model), episodes)
+    assert result["accuracy"] == pytest.approx(expected.accuracy, abs=1e-12)
+    capsys.readouterr()
+    assert evaluate.main([model, "--setting", "5w5s", "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert "trained for 5w1s cannot be reported as 5w5s" in err and "k_shot 1 -> 5" in err
+    assert "Traceback" not in err and not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "trained", "tested", "refused_field"),
+    [
+        ("protonet", "5w5s", "20w5s", None),
+        ("fast_weights", "5w1s", "20w1s", None),  # both train on 20-way episodes
+        ("baseline", "5w1s", "20w5s", None),  # pre-training ignores N and K
+        ("maml", "5w1s", "20w1s", "n_way"),  # the classifier has N outputs
+        ("protonet", "5w1s", "5w5s", "k_shot"),
+    ],
+)
+def test_transferable_setting_follows_the_training_protocol(
+    method: str, trained: str, tested: str, refused_field: str | None
+) -> None:
+    cfg_class = getattr(
+        importlib.import_module(f"reference_impl.{common.METHODS[method].module}"),
+        common.METHODS[method].config_class,
+    )
+    if refused_field is None:
+        common.transferable_setting(method, cfg_class, trained, tested, 100)
+    else:
+        with pytest.raises(common.HarnessError, match=rf"differs in .*{refused_field} "):
+            common.transferable_setting(method, cfg_class, trained, tested, 100)
+
+
 def test_progress_line_shows_rate_loss_validation_and_eta() -> None:
     """The bar reports episodes/s, loss, the last validation accuracy and an ETA."""
     progress = common.Progress(100, episodes_per_step=32, enabled=False)
@@ -301,6 +354,16 @@ def test_results_page_renders_files_and_not_run_yet(tmp_path: Path) -> None:
     lake = namespace["split_table"](results, "lake")
     assert "98.12" not in lake and "(paper)" not in lake
     assert "--budget-minutes 120" in namespace["commands"](results)
+    reused = {**_result("protonet", "20w1s", "maml", 0.955), "trained_setting": "5w1s"}
+    (folder / "protonet_20w1s_maml.json").write_text(json.dumps(reused))
+    results = namespace["load_results"](tmp_path)
+    row = next(
+        line
+        for line in namespace["split_table"](results, "maml").splitlines()
+        if line.startswith("| ProtoNets (ours)")
+    )
+    assert "| 95.50 ± 0.40 (90 min, the 5w1s model) |" in row
+    assert "ProtoNets 20w1s maml (trained for 5w1s)" in namespace["details_table"](results)
 
 
 def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> None:

@@ -66,7 +66,9 @@ def cell(result: dict | None) -> str:
     if result is None:
         return "not run yet"
     text = f"{100 * result['accuracy']:.2f} ± {100 * result['ci95']:.2f}"
-    return f"{text} ({minutes(result.get('train_seconds'))})"
+    reused = result.get("trained_setting", result["setting"])
+    note = f", the {reused} model" if reused != result["setting"] else ""
+    return f"{text} ({minutes(result.get('train_seconds'))}{note})"
 
 
 def split_table(results: dict, split: str) -> str:
@@ -110,8 +112,10 @@ def details_table(results: dict) -> str:
         if world and world > 1:
             where += f", {world} processes"
         commit = str(r.get("train_git_commit") or r.get("git_commit") or "?")[:10]
+        reused = r.get("trained_setting", setting)
+        trained = f" (trained for {reused})" if reused != setting else ""
         lines.append(
-            f"| {METHODS.get(method, method)} {setting} {split} | {scores} | "
+            f"| {METHODS.get(method, method)} {setting} {split}{trained} | {scores} | "
             f"{r.get('train_steps', '?')} | {minutes(r.get('train_seconds'))} | {where} | `{commit}` |"
         )
     return "\n".join(lines)
