@@ -19,6 +19,7 @@ Usage: `python -m benchmarks.run_all [--dry-run] [--plan] [--only SUBSTRING] [--
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shlex
 import subprocess
@@ -93,15 +94,44 @@ def replay_commands(result: dict, run_dir: Path) -> tuple[list[str], list[str]] 
         sys.executable, "-m", "benchmarks.evaluate", str(run_dir / "model.safetensors"),
         "--episodes", *counts, "--eval-seed", str(result.get("eval_seed", 0)),
     ]  # fmt: skip
+    if result.get("trained_setting", result["setting"]) != result["setting"]:
+        evaluate += ["--setting", result["setting"]]
     return argv, evaluate
 
 
+def trained_name(result: dict) -> str:
+    """`<method>_<setting it was trained for>_<split>`: results that share a model share a run."""
+    trained = result.get("trained_setting", result["setting"])
+    return f"{result['method']}_{trained}_{result['split']}"
+
+
+def reused_setting(method: str, setting: str, split: str) -> str | None:
+    """An earlier setting of `PLAN` whose model this run can reuse (identical training), if any."""
+    module = common.METHODS[method]
+    cfg_class = getattr(
+        importlib.import_module(f"reference_impl.{module.module}"), module.config_class
+    )
+    for earlier_method, earlier, earlier_split in PLAN:
+        if (earlier_method, earlier, earlier_split) == (method, setting, split):
+            return None
+        if (earlier_method, earlier_split) != (method, split):
+            continue
+        try:
+            common.transferable_setting(method, cfg_class, earlier, setting, 0)
+        except common.HarnessError:
+            continue
+        return earlier
+    return None
+
+
 def plan_commands(
-    method: str, setting: str, split: str, run_dir: Path
+    method: str, setting: str, split: str, run_dir: Path, trained: str | None = None
 ) -> tuple[list[str], list[str]]:
-    """Train and evaluate argvs of one run of `PLAN`."""
+    """Train and evaluate argvs of one run of `PLAN` (training for `trained`, default `setting`;
+    a finished run in `run_dir` is resumed as done, so a reused model is trained once)."""
+    trained = trained or setting
     train = [
-        sys.executable, "-m", "benchmarks.train", method, setting, "--split", split,
+        sys.executable, "-m", "benchmarks.train", method, trained, "--split", split,
         "--budget-minutes", str(BUDGET_MINUTES[method]), "--out", str(run_dir), "--resume",
     ]  # fmt: skip
     counts = ["600", "1000"]
@@ -109,6 +139,8 @@ def plan_commands(
         sys.executable, "-m", "benchmarks.evaluate", str(run_dir / "model.safetensors"),
         "--episodes", *(counts if method in ("maml", "fomaml") else counts[::-1]),
     ]  # fmt: skip
+    if trained != setting:
+        evaluate += ["--setting", setting]
     return train, evaluate
 
 
@@ -138,16 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     jobs: list[tuple[str, tuple[list[str], list[str]] | None]] = []
     if args.plan:
         for method, setting, split in PLAN:
-            name = f"{method}_{setting}_{split}"
+            trained = reused_setting(method, setting, split) or setting
+            run_dir = common.RUNS_DIR / f"bench_{method}_{trained}_{split}"
             jobs.append(
-                (name, plan_commands(method, setting, split, common.RUNS_DIR / f"bench_{name}"))
+                (
+                    f"{method}_{setting}_{split}",
+                    plan_commands(method, setting, split, run_dir, trained),
+                )
             )
     else:
         for path in sorted(common.OMNIGLOT_RESULTS.glob("*.json")):
             result = json.loads(path.read_text(encoding="utf-8"))
-            jobs.append(
-                (path.stem, replay_commands(result, common.RUNS_DIR / f"bench_{path.stem}"))
-            )
+            run_dir = common.RUNS_DIR / f"bench_{trained_name(result)}"
+            jobs.append((path.stem, replay_commands(result, run_dir)))
     for name, commands in jobs:
         if args.only and args.only not in name:
             continue

@@ -380,3 +380,22 @@ def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> Non
     assert evaluate_argv[-5:] == [checkpoint, "--episodes", "600", "--eval-seed", "0"]
     gpu = {**_result("maml", "5w1s", "maml", 0.98), "train_machine": {"device": "cuda"}}
     assert (run_all.replay_commands(gpu, tmp_path) is None) == (not torch.cuda.is_available())
+
+
+def test_run_all_trains_a_shared_model_once_and_evaluates_it_in_each_setting() -> None:
+    """ProtoNet 20w1s reuses the 5w1s run (same 60-way training); MAML 20w1s trains its own."""
+    from benchmarks import run_all
+
+    assert run_all.reused_setting("protonet", "20w1s", "lake") == "5w1s"
+    assert run_all.reused_setting("protonet", "20w5s", "maml") == "5w5s"
+    assert run_all.reused_setting("protonet", "5w5s", "maml") is None
+    assert run_all.reused_setting("maml", "20w1s", "maml") is None
+    assert run_all.reused_setting("fast_weights", "5w5s", "maml") is None
+    reused = {**_result("protonet", "20w1s", "maml", 0.96), "trained_setting": "5w1s"}
+    assert run_all.trained_name(reused) == "protonet_5w1s_maml"
+    commands = run_all.replay_commands(reused, Path("r"))
+    assert commands is not None and commands[1][-2:] == ["--setting", "20w1s"]
+    train_argv, evaluate_argv = run_all.plan_commands(
+        "protonet", "20w1s", "maml", Path("r"), "5w1s"
+    )
+    assert train_argv[3:5] == ["protonet", "5w1s"] and evaluate_argv[-2:] == ["--setting", "20w1s"]
