@@ -399,3 +399,37 @@ def test_run_all_trains_a_shared_model_once_and_evaluates_it_in_each_setting() -
         "protonet", "20w1s", "maml", Path("r"), "5w1s"
     )
     assert train_argv[3:5] == ["protonet", "5w1s"] and evaluate_argv[-2:] == ["--setting", "20w1s"]
+
+
+def test_task_shift_scores_fresh_val_and_test_tasks_against_a_val_calibration(
+    tmp_path: Path,
+) -> None:
+    """Rows equal the signals API applied by hand: reference on train + val, fresh tasks per part."""
+    from benchmarks import task_shift
+    from reference_impl import checkpoints, evaluation, signals
+
+    run = tmp_path / "run"
+    assert train.main([*TINY, "--episodes", "2", "--val-every", "0", "--out", str(run)]) == 0
+    model = run / train.MODEL_FILE
+    out = tmp_path / "shift.json"
+    assert task_shift.main([str(model), "--episodes", "8", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["split"], r["part"], r["episodes"]) for r in rows] == [
+        ("maml", "val", 8),
+        ("maml", "test", 8),
+    ]
+    net, cfg = checkpoints.load_model(model)
+    embed = signals.method_features("protonet", net, cfg)
+    assert embed is not None
+    args = argparse.Namespace(data="synthetic", data_root=None, split="maml")
+    parts = {p: train.load_part(args, p, torch.float32) for p in ("train", "val", "test")}
+    pick = torch.randperm(64, generator=torch.Generator().manual_seed(0))
+    reference = signals.fit_task_shift(embed, parts["train"][pick[:400]], parts["val"])
+    for row in rows:
+        tasks = list(evaluation.fixed_episodes(parts[row["part"]], 5, 1, 15, 8, 1))
+        shift = signals.task_shift(reference, embed, tasks)
+        assert row["mean_z"] == pytest.approx(shift.mean_z, rel=1e-9)
+        assert row["share_flagged"] == shift.share_flagged
+        scored = evaluation.evaluate_predictor(checkpoints.load_predictor(model), tasks)
+        assert row["accuracy"] == pytest.approx(scored.accuracy, abs=1e-12)
+    assert task_shift.main([str(tmp_path / "none.safetensors"), "--out", str(out)]) == 2
