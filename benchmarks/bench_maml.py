@@ -176,7 +176,22 @@ def grads_of(
 ) -> list[Tensor]:
     model.zero_grad(set_to_none=True)
     fn(model, batch)
-    return [p.grad.detach().float().clone() for p in model.parameters()]  # type: ignore[union-attr]
+    return [p.grad.detach().clone() for p in model.parameters()]  # type: ignore[union-attr]
+
+
+def max_rel_diff(got: list[Tensor], reference: list[Tensor]) -> float:
+    """Largest `max |g - r| / max |r|` over the parameter tensors."""
+    return max(
+        float((g - r).abs().max() / r.abs().max()) for g, r in zip(got, reference, strict=True)
+    )
+
+
+def float64_reference(first_order: bool) -> list[Tensor]:
+    """The `loop` meta-gradient of the same model and batch computed in float64: the yardstick
+    for every float32 variant's rounding error (`max_rel_grad_err_vs_float64`)."""
+    model, batch, cfg = setup(first_order)
+    batch64 = tuple(x.double() if x.is_floating_point() else x for x in batch)
+    return grads_of(variants(cfg, None)["loop"], model.double(), batch64)  # type: ignore[arg-type]
 
 
 def peak_memory_mib(name: str, first_order: bool, fast_fuse: bool | None) -> float:
@@ -227,10 +242,13 @@ def run(rounds: int, fast_fuse: bool | None, candidates: bool) -> list[dict[str,
         diffs: dict[str, float] = {}
         for name, fn in fns.items():
             got = grads_of(fn, model, batch)  # doubles as the warm-up step
-            diffs[name] = max(
-                float((g - r).abs().max() / r.abs().max())
-                for g, r in zip(got, reference, strict=True)
-            )
+            diffs[name] = max_rel_diff(got, reference)
+        truth = None if candidates else float64_reference(first_order)
+        errors = {
+            name: max_rel_diff(grads_of(fn, model, batch), truth)
+            for name, fn in fns.items()
+            if truth is not None
+        }
         for r in range(rounds):
             names = list(fns) if not candidates or r < CANDIDATE_ROUNDS else list(HEADLINE)
             this_round = {n: timed(fns[n], model, batch) for n in names}
@@ -251,6 +269,9 @@ def run(rounds: int, fast_fuse: bool | None, candidates: bool) -> list[dict[str,
                     "ratio_to_loop": round(statistics.median(ratios[name]), 3),
                     "timed_steps": len(times[name]),
                     "max_rel_grad_diff_to_loop": float(f"{diffs[name]:.2e}"),
+                    "max_rel_grad_err_vs_float64": (
+                        float(f"{errors[name]:.2e}") if name in errors else None
+                    ),
                     "peak_mem_mib": peak_memory_mib(name, first_order, fast_fuse),
                 }
             )
@@ -322,8 +343,15 @@ def main() -> None:
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "contention": "CPU timings were taken while other processes shared the cores (see load "
-        "averages); variants ran interleaved, so ratios are more reliable than seconds.",
+        "contention": (
+            "CPU timings were taken while other processes shared the cores (see load averages); "
+            "variants ran interleaved, so ratios are more reliable than seconds."
+            if max(load_before[0], os.getloadavg()[0]) > 0.75 * (os.cpu_count() or 1) + 1
+            else "The machine was otherwise idle (see load averages)."
+        ),
+        "float_error": "max_rel_grad_err_vs_float64: max over parameter tensors of "
+        "max|g - g64| / max|g64|, g64 being loop's meta-gradient in float64 on the same model "
+        "and batch; the loop's own value is the rounding error float32 alone causes here.",
         "results": rows,
         "candidates": {
             "meta_batch_size": args.candidate_meta_batch_size,

@@ -7,17 +7,22 @@ LABELS = {
     "exact": "reference, exact path",
     "fast": "reference, fast path",
 }
-HEADER = "| Variant | Order | Median step (s) | × loop | Peak memory (MiB) | Max rel. grad. diff. to loop |"
+HEADER = (
+    "| Variant | Order | Median step (s) | × loop | Peak memory (MiB) "
+    "| Max rel. grad. diff. to loop | Max rel. error vs float64 |"
+)
 
 
 def table(rows: list[dict], indent: str = "") -> None:
     print(indent + HEADER)
-    print(indent + "|---|---|---|---|---|---|")
+    print(indent + "|---|---|---|---|---|---|---|")
     for row in rows:
         name = LABELS.get(row["variant"], f"`{row['variant']}`")
+        err = row.get("max_rel_grad_err_vs_float64")
         print(
             f"{indent}| {name} | {row['order']} | {row['median_s']:.3f} | {row['ratio_to_loop']:.2f} "
-            f"| {row['peak_mem_mib']:.0f} | {row['max_rel_grad_diff_to_loop']:.1e} |"
+            f"| {row['peak_mem_mib']:.0f} | {row['max_rel_grad_diff_to_loop']:.1e} "
+            f"| {'–' if err is None else f'{err:.1e}'} |"
         )
 
 

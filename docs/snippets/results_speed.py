@@ -35,14 +35,16 @@ def device_label(data: dict) -> str:
 def maml_table(data: dict) -> str:
     """Rows of `bench_maml`: variant, order, median seconds, ratio to the plain loop."""
     lines = [
-        "| Variant | Order | Median s / step | × plain loop | Max rel. grad diff | Peak MiB |",
-        "|---|---|---|---|---|---|",
+        "| Variant | Order | Median s / step | × plain loop | Max rel. grad diff "
+        "| Max rel. error vs float64 | Peak MiB |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in data["results"]:
+        err = row.get("max_rel_grad_err_vs_float64")
         lines.append(
             f"| {row['variant']} | {row['order']} | {row['median_s']:.3f} | "
             f"{row['ratio_to_loop']:.2f} | {row['max_rel_grad_diff_to_loop']:.1e} | "
-            f"{row.get('peak_mem_mib', '–')} |"
+            f"{'–' if err is None else f'{err:.1e}'} | {row.get('peak_mem_mib', '–')} |"
         )
     return "\n".join(lines)
 
