@@ -153,8 +153,9 @@ def run(argv: list[str]) -> dict[str, Any]:
     out = args.out if args.out is not None else common.OMNIGLOT_RESULTS / f"{name}.json"
     checkpoint_ref = common.relative(args.checkpoint)
     if not args.no_publish and args.out is None:
+        # named after the setting it was trained for: a reused model is published once
         checkpoint_ref = publish_checkpoint(
-            args.checkpoint, common.CHECKPOINTS_DIR / f"{name}.safetensors"
+            args.checkpoint, common.CHECKPOINTS_DIR / f"{method_name}_{trained}_{split}.safetensors"
         )
     head = evaluations[0]
     result = {
