@@ -33,3 +33,12 @@ else:
             f"| {_row['share_flagged']:.1%} | {_row['mean_z']:+.2f} "
             f"| {100 * _row['accuracy']:.2f} ± {100 * _row['ci95']:.2f} |"
         )
+    _by = {(_r["split"], _r["part"]): _r for _r in _result["rows"]}
+    for _split in ("maml", "lake"):
+        _val, _test = _by.get((_split, "val")), _by.get((_split, "test"))
+        if _val and _test:
+            print(
+                f"\n`{_split}`: test tasks flagged {_test['share_flagged']:.1%} against "
+                f"{_val['share_flagged']:.1%} of validation tasks; accuracy "
+                f"{100 * (_test['accuracy'] - _val['accuracy']):+.2f} points from validation to test."
+            )
