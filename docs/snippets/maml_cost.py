@@ -46,6 +46,10 @@ for file in ("maml_speed.json", "maml_speed_cuda.json"):
             f"\nSecond order, against float64: float32 rounding alone puts the loop {loop:.1e} "
             f"away; the fast path is {fast:.1e} away ({fast / loop:.1f} times the loop's error)."
         )
+    else:
+        print(
+            "\n(This file predates the float64 column; `python -m benchmarks.bench_maml` fills it.)"
+        )
     print(
         f'\n??? note "Candidates for the fast path on this device (meta-batch '
         f'{candidates["meta_batch_size"]}, median of {candidates["rounds"]} steps)"\n'
