@@ -29,7 +29,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -125,6 +125,16 @@ def load_method(name: str) -> tuple[Method, ModuleType, type]:
     if cfg_class is None:
         raise HarnessError(f"reference_impl.{method.module} has no {method.config_class}")
     return method, module, cfg_class
+
+
+def run_cli(module: str, run: Callable[[list[str]], Any], argv: list[str] | None) -> int:
+    """Call `run(argv)` (default `sys.argv[1:]`); a `HarnessError` prints one line, returns 2."""
+    try:
+        run(list(sys.argv[1:] if argv is None else argv))
+    except HarnessError as err:
+        print(f"{module}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def parse_setting(setting: str) -> tuple[int, int]:

@@ -193,12 +193,7 @@ def publish_checkpoint(source: Path, target: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; user errors print one line and return 2."""
-    try:
-        run(list(sys.argv[1:] if argv is None else argv))
-    except HarnessError as err:
-        print(f"benchmarks.evaluate: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return common.run_cli("benchmarks.evaluate", run, argv)
 
 
 if __name__ == "__main__":

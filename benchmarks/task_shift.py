@@ -133,12 +133,7 @@ def run(argv: list[str]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; user errors print one line and return 2."""
-    try:
-        run(list(sys.argv[1:] if argv is None else argv))
-    except HarnessError as err:
-        print(f"benchmarks.task_shift: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return common.run_cli("benchmarks.task_shift", run, argv)
 
 
 if __name__ == "__main__":
