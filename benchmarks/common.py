@@ -182,7 +182,8 @@ def omniglot_overrides(
     * ProtoNets (Snell et al. 2017, §3.1): 60-way training episodes, 5 queries per class,
       training shot = test shot.
     * Fast weights: Conv-4 encoder, 20-way training episodes with 5 queries per class.
-    * The baseline pre-trains on every training class (`num_classes`).
+    * The baseline pre-trains on every training class (`num_classes`) for up to 30000 updates
+      (a wall-clock budget normally ends it first).
 
     Only fields the config class has are returned, so the mapping survives small API changes.
 
@@ -210,7 +211,12 @@ def omniglot_overrides(
         # fast-weights notes); `predict` reads N from the support labels, so any test N works.
         wanted.update({"n_query": 5, "n_way": max(n_way, 20)})
     elif method.module == "baseline":
-        wanted.update({"num_classes": num_train_classes, "n_query": TEST_QUERIES})
+        # The config's 300 steps are sized for the synthetic demo; on Omniglot a 30-minute
+        # budget runs about 3000 updates of 128 images on one core, so the step count must not
+        # end training first. 30000 updates is about 40 passes over the maml split's images.
+        wanted.update(
+            {"num_classes": num_train_classes, "n_query": TEST_QUERIES, "train_steps": 30000}
+        )
     wanted.update(method.fixed)
     names = field_names(cfg_class)
     return {name: value for name, value in wanted.items() if name in names}

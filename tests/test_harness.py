@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import common, evaluate, train
+from benchmarks import common, evaluate, run_all, train
 from reference_impl.protonet import ProtoNetConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -200,6 +200,16 @@ def test_resolve_config_sets_baseline_classes_from_data() -> None:
     assert (cfg.backbone, cfg.num_classes, cfg.train_steps, cfg.n_way, cfg.k_shot) == (
         "conv4", 4400, 11, 20, 1,
     )  # fmt: skip
+
+
+def test_baseline_omniglot_protocol_outlasts_a_30_minute_budget() -> None:
+    """Without `--episodes`, the synthetic default (300 updates, about 3 min here) must not stop
+    an Omniglot pre-training that `make bench --plan` gives 30 minutes: the protocol's step count
+    covers a budget at 0.3 s per update, twice faster than this 1-thread CPU measured."""
+    args, cfg_class = train.parse_args(["baseline", "5w1s"])
+    cfg = train.resolve_config(args, cfg_class, num_train_classes=4400)
+    assert cfg_class().train_steps < 1000
+    assert cfg.train_steps * 0.3 >= run_all.BUDGET_MINUTES["baseline"] * 60
 
 
 def test_tensor_file_round_trip_and_safetensors_layout(tmp_path: Path) -> None:
