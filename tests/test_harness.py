@@ -378,8 +378,6 @@ def test_results_page_renders_files_and_not_run_yet(tmp_path: Path) -> None:
 
 def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> None:
     """`make bench` reruns a result with its recorded update count (deterministic), not its budget."""
-    from benchmarks import run_all
-
     commands = run_all.replay_commands(_result("maml", "5w1s", "maml", 0.98), tmp_path / "r")
     assert commands is not None
     train_argv, evaluate_argv = commands
@@ -394,8 +392,6 @@ def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> Non
 
 def test_run_all_trains_a_shared_model_once_and_evaluates_it_in_each_setting() -> None:
     """ProtoNet 20w1s reuses the 5w1s run (same 60-way training); MAML 20w1s trains its own."""
-    from benchmarks import run_all
-
     assert run_all.reused_setting("protonet", "20w1s", "lake") == "5w1s"
     assert run_all.reused_setting("protonet", "20w5s", "maml") == "5w5s"
     assert run_all.reused_setting("protonet", "5w5s", "maml") is None
