@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from benchmarks.common import contention_note, cpu_flags, cpu_model, cuda_precision
 from reference_impl.maml import (
     MAMLConfig,
     build_model,
@@ -302,15 +303,7 @@ def main() -> None:
     META_BATCH_SIZE = args.candidate_meta_batch_size
     candidate_rows = run(CANDIDATE_ROUNDS, fuse, candidates=True)
     META_BATCH_SIZE = args.meta_batch_size
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    flags = Path("/proc/cpuinfo").read_text()
+    cpu, flags = cpu_model(), cpu_flags()
     result = {
         "setting": {
             "network": "Conv-4, 64 filters, stride-2 convolutions, BN with batch statistics",
@@ -338,17 +331,13 @@ def main() -> None:
             "avx512": "avx512f" in flags,
             "amx": "amx_bf16" in flags,
             "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
+            **(cuda_precision() if args.device == "cuda" else {}),
             "torch": torch.__version__,
             "python": platform.python_version(),
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
-        "contention": (
-            "CPU timings were taken while other processes shared the cores (see load averages); "
-            "variants ran interleaved, so ratios are more reliable than seconds."
-            if max(load_before[0], os.getloadavg()[0]) > 1.5  # the benchmark itself is ~1
-            else "The machine was otherwise idle (see load averages)."
-        ),
+        "contention": contention_note(load_before[0], os.getloadavg()[0]),
         "float_error": "max_rel_grad_err_vs_float64: max over parameter tensors of "
         "max|g - g64| / max|g64|, g64 being loop's meta-gradient in float64 on the same model "
         "and batch; the loop's own value is the rounding error float32 alone causes here.",

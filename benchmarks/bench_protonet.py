@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmarks.common import contention_note, cpu_flags, cpu_model, cuda_precision
 from reference_impl import protonet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -242,16 +243,7 @@ def cuda_peak_memory(episode: str, names: list[str]) -> dict[str, float]:
 
 
 def machine() -> dict[str, object]:
-    flags: set[str] = set()
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags") and not flags:
-                flags = set(line.split(":", 1)[1].split())
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+    flags, model = cpu_flags(), cpu_model()
     info: dict[str, object] = {
         "cpu": model,
         "logical_cpus": os.cpu_count(),
@@ -264,6 +256,7 @@ def machine() -> dict[str, object]:
     }
     if torch.cuda.is_initialized():
         info["gpu"] = torch.cuda.get_device_name()
+        info.update(cuda_precision())
     return info
 
 
@@ -320,7 +313,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "rounds": args.rounds,
             "load_average_1min_before_after": [load_before[0], os.getloadavg()[0]],
             "wall_s": time.time() - started,
-            "note": "variants interleaved in one process; medians; other processes shared the CPU",
+            "note": "variants interleaved in one process; medians. "
+            + contention_note(load_before[0], os.getloadavg()[0]),
             "memory": MEMORY_NOTE,
         },
         "fast_path": FAST_PATH,

@@ -471,6 +471,26 @@ def machine_info(device: str = "cpu", dtype: str = "float32") -> dict[str, Any]:
     return info
 
 
+def cuda_precision() -> dict[str, bool]:
+    """Whether cuDNN convolutions and CUDA matmuls may use TF32 (PyTorch lets convolutions by
+    default): on a GPU it sets how far float32 results stand from float64 ones."""
+    return {
+        "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+        "matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+    }
+
+
+def contention_note(load_before: float, load_after: float) -> str:
+    """Whether other processes shared the CPU during a speed benchmark, read from the 1-minute
+    load average (the benchmark's own process accounts for about 1 of it)."""
+    if max(load_before, load_after) > 1.5:
+        return (
+            "CPU timings were taken while other processes shared the cores (see load averages); "
+            "variants ran interleaved, so ratios are more reliable than seconds."
+        )
+    return "The machine was otherwise idle (see load averages)."
+
+
 def git_commit() -> str:
     """Commit of the working tree (`-dirty` appended when tracked files differ), or `unknown`."""
     try:

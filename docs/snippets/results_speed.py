@@ -60,6 +60,20 @@ def protonet_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def tf32_section(root: Path | None = None) -> str:
+    """The committed output of `benchmarks.tf32_check`, or an empty string when absent."""
+    path = (root or repo_root()) / "benchmarks" / "results" / "maml_tf32_cuda.log"
+    if not path.exists():
+        return ""
+    return (
+        "### `maml_tf32_cuda.log`\n\nMAML meta-gradient error against float64 on the GPU, with "
+        "cuDNN's TF32 convolutions allowed (PyTorch's default) and forbidden "
+        "(`python -m benchmarks.tf32_check --device cuda`):\n\n```text\n"
+        + path.read_text(encoding="utf-8").strip()
+        + "\n```\n"
+    )
+
+
 def render(root: Path | None = None) -> str:
     """The whole report: one section per result file, or a note that none exists."""
     files = speed_files(root)
@@ -80,4 +94,5 @@ def render(root: Path | None = None) -> str:
         if note:
             parts.append(f"\n*Conditions*: {note}")
         parts.append("")
+    parts.append(tf32_section(root))
     return "\n".join(parts)
