@@ -21,8 +21,6 @@ import argparse
 import datetime
 import importlib
 import json
-import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -187,18 +185,15 @@ def publish_checkpoint(source: Path, target: Path) -> str:
     """Copy a checkpoint and its sidecar files (same stem) to `target`; return its repo path.
 
     Re-evaluating a checkpoint that is already published (`source` is `target`) copies nothing.
-    Each file is written beside its target and renamed into place, so an interrupted copy never
+    Each file goes through `common.atomic_write_bytes`, so an interrupted copy never
     leaves a half-written checkpoint where a result points.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     if source.resolve() == target.resolve():
         return common.relative(target)
     for file in source.parent.glob(f"{source.stem}.*"):
-        if file.is_file() and not file.name.endswith(".tmp"):
-            final = target.with_suffix(file.suffix)
-            partial = final.with_name(final.name + ".tmp")
-            shutil.copyfile(file, partial)
-            os.replace(partial, final)
+        if file.is_file():
+            common.atomic_write_bytes(target.with_suffix(file.suffix), file.read_bytes())
     return common.relative(target)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 import benchmarks.bench_maml as bench
+from benchmarks.common import atomic_write_bytes
 
 
 def lines(device: str) -> list[str]:
@@ -60,10 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     bench.META_BATCH_SIZE = args.meta_batch_size
     text = "\n".join(lines(args.device)) + "\n"
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(args.out)
+        atomic_write_bytes(args.out, text.encode())
 
 
 if __name__ == "__main__":
