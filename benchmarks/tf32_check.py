@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(
             2, "tf32_check: --device cuda needs a GPU (none is visible); try --device cpu\n"
         )
+    if args.meta_batch_size < 1:
+        parser.error(f"--meta-batch-size must be at least 1, got {args.meta_batch_size}")
     bench.META_BATCH_SIZE = args.meta_batch_size
     text = "\n".join(lines(args.device)) + "\n"
     if args.out:

@@ -80,3 +80,13 @@ def test_speed_report_renders_every_committed_file_with_its_device() -> None:
     cuda = json.loads((REPO / "benchmarks/results/protonet_speed_cuda.json").read_text())
     for episode, row in cuda["episodes"].items():
         assert f"| {episode} | fast | {row['median_ms']['fast']:.1f} |" in text
+
+
+def test_tf32_check_rejects_an_empty_meta_batch_with_a_message(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        tf32_check.main(["--device", "cpu", "--meta-batch-size", "0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--meta-batch-size must be at least 1, got 0" in err and "Traceback" not in err
