@@ -167,13 +167,19 @@ def episode_images(episode: str, device: str) -> Tensor:
 
 
 def time_episode(
-    episode: str, rounds: int, with_compile: bool, device: str = "cpu"
+    episode: str,
+    rounds: int,
+    with_compile: bool,
+    device: str = "cpu",
+    names: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """Interleaved timings of every variant on one episode shape."""
+    """Interleaved timings of every variant (or of `names` only) on one episode shape."""
     n, k, q = EPISODES[episode]
     images = episode_images(episode, device)
     steps, warmup = {}, {}
     for name, build in variants(episode, with_compile).items():
+        if names is not None and name not in names:
+            continue
         torch.manual_seed(0)
         step = build(images)
         warmup[name] = timed(step) + timed(step)  # first updates allocate Adam state, compile

@@ -1,6 +1,6 @@
 """`make bench`: regenerate every committed benchmark result that fits on this machine, in sequence.
 
-1. Speed: `benchmarks.bench_maml`, `benchmarks.bench_protonet`, `benchmarks.bench_episodes`
+1. Speed: the one-process report `benchmarks.speed`, then `benchmarks.bench_maml`, `benchmarks.bench_protonet`, `benchmarks.bench_episodes`
    (those that exist), each writing its JSON under `benchmarks/results/`.
 2. Omniglot: for every committed `benchmarks/results/omniglot/*.json`, replay its training command
    with the recorded number of updates in place of the wall-clock budget (so the rerun is
@@ -30,7 +30,7 @@ import torch
 
 from benchmarks import common
 
-SPEED_MODULES = ("bench_maml", "bench_protonet", "bench_episodes")
+SPEED_MODULES = ("speed", "bench_maml", "bench_protonet", "bench_episodes")
 """Speed benchmarks run first, when their files exist."""
 
 BUDGET_MINUTES = {"protonet": 30, "maml": 120, "fomaml": 120, "fast_weights": 60, "baseline": 30}

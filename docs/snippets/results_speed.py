@@ -1,4 +1,5 @@
-"""Render the speed report from benchmarks/results/*_speed*.json (Markdown)."""
+"""Render the speed report (Markdown): the one-process comparison from
+benchmarks/results/speed_report*.json, then the detailed *_speed*.json files."""
 
 from __future__ import annotations
 
@@ -60,6 +61,45 @@ def protonet_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def report_files(root: Path | None = None) -> list[tuple[str, dict]]:
+    """(file name, content) of every one-process report of `benchmarks.speed`, sorted by name."""
+    folder = (root or repo_root()) / "benchmarks" / "results"
+    return [
+        (path.name, json.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(folder.glob("speed_report*.json"))
+    ]
+
+
+def report_table(data: dict) -> str:
+    """Summary rows of `benchmarks.speed`: workload, variant, median ms, ratio to plain PyTorch."""
+    lines = [
+        "| Workload | Variant | Median ms / step | × plain PyTorch |",
+        "|---|---|---|---|",
+    ]
+    for row in data["summary"]:
+        lines.append(
+            f"| {row['workload']} | {row['variant']} | {row['median_ms']:.1f} | "
+            f"{row['ratio_to_plain']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def report_section(root: Path | None = None) -> str:
+    """Every one-process report with its device, command, commit and conditions."""
+    parts = []
+    for name, data in report_files(root):
+        machine, conditions = data.get("machine", {}), data.get("conditions", {})
+        parts += [
+            f"### `{name}`\n",
+            f"{device_label(data)}; torch {machine.get('torch', '?')}; "
+            f"{conditions.get('wall_s', 0) / 60:.0f} min in one process; "
+            f"commit `{str(data.get('git_commit', '?'))[:12]}`; made by `{data.get('command')}`.\n",
+            report_table(data),
+            f"\n*Conditions*: {conditions.get('contention', '?')}\n",
+        ]
+    return "\n".join(parts)
+
+
 def tf32_section(root: Path | None = None) -> str:
     """The committed output of `benchmarks.tf32_check`, or an empty string when absent."""
     path = (root or repo_root()) / "benchmarks" / "results" / "maml_tf32_cuda.log"
@@ -76,10 +116,12 @@ def tf32_section(root: Path | None = None) -> str:
 
 def render(root: Path | None = None) -> str:
     """The whole report: one section per result file, or a note that none exists."""
-    files = speed_files(root)
-    if not files:
+    files, headline = speed_files(root), report_section(root)
+    if not files and not headline:
         return "No speed result files yet (`make bench` writes them): not run yet."
     parts = []
+    if headline:
+        parts += ["## One-process comparison\n", headline, "## Detailed benchmarks\n"]
     for name, data in files:
         parts.append(
             f"### `{name}`\n\n{device_label(data)}; torch {data.get('machine', {}).get('torch', '?')}.\n"
