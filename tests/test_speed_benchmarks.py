@@ -77,6 +77,10 @@ def test_speed_report_renders_every_committed_file_with_its_device() -> None:
             assert f"GPU: {gpu}" in text
     if (REPO / "benchmarks/results/maml_tf32_cuda.log").exists():
         assert "cudnn_allow_tf32=False" in text
+    for name, report in render["report_files"](REPO):
+        assert f"### `{name}`" in text
+        for row in report["summary"]:
+            assert f"| {row['workload']} | {row['variant']} | {row['median_ms']:.1f} |" in text
     cuda = json.loads((REPO / "benchmarks/results/protonet_speed_cuda.json").read_text())
     for episode, row in cuda["episodes"].items():
         assert f"| {episode} | fast | {row['median_ms']['fast']:.1f} |" in text
