@@ -376,6 +376,34 @@ def test_results_page_renders_files_and_not_run_yet(tmp_path: Path) -> None:
     assert "ProtoNets 20w1s maml (trained for 5w1s)" in namespace["details_table"](results)
 
 
+@pytest.mark.parametrize(
+    ("accuracy", "status"),
+    [
+        (0.9812, "met"),  # target 98.0
+        (0.97996, "met to 2 decimals (97.996)"),  # shows as 98.00, is below 98.0
+        (0.9789, "missed by 0.11"),
+    ],
+)
+def test_targets_table_compares_each_cell_at_full_precision(
+    tmp_path: Path, accuracy: float, status: str
+) -> None:
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    folder = tmp_path / "benchmarks" / "results" / "omniglot"
+    folder.mkdir(parents=True)
+    (folder / "maml_5w1s_maml.json").write_text(
+        json.dumps(_result("maml", "5w1s", "maml", accuracy))
+    )
+    lines = namespace["target_status"](namespace["load_results"](tmp_path)).splitlines()
+    maml = [line for line in lines if line.startswith("| MAML |")]
+    assert len(maml) == 4  # one line per MAML target cell
+    # 5400 s over 1234 updates = 4.4 s per update
+    assert maml[0] == (
+        f"| MAML | 5w1s | ≥ 98.0 | {100 * accuracy:.2f} ± 0.40 | {status} | 1234 | 4.4 |"
+    )
+    assert maml[1] == "| MAML | 5w5s | ≥ 99.5 | not run yet | open | – | – |"
+
+
 def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> None:
     """`make bench` reruns a result with its recorded update count (deterministic), not its budget."""
     commands = run_all.replay_commands(_result("maml", "5w1s", "maml", 0.98), tmp_path / "r")
