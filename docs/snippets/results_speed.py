@@ -30,7 +30,8 @@ def device_label(data: dict) -> str:
     machine = data.get("machine", {})
     if machine.get("gpu"):
         return f"GPU: {machine['gpu']}"
-    return f"CPU: {machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} threads"
+    threads = machine.get("torch_threads", "?")
+    return f"CPU: {machine.get('cpu', '?')}, {threads} thread{'' if threads == 1 else 's'}"
 
 
 def maml_table(data: dict) -> str:
