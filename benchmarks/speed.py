@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -137,24 +136,14 @@ def summary(
 
 
 def machine(device: str, load_before: tuple[float, ...]) -> dict[str, Any]:
-    flags = common.cpu_flags()
-    info: dict[str, Any] = {
+    """`bench_protonet`'s machine record, with the device and the load averages around the run."""
+    return {
         "device": device,
-        "cpu": common.cpu_model(),
-        "logical_cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "avx512": "avx512f" in flags,
-        "amx": bool(flags & {"amx_tile", "amx_bf16"}),
-        "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
+        "gpu": None,
+        **bench_protonet.machine(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
-    if device == "cuda":
-        info.update(common.cuda_precision())
-    return info
 
 
 def run(argv: list[str]) -> dict[str, Any]:

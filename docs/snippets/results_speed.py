@@ -16,13 +16,18 @@ def repo_root() -> Path:
     raise FileNotFoundError("run the docs build from the repository (mkdocs.yml not found)")
 
 
-def speed_files(root: Path | None = None) -> list[tuple[str, dict]]:
-    """(file name, content) of every speed result, sorted by name."""
+def result_files(pattern: str, root: Path | None = None) -> list[tuple[str, dict]]:
+    """(file name, content) of every `benchmarks/results/` JSON matching `pattern`, by name."""
     folder = (root or repo_root()) / "benchmarks" / "results"
     return [
         (path.name, json.loads(path.read_text(encoding="utf-8")))
-        for path in sorted(folder.glob("*_speed*.json"))
+        for path in sorted(folder.glob(pattern))
     ]
+
+
+def speed_files(root: Path | None = None) -> list[tuple[str, dict]]:
+    """(file name, content) of every detailed speed result, sorted by name."""
+    return result_files("*_speed*.json", root)
 
 
 def device_label(data: dict) -> str:
@@ -64,11 +69,7 @@ def protonet_table(data: dict) -> str:
 
 def report_files(root: Path | None = None) -> list[tuple[str, dict]]:
     """(file name, content) of every one-process report of `benchmarks.speed`, sorted by name."""
-    folder = (root or repo_root()) / "benchmarks" / "results"
-    return [
-        (path.name, json.loads(path.read_text(encoding="utf-8")))
-        for path in sorted(folder.glob("speed_report*.json"))
-    ]
+    return result_files("speed_report*.json", root)
 
 
 def report_table(data: dict) -> str:
