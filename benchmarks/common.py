@@ -315,7 +315,11 @@ def add_config_flags(parser: argparse.ArgumentParser, cfg_class: type, skip: set
         skip: Fields the harness sets through its own flags (e.g. `seed`).
     """
     docs = field_docs(cfg_class)
-    group = parser.add_argument_group(f"{cfg_class.__name__} fields")
+    group = parser.add_argument_group(
+        f"{cfg_class.__name__} fields",
+        "Defaults shown are the dataclass's; the SETTING's Omniglot protocol overrides some of "
+        "them (the run's summary.json lists the values used), and a flag given here overrides both.",
+    )
     for f in dataclasses.fields(cfg_class):
         if f.name in skip:
             continue

@@ -325,14 +325,23 @@ def save_model(path: Path, trainer: Trainer, split: str, extra: dict[str, Any]) 
 # Command line
 
 
-def build_parser(cfg_class: type | None = None) -> argparse.ArgumentParser:
-    """The argument parser; with `cfg_class`, also one flag per config field."""
+def build_parser(
+    cfg_class: type | None = None, *, first_pass: bool = False
+) -> argparse.ArgumentParser:
+    """The argument parser; with `cfg_class`, also one flag per config field.
+
+    `first_pass` builds the parser that only finds the method: no `--help` (so that
+    `METHOD --help` reaches the full parser and lists the config's flags) and an optional method.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.train",
         description="Train a reference method on Omniglot (resumable, optionally distributed).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        add_help=not first_pass,
     )
-    parser.add_argument("method", help=f"one of {', '.join(common.METHODS)}")
+    parser.add_argument(
+        "method", nargs="?" if first_pass else None, help=f"one of {', '.join(common.METHODS)}"
+    )
     parser.add_argument("setting", nargs="?", help=f"one of {', '.join(common.SETTINGS)}")
     parser.add_argument("--split", choices=common.SPLITS, default="maml", help="Omniglot split")
     parser.add_argument("--seed", type=int, default=0, help="initialisation and task sampling seed")
@@ -401,8 +410,9 @@ def build_parser(cfg_class: type | None = None) -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
     """Parse in two passes: the method first, then the flags generated from its config."""
-    first = build_parser()
-    known, _ = first.parse_known_args(argv)
+    known, _ = build_parser(first_pass=True).parse_known_args(argv)
+    if known.method is None:  # no method: the plain parser's usage error, or its help
+        build_parser().parse_args(argv)
     _, _, cfg_class = common.load_method(known.method)
     args = build_parser(cfg_class).parse_args(argv)
     if args.setting is None:

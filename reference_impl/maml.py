@@ -104,6 +104,9 @@ class MAMLConfig:
 def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> MAMLConfig:
     r"""Omniglot settings of Appendix A.1 (5-way or 20-way), 15 queries per class.
 
+    The paper does not state the training query count; the authors' code uses K per class
+    (pass `n_query=k_shot` for that). Test episodes are the caller's and may differ.
+
     Args:
         n_way: 5 (1 inner step, $\alpha = 0.4$, 32 tasks, 3 steps at test) or 20 (5 steps,
             $\alpha = 0.1$, 16 tasks, 5 steps at test).

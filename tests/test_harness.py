@@ -184,6 +184,41 @@ def test_config_flags_cover_every_dataclass_field() -> None:
     assert common.config_overrides(args) == {"outer_lr": 0.01, "fast": False, "n_way": 7}
 
 
+@pytest.mark.parametrize("argv", [["maml", "--help"], ["maml", "20w1s", "-h"]])
+def test_method_help_lists_its_config_flags(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`METHOD --help` reaches the second parser: the config's flags are listed, exit 0."""
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(argv)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "MAMLConfig fields" in out and "--n-query INT" in out and "--inner-lr FLOAT" in out
+
+
+def test_help_without_method_shows_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--help` alone prints the harness flags (the config's need a method), exit 0."""
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--budget-minutes" in out and "fields" not in out
+
+
+@pytest.mark.parametrize(
+    ("setting", "n_query", "inner"), [("5w1s", 15, (1, 0.4, 32)), ("20w1s", 1, (5, 0.1, 16))]
+)
+def test_resolve_config_follows_maml_appendix_and_flags_override_it(
+    setting: str, n_query: int, inner: tuple[int, float, int]
+) -> None:
+    """Appendix A.1 per setting; `--n-query 1` (the authors' code: K queries) overrides only it."""
+    extra = [] if n_query == 15 else ["--n-query", str(n_query)]
+    args, cfg_class = train.parse_args(["maml", setting, *extra])
+    cfg = train.resolve_config(args, cfg_class, num_train_classes=4400)
+    assert (cfg.inner_steps, cfg.inner_lr, cfg.meta_batch_size) == inner
+    assert (cfg.task, cfg.n_query, cfg.k_shot) == ("omniglot", n_query, 1)
+
+
 @pytest.mark.parametrize(("setting", "k_shot", "n_test"), [("5w1s", 1, 5), ("20w5s", 5, 20)])
 def test_resolve_config_follows_protonet_protocol(setting: str, k_shot: int, n_test: int) -> None:
     """ProtoNets on Omniglot: 60-way training, 5 queries, training shot = test shot, Conv-4."""
