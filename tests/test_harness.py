@@ -453,6 +453,23 @@ def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> Non
     assert (run_all.replay_commands(gpu, tmp_path) is None) == (not torch.cuda.is_available())
 
 
+@pytest.mark.parametrize("name", ["protonet_5w5s_maml", "protonet_5w1s_maml", "maml_5w1s_maml"])
+def test_run_all_plan_trains_with_the_committed_runs_flags(name: str) -> None:
+    """The plan's training command sets the same config flags as the committed result's own."""
+    result = json.loads((common.OMNIGLOT_RESULTS / f"{name}.json").read_text(encoding="utf-8"))
+    method, setting, split = result["method"], result["setting"], result["split"]
+    planned, _ = run_all.plan_commands(method, setting, split, Path("r"))
+    recorded = run_all.python_command(result["commands"]["train"][0])
+    harness = {"--budget-minutes", "--out", "--threads", "--checkpoint-every", "--split"}
+    harness |= {"--quiet", "--resume"}  # no value: the next token is not theirs, nor counted
+
+    def config_flags(argv: list[str]) -> dict[str, str]:
+        pairs = zip(argv, [*argv[1:], ""], strict=True)
+        return {f: v for f, v in pairs if f.startswith("--") and f not in harness}
+
+    assert config_flags(recorded) == config_flags(planned)
+
+
 def test_run_all_trains_a_shared_model_once_and_evaluates_it_in_each_setting() -> None:
     """ProtoNet 20w1s reuses the 5w1s run (same 60-way training); MAML 20w1s trains its own."""
     assert run_all.reused_setting("protonet", "20w1s", "lake") == "5w1s"
