@@ -12,6 +12,7 @@ import importlib
 import itertools
 import json
 import os
+import shlex
 import signal
 import struct
 import subprocess
@@ -540,3 +541,28 @@ def test_publish_checkpoint_copies_sidecars_and_republishing_in_place_is_a_no_op
     evaluate.publish_checkpoint(target, target)
     assert target.read_bytes() == b"weights-1"
     assert target.with_suffix(".json").read_bytes() == b'{"sidecar": 1}'
+
+
+def _documented_commands(module: str) -> list[tuple[str, list[str]]]:
+    """`-m benchmarks.<module> ...` lines in the bash blocks of README.md and the docs."""
+    found, marker = [], f"-m benchmarks.{module} "
+    for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+        for block in text.split("```bash\n")[1:]:
+            for line in block.split("```")[0].splitlines():
+                if marker in line and not line.lstrip().startswith("#"):
+                    argv = shlex.split(line.split(marker, 1)[1], comments=True)
+                    found.append((path.relative_to(REPO).as_posix(), argv))
+    return found
+
+
+def test_documented_train_and_evaluate_commands_parse() -> None:
+    """Every command a reader copies from the README or a page names flags that exist."""
+    trains, evaluates = _documented_commands("train"), _documented_commands("evaluate")
+    assert len(trains) >= 4 and len(evaluates) >= 3  # the README's and the results page's
+    for where, argv in trains:
+        args, cfg_class = train.parse_args(argv)
+        train.resolve_config(args, cfg_class, num_train_classes=4400)  # config flags are valid
+        assert args.setting in common.SETTINGS, where
+    for where, argv in evaluates:
+        assert evaluate.build_parser().parse_args(argv).checkpoint, where
