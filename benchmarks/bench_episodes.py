@@ -23,7 +23,6 @@ Usage: `python -m benchmarks.bench_episodes [--repeats 5] [--threads 1] [--data-
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -33,7 +32,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import machine_info
+from benchmarks.common import atomic_write_json, machine_info
 from reference_impl import omniglot
 from reference_impl.episodes import sample_batch, sample_episode
 from reference_impl.evaluation import fixed_episodes
@@ -151,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         **run(args.data_root, args.repeats, args.cold_repeats),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    atomic_write_json(args.out, result)
     for key in (
         "first_load_s",
         "cached_load_s",

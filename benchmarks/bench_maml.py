@@ -46,7 +46,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from benchmarks.common import contention_note, cpu_flags, cpu_model, cuda_precision
+from benchmarks.common import (
+    atomic_write_json,
+    contention_note,
+    cpu_flags,
+    cpu_model,
+    cuda_precision,
+)
 from reference_impl.maml import (
     MAMLConfig,
     build_model,
@@ -349,7 +355,7 @@ def main() -> None:
         },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_json(args.out, result, indent=2)
     print(json.dumps(rows, indent=1))
 
 

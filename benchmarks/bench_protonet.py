@@ -40,7 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from benchmarks.common import contention_note, cpu_flags, cpu_model, cuda_precision
+from benchmarks.common import (
+    atomic_write_json,
+    contention_note,
+    cpu_flags,
+    cpu_model,
+    cuda_precision,
+)
 from reference_impl import protonet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -295,7 +301,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 episode, ["plain", "exact", "fast"], args.device
             )
         report["conditions"]["memory"] = MEMORY_NOTE + " (added later with --memory-only)"
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        atomic_write_json(args.out, report, indent=2)
         return report
     load_before = os.getloadavg()
     started = time.time()
@@ -329,7 +335,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "episodes": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    atomic_write_json(args.out, report, indent=2)
     for episode, r in results.items():
         ms, ratio = r["median_ms"], r["ratio_to_plain"]
         print(

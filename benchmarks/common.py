@@ -380,6 +380,11 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def atomic_write_json(path: Path, value: Any, indent: int = 1) -> None:
+    """`value` as indented JSON text plus a newline, written through `atomic_write_bytes`."""
+    atomic_write_bytes(path, (json.dumps(value, indent=indent) + "\n").encode())
+
+
 def write_tensor_file(
     path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str, Any]
 ) -> None:

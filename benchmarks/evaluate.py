@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -176,7 +175,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         },
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }  # fmt: skip
-    common.atomic_write_bytes(out, (json.dumps(result, indent=1) + "\n").encode())
+    common.atomic_write_json(out, result)
     print(f"wrote {common.relative(out)}")
     return result
 

@@ -25,7 +25,6 @@ Usage: `python -m benchmarks.speed [--device cpu|cuda] [--threads N] [--maml-rou
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -189,7 +188,7 @@ def run(argv: list[str]) -> dict[str, Any]:
             "episodes": protonet,
         },
     }
-    common.atomic_write_bytes(args.out, (json.dumps(report, indent=2) + "\n").encode())
+    common.atomic_write_json(args.out, report, indent=2)
     for row in report["summary"]:
         print(
             f"{row['workload']:<40} {row['variant']:<6} {row['median_ms']:>9.1f} ms "

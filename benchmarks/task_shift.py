@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -126,7 +125,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "command": common.command_line("benchmarks.task_shift", argv),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }  # fmt: skip
-    common.atomic_write_bytes(args.out, (json.dumps(result, indent=1) + "\n").encode())
+    common.atomic_write_json(args.out, result)
     print(f"wrote {common.relative(args.out)}")
     return result
 

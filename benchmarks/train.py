@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import random
 import signal
@@ -626,9 +625,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "validation": history["validation"], "world_size": info.world_size,
     }  # fmt: skip
     if info.is_main:
-        common.atomic_write_bytes(
-            out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode()
-        )
+        common.atomic_write_json(out / "summary.json", summary)
     if use_dist:
         distributed.shutdown_distributed()
     return summary

@@ -566,3 +566,24 @@ def test_documented_train_and_evaluate_commands_parse() -> None:
         assert args.setting in common.SETTINGS, where
     for where, argv in evaluates:
         assert evaluate.build_parser().parse_args(argv).checkpoint, where
+
+
+def test_atomic_json_write_is_all_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result file holds the old or the new JSON, never a part, and no temporary is left."""
+    out = tmp_path / "results" / "r.json"
+    common.atomic_write_json(out, {"accuracy": 0.5})
+    assert json.loads(out.read_text()) == {"accuracy": 0.5} and out.read_text().endswith("}\n")
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        common.atomic_write_json(out, {"accuracy": 0.9, "rows": list(range(10_000))})
+    monkeypatch.undo()
+    with pytest.raises(TypeError):
+        common.atomic_write_json(out, {"accuracy": object()})
+    assert json.loads(out.read_text()) == {"accuracy": 0.5}
+    assert [p.name for p in out.parent.iterdir()] == ["r.json"]
