@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import atomic_write_json, machine_info
+from benchmarks.common import atomic_write_json, machine_info, provenance
 from reference_impl import omniglot
 from reference_impl.episodes import sample_batch, sample_episode
 from reference_impl.evaluation import fixed_episodes
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     result = {
+        **provenance("benchmarks.bench_episodes", argv),
         "machine": machine_info(),
         "note": args.note,
         **run(args.data_root, args.repeats, args.cold_repeats),

@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +53,7 @@ from benchmarks.common import (
     cpu_flags,
     cpu_model,
     cuda_precision,
+    provenance,
 )
 from reference_impl.maml import (
     MAMLConfig,
@@ -310,7 +312,8 @@ def main() -> None:
     candidate_rows = run(CANDIDATE_ROUNDS, fuse, candidates=True)
     META_BATCH_SIZE = args.meta_batch_size
     cpu, flags = cpu_model(), cpu_flags()
-    result = {
+    result: dict[str, Any] = {
+        **provenance("benchmarks.bench_maml", None),
         "setting": {
             "network": "Conv-4, 64 filters, stride-2 convolutions, BN with batch statistics",
             "n_way": 5,

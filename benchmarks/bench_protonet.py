@@ -46,6 +46,7 @@ from benchmarks.common import (
     cpu_flags,
     cpu_model,
     cuda_precision,
+    provenance,
 )
 from reference_impl import protonet
 
@@ -318,6 +319,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     fast_ratios = [r["ratio_to_plain"]["fast"] for r in results.values()]
     report = {
         "benchmark": "protonet_training_update",
+        **provenance("benchmarks.bench_protonet", argv),
         "unit": "milliseconds per update (one episode)",
         "device": args.device,
         "machine": machine(),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import datetime
 import importlib
 import inspect
 import itertools
@@ -523,6 +524,21 @@ def command_line(module: str, argv: list[str]) -> str:
     import shlex
 
     return shlex.join(["python", "-m", module, *argv])
+
+
+def provenance(module: str, argv: list[str] | None) -> dict[str, str]:
+    """What every result file records about its making: the command, the commit, the UTC time.
+
+    Args:
+        module: The benchmark's module, e.g. `"benchmarks.bench_maml"`.
+        argv: Its arguments (`None`: this process's `sys.argv[1:]`).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    return {
+        "command": command_line(module, args),
+        "git_commit": git_commit(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
 
 
 def relative(path: Path) -> str:

@@ -156,8 +156,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     report: dict[str, Any] = {
         "benchmark": "speed_report",
         "unit": "milliseconds per training step",
-        "command": common.command_line("benchmarks.speed", argv),
-        "git_commit": common.git_commit(),
+        **common.provenance("benchmarks.speed", argv),
         "machine": machine(args.device, load_before),
         "conditions": {
             "process": "one process; within a workload the variants ran interleaved, round by "

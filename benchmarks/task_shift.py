@@ -23,7 +23,6 @@ deployment-signals page renders.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from pathlib import Path
 from typing import Any
@@ -121,9 +120,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     ]
     result = {
         "n_way": args.n_way, "k_shot": args.k_shot, "rows": rows,
-        "machine": common.machine_info(), "git_commit": common.git_commit(),
-        "command": common.command_line("benchmarks.task_shift", argv),
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": common.machine_info(), **common.provenance("benchmarks.task_shift", argv),
     }  # fmt: skip
     common.atomic_write_json(args.out, result)
     print(f"wrote {common.relative(args.out)}")

@@ -587,3 +587,44 @@ def test_atomic_json_write_is_all_or_nothing(
         common.atomic_write_json(out, {"accuracy": object()})
     assert json.loads(out.read_text()) == {"accuracy": 0.5}
     assert [p.name for p in out.parent.iterdir()] == ["r.json"]
+
+
+def test_choosing_page_update_cells_say_what_each_benchmark_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both cells come from the one-process speed report; each memory figure says what it is."""
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "choosing_numbers.py").read_text(), namespace)
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert namespace["update_cell"]("protonet") == namespace["MISSING"]
+    maml = {"variant": "fast", "order": "second", "median_s": 1.234, "peak_mem_mib": 39.2}
+    episode = {"median_ms": {"fast": 250.4}, "saved_for_backward_mib": {"fast": 422.9}}
+    report = {
+        "maml": {"setting": {"meta_batch_size": 32}, "results": [maml]},
+        "protonet": {"episodes": {"60w5s5q": episode}},
+    }
+    (results / "speed_report.json").write_text(json.dumps(report))
+    assert (
+        namespace["update_cell"]("maml") == "1.23 s per meta-batch of 32 5w1s tasks, peak +39 MiB"
+    )
+    assert (
+        namespace["update_cell"]("protonet")
+        == "250 ms per 60w5s5q episode, 423 MiB saved for backward"
+    )
+
+
+def test_provenance_records_the_command_commit_and_time() -> None:
+    """Every benchmark file's provenance: the typed command, HEAD (dirty or not), UTC seconds."""
+    import datetime
+
+    record = common.provenance("benchmarks.bench_maml", ["--rounds", "2", "--out", "a b.json"])
+    assert record["command"] == "python -m benchmarks.bench_maml --rounds 2 --out 'a b.json'"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert record["git_commit"] in (head, f"{head}-dirty")
+    made = datetime.datetime.strptime(record["date"], "%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    assert abs((now - made).total_seconds()) < 60

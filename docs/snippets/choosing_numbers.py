@@ -46,10 +46,15 @@ def episode_time_cell(method: str, setting: str) -> str:
 
 
 def update_cell(method: str) -> str:
-    """Cost of one training update and its peak memory, from the speed benchmarks."""
+    """Cost of one training update and its memory, from the one-process speed report.
+
+    `benchmarks.speed` times MAML and ProtoNets in the same process, so the two cells were
+    measured under the same conditions.
+    """
+    report = load(RESULTS / "speed_report.json") or {}
     if method == "maml":
-        r = load(RESULTS / "maml_speed.json")
-        rows = [] if r is None else r.get("results", [])
+        r = report.get("maml", {})
+        rows = r.get("results", [])
         row = next((x for x in rows if x["variant"] == "fast" and x["order"] == "second"), None)
         if row is None:
             return MISSING
@@ -58,13 +63,13 @@ def update_cell(method: str) -> str:
         tasks = r["setting"]["meta_batch_size"]
         return f"{row['median_s']:.2f} s per meta-batch of {tasks} 5w1s tasks{mem_text}"
     if method == "protonet":
-        r = load(RESULTS / "protonet_speed.json")
-        episodes = {} if r is None else r.get("episodes", {})
-        row = episodes.get("60w5s5q") if isinstance(episodes, dict) else None
+        row = report.get("protonet", {}).get("episodes", {}).get("60w5s5q")
         if row is None:
             return MISSING
-        mem = row.get("peak_memory_mib", {}).get("fast")
-        mem_text = f", peak +{mem:.0f} MiB" if mem is not None else ""
+        # The ProtoNet timing records what autograd keeps for the backward pass, not the
+        # process's peak growth, so the label says which.
+        mem = row.get("saved_for_backward_mib", {}).get("fast")
+        mem_text = f", {mem:.0f} MiB saved for backward" if mem is not None else ""
         ms = row["median_ms"]["fast"]
         time_text = f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
         return f"{time_text} per 60w5s5q episode{mem_text}"
