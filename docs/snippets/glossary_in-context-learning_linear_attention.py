@@ -35,7 +35,7 @@ y_query = (x_query * w).sum(-1)  # (tasks, 1)
 
 
 def in_context_mse(n_context: int) -> list[float]:
-    """Query MSE / Var(y) of four learners given n_context examples of each task."""
+    """Query MSE / Var(y) of three learners given n_context examples of each task."""
     x = torch.randn(tasks, n_context, dim, generator=gen, dtype=f64)
     y = (x * w).sum(-1, keepdim=True)  # (tasks, n, 1)
     add = torch.zeros(tasks, 1, dim, dtype=f64)
