@@ -160,10 +160,13 @@ def test_decode_characters_matches_pillow_lanczos_within_one_grey_level() -> Non
     characters = random.Random(1).sample(og.omniglot_characters(), 20)
     ours = og.decode_characters(characters, REAL_ROOT)
     assert ours.shape == (20, 20, 28, 28) and ours.dtype == torch.uint8
+    compared = 0
     for c, character in enumerate(characters):
         for d, path in enumerate(sorted((REAL_ROOT / character).glob("*.png"))):
             diff = np.abs(pillow_thumbnail(path).astype(int) - ours[c, d].numpy().astype(int))
             assert diff.max() <= 1, (path, diff.max())
+            compared += 1
+    assert compared == 400, f"compared {compared} drawings; is {REAL_ROOT} extracted?"
 
 
 def test_resize_lanczos_rejects_integer_or_flat_input() -> None:

@@ -73,3 +73,20 @@ def test_ci_runs_the_readme_test_command() -> None:
     for run in runs:
         if "pip install torch" in run:
             assert "whl/cpu" in run, "hosted CI must take torch from the CPU wheel index"
+
+
+def test_ci_and_pages_fetch_and_extract_omniglot_before_building() -> None:
+    """Both hosted jobs have the extracted official layout where `default_root()` looks.
+
+    The tests compare thumbnails with Pillow reading the PNG files, and several pages show real
+    data only when `images_background/` and `images_evaluation/` are folders.
+    """
+    for name, job, build in (("ci.yml", "test", "make test"), ("pages.yml", "build", "make docs")):
+        steps = _load(REPO / ".github" / "workflows" / name)["jobs"][job]["steps"]
+        runs = [str(step.get("run", "")) for step in steps]
+        fetch = next(i for i, run in enumerate(runs) if "download_omniglot(" in run)
+        assert "download_omniglot('../shared/data/omniglot')" in runs[fetch], name
+        for part in ("images_background", "images_evaluation"):
+            extract = f"-m zipfile -e ../shared/data/omniglot/{part}.zip ../shared/data/omniglot/"
+            assert extract in runs[fetch], (name, part)
+        assert fetch < next(i for i, run in enumerate(runs) if run.strip() == build), name
