@@ -92,6 +92,8 @@ class BaselineConfig:
     """Query examples per class (Q)."""
     eval_tasks: int = 200
     """Episodes in `evaluate`."""
+    seed: int = 0
+    """Initial weights and pre-training batches in `main` (and `train`'s default batch order)."""
 
 
 # --8<-- [end:config]
@@ -395,7 +397,7 @@ def train(
         cfg: Uses `train_steps`, `lr`, `batch_size`, `num_classes` and the model fields.
         data: Meta-training classes, shape `(num_classes, examples_per_class, *x_shape)`.
         sample_batch: Returns `x (B, *x_shape)` and global labels `y (B,)`.
-        generator: Randomness for batch sampling; default seeded with 0.
+        generator: Randomness for batch sampling; default seeded with `cfg.seed`.
 
     Returns:
         The trained network and the loss of every step.
@@ -403,7 +405,7 @@ def train(
     Raises:
         ValueError: If `data` does not have `cfg.num_classes` classes.
     """
-    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    generator = generator if generator is not None else torch.Generator().manual_seed(cfg.seed)
     if data is not None:
         if data.dim() < 3 or data.shape[0] != cfg.num_classes:
             raise ValueError(
@@ -479,6 +481,7 @@ def main(cfg: BaselineConfig) -> dict[str, float]:
     Returns:
         `pretrain_loss` (mean of the last 10 steps), `accuracy` and `ci95` on new classes.
     """
+    torch.manual_seed(cfg.seed)  # the initial weights; `train` seeds its batches from cfg.seed
     model, losses = train(cfg)
     metrics = evaluate(model, cfg)
     return {"pretrain_loss": sum(losses[-10:]) / len(losses[-10:]), **metrics}

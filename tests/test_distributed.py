@@ -40,8 +40,9 @@ def tiny_maml_trainer(info: distributed.DistInfo) -> train.Trainer:
 
 
 def run_steps(trainer: train.Trainer) -> dict[str, torch.Tensor]:
-    """Take `STEPS` updates; return each step's meta-gradient and the final parameters."""
-    out: dict[str, torch.Tensor] = {}
+    """Take `STEPS` updates; return the initial parameters, each step's meta-gradient and the
+    final parameters."""
+    out = {f"init.{name}": p.detach().clone() for name, p in trainer.model.named_parameters()}
     for step in range(STEPS):
         trainer.train_step()
         for name, p in trainer.model.named_parameters():
@@ -110,6 +111,10 @@ def test_two_gloo_processes_match_single_process_maml(two_ranks: Path) -> None:
             torch.testing.assert_close(got[name], value, rtol=1e-10, atol=1e-13, msg=name)
     # the meta-gradient is not trivially zero, and the parameters moved
     assert any(float(v.abs().max()) > 1e-6 for k, v in expected.items() if k.startswith("grad."))
+    moved = [
+        expected[k] - expected["init." + k[len("param.") :]] for k in expected if k[:6] == "param."
+    ]
+    assert max(float(d.abs().max()) for d in moved) > 1e-6
 
 
 @pytest.mark.slow

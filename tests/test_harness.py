@@ -289,7 +289,17 @@ def test_evaluate_writes_result_with_provenance(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert (result["method"], result["setting"], result["split"]) == ("protonet", "5w1s", "maml")
     assert [e["episodes"] for e in result["evaluations"]] == [6, 3] and result["episodes"] == 6
-    assert 0 <= result["accuracy"] <= 1 and result["ci95"] >= 0
+    from reference_impl import checkpoints, evaluation
+
+    data = train.load_part(
+        argparse.Namespace(data="synthetic", data_root=None, split="maml"), "test", torch.float32
+    )
+    episodes = common.fixed_episodes(data, 5, 1, common.TEST_QUERIES, 6, 0)
+    expected = evaluation.evaluate_predictor(
+        checkpoints.load_predictor(run / train.MODEL_FILE), episodes
+    )
+    assert result["accuracy"] == pytest.approx(expected.accuracy, abs=1e-12)
+    assert result["ci95"] == pytest.approx(expected.ci95, abs=1e-12)
     assert result["train_steps"] == 2 and result["train_seconds"] > 0
     assert {"cpu", "torch_threads", "cpu_amx", "cpu_bf16", "bf16_used"} <= result["machine"].keys()
     assert result["commands"]["train"][0].startswith("python -m benchmarks.train protonet 5w1s")

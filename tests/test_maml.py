@@ -263,8 +263,18 @@ def test_make_predict_keeps_weights_and_returns_logits_per_query() -> None:
         torch.Generator().manual_seed(0)
     )
     logits = make_predict(model, cfg)(sx[0], sy[0], qx[0])
-    assert logits.shape == (5 * 15, 5)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    # The same logits by hand: `test_inner_steps` plain SGD steps on a copy, then the queries.
+    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for _ in range(cfg.test_inner_steps):
+        params = {n: p.requires_grad_() for n, p in params.items()}
+        loss = F.cross_entropy(functional_call(model, params, (sx[0],)), sy[0])
+        grads = torch.autograd.grad(loss, list(params.values()))
+        steps = zip(params.items(), grads, strict=True)
+        params = {n: (p - cfg.inner_lr * g).detach() for (n, p), g in steps}
+    expected = functional_call(model, params, (qx[0],))
+    assert logits.shape == (5 * 15, 5) and cfg.test_inner_steps == 3
+    torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-6)
 
 
 # --8<-- [end:predict]

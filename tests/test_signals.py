@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from reference_impl import baseline, checkpoints, maml
+from reference_impl.evaluation import evaluate_predictor, fixed_episodes
 from reference_impl.signals import (
     Calibration,
     PairedDifference,
@@ -511,14 +512,23 @@ def test_model_report_for_saved_baseline_and_maml_models(tmp_path) -> None:
         "calibration_tasks": 10,
         "shot_episodes": 3,
     }
+    test_data = image_classes(10, 2)
     report = model_report(
-        "baseline", model, cfg, test_data=image_classes(10, 2), episodes=4, n_query=5, **data
+        "baseline", model, cfg, test_data=test_data, episodes=4, n_query=5, **data
     )
     lines = report.splitlines()
     assert len(lines) == 13 and lines[-1].startswith("summary:")
     statuses = {line[:21].strip(): line[77:85].strip() for line in lines[4:11]}
     assert statuses["baseline margin"] == "n/a" and statuses["inner loop"] == "n/a"
     assert all(statuses[s] in {"OK", "WARN", "FAIL"} for s in ("task shift", "calibration"))
+    # The gap row scores the loaded model on the same fixed episodes as an independent evaluation.
+    predict = baseline.make_predict(model, cfg)
+    scores = [
+        evaluate_predictor(predict, fixed_episodes(d, 5, 1, 5, 4, 0)).accuracy
+        for d in (data["train_data"], test_data)
+    ]
+    gap = next(line for line in lines if line.startswith("meta-overfitting gap"))
+    assert f"(train {scores[0]:.3f}, test {scores[1]:.3f})" in gap
     mcfg = maml.MAMLConfig(task="omniglot", filters=8, test_inner_steps=2)
     maml_report = model_report(
         "maml", maml.build_model(mcfg), mcfg, test_data=image_classes(10, 2), episodes=3, **data
