@@ -121,6 +121,18 @@ def test_make_predict_conv4_float64_shape_and_weights_unchanged(head: str) -> No
     logits = make_predict(model, cfg)(support_x, support_y, query_x)
     assert logits.shape == (9, 3) and logits.dtype == torch.float64
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    if head == "cosine":  # by hand: scaled cosine of each query to each class's mean feature
+        with torch.no_grad():
+            feats = model.embed(torch.cat([support_x, query_x]))  # one batch, as documented
+        means = [feats[:6][support_y == k].mean(0) for k in range(3)]
+        expected = torch.tensor(
+            [
+                [cfg.cosine_scale * float(F.cosine_similarity(q, m, dim=0)) for m in means]
+                for q in feats[6:]
+            ],
+            dtype=torch.float64,
+        )
+        torch.testing.assert_close(logits, expected, rtol=1e-10, atol=1e-12)
 
 
 def test_make_predict_rejects_bad_input() -> None:
