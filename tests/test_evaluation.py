@@ -107,8 +107,13 @@ def test_evaluate_predictor_keeps_autograd_for_optimisation_based_methods() -> N
         (g,) = torch.autograd.grad(loss, weight)  # fails under torch.no_grad()
         return query_x.float() @ (weight - g).T
 
-    episodes = fixed_episodes(coordinates(5, 6), 3, 1, 1, 2, seed=0)
-    assert evaluate_predictor(one_step, episodes).episodes == 2
+    episodes = list(fixed_episodes(coordinates(5, 6), 3, 1, 1, 2, seed=0))
+    result = evaluate_predictor(one_step, episodes)
+    by_hand = [
+        (one_step(sx, sy, qx).argmax(-1) == qy).double().mean().item()
+        for sx, sy, qx, qy in episodes
+    ]
+    assert result.episodes == 2 and result.accuracy == pytest.approx(sum(by_hand) / 2, abs=1e-12)
 
 
 def test_evaluate_predictor_rejects_bad_logits_and_empty_input() -> None:
