@@ -160,13 +160,14 @@ def test_train_rejects_data_with_wrong_class_count() -> None:
 
 
 def test_train_on_class_tensor_lowers_loss() -> None:
-    """`data=` path (as the Omniglot harness calls it): loss of the last steps below the first."""
+    """`data=` path (as the Omniglot harness calls it): the last 10 steps' loss falls below a
+    tenth of the first 10 steps'. Seeds 0-5 (data, weights and batches) gave ratios 0.040-0.046."""
     cfg = BaselineConfig(num_classes=20, train_steps=200)
     mixing, centres = make_world(cfg)
     data = sample_points(centres, 10, mixing, cfg, torch.Generator().manual_seed(0))  # (20, 10, 32)
     torch.manual_seed(0)
     _, losses = train(cfg, data=data)
-    assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
+    assert sum(losses[-10:]) / 10 < 0.1 * sum(losses[:10]) / 10
 
 
 def test_sample_tasks_labels_class_major_and_shapes() -> None:
