@@ -417,6 +417,14 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
     if args.setting is None:
         raise HarnessError(f"missing SETTING; expected one of {', '.join(common.SETTINGS)}")
     common.parse_setting(args.setting)
+    for flag, least in (("episodes", 1), ("checkpoint_every", 1), ("val_every", 0)):
+        value = getattr(args, flag)
+        if value is not None and value < least:
+            raise HarnessError(f"--{flag.replace('_', '-')} must be >= {least}, got {value}")
+    if args.val_episodes < 0:
+        raise HarnessError(
+            f"--val-episodes must be >= 0 (0: no validation), got {args.val_episodes}"
+        )
     return args, cfg_class
 
 
@@ -459,9 +467,12 @@ def run(argv: list[str]) -> dict[str, Any]:
     history: dict[str, Any] = {"validation": [], "sessions": [], "best_accuracy": None}
     train_seconds = 0.0
     done = False
-    trainer = Trainer(
-        args.method, cfg, train_data, seed=args.seed, device=device, dtype=dtype, info=info
-    )
+    try:  # the method's own checks (a backbone it lacks, an optimizer setting Adam refuses)
+        trainer = Trainer(
+            args.method, cfg, train_data, seed=args.seed, device=device, dtype=dtype, info=info
+        )
+    except ValueError as err:
+        raise HarnessError(f"cannot build {args.method} from this config: {err}") from err
     if resume_path.exists():
         if not args.resume:
             raise HarnessError(

@@ -95,6 +95,24 @@ class BaselineConfig:
     seed: int = 0
     """Initial weights and pre-training batches in `main` (and `train`'s default batch order)."""
 
+    def __post_init__(self) -> None:
+        if self.backbone not in ("mlp", "conv4"):
+            raise ValueError(f"backbone must be 'mlp' or 'conv4', got {self.backbone!r}")
+        if self.head not in ("cosine", "logistic"):
+            raise ValueError(f"head must be 'cosine' or 'logistic', got {self.head!r}")
+        for name in ("num_classes", "batch_size", "k_shot", "n_query", "eval_tasks"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_way < 2 or self.train_steps < 0:
+            raise ValueError(
+                f"n_way must be >= 2 and train_steps >= 0, got {self.n_way} and {self.train_steps}"
+            )
+        if self.lr <= 0 or self.head_c <= 0 or self.head_steps < 1:
+            raise ValueError(
+                f"lr and head_c must be > 0 and head_steps >= 1, got {self.lr}, {self.head_c} "
+                f"and {self.head_steps}"
+            )
+
 
 # --8<-- [end:config]
 

@@ -114,6 +114,15 @@ def evaluate_predictor(predict: Predict, episodes: Iterable[Sequence[Tensor]]) -
 
 
 def _single_episodes(episodes: Iterable[Sequence[Tensor]]) -> Iterator[Episode]:
+    if isinstance(episodes, Episode) or (
+        isinstance(episodes, tuple | list)
+        and len(episodes) == 4
+        and all(isinstance(part, Tensor) for part in episodes)
+    ):
+        raise ValueError(
+            "expected an iterable of episodes (support_x, support_y, query_x, query_y), got one "
+            "episode or batch; wrap it in a list: [episode]"
+        )
     for episode in episodes:
         support_x, support_y, query_x, query_y = episode  # an Episode or any 4-sequence
         if support_y.ndim == 2:  # a meta-batch: (T, N*K)

@@ -95,6 +95,24 @@ class FastWeightsConfig:
     seed: int = 0
     """Seed of the parameter initialisation and of the training-task generator."""
 
+    def __post_init__(self) -> None:
+        if self.encoder not in ("mlp", "conv4"):
+            raise ValueError(f"encoder must be 'mlp' or 'conv4', got {self.encoder!r}")
+        if self.rule not in ("delta", "additive"):
+            raise ValueError(f"rule must be 'delta' or 'additive', got {self.rule!r}")
+        for name in ("n_way", "k_shot", "n_query", "write_passes", "meta_batch_size", "eval_tasks"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.meta_steps < 0 or self.outer_lr <= 0:
+            raise ValueError(
+                f"meta_steps must be >= 0 and outer_lr > 0, got {self.meta_steps} and "
+                f"{self.outer_lr}"
+            )
+        if not 0 < self.init_write_strength < 1:  # a sigmoid output: its logit must be finite
+            raise ValueError(
+                f"init_write_strength must be in (0, 1), got {self.init_write_strength}"
+            )
+
 
 OMNIGLOT_CONFIG = FastWeightsConfig(
     encoder="conv4", n_way=20, n_query=5, meta_batch_size=16, meta_steps=1000

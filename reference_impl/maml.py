@@ -99,6 +99,15 @@ class MAMLConfig:
             )
         if min(self.n_way, self.k_shot, self.n_query, self.meta_batch_size) < 1:
             raise ValueError("n_way, k_shot, n_query and meta_batch_size must be >= 1")
+        if self.meta_steps < 0 or self.eval_tasks < 1:
+            raise ValueError(
+                f"meta_steps must be >= 0 and eval_tasks >= 1, got {self.meta_steps} and "
+                f"{self.eval_tasks}"
+            )
+        if self.inner_lr < 0 or self.outer_lr <= 0:
+            raise ValueError(
+                f"inner_lr must be >= 0 and outer_lr > 0, got {self.inner_lr} and {self.outer_lr}"
+            )
 
 
 def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> MAMLConfig:

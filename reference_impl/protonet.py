@@ -124,6 +124,16 @@ class ProtoNetConfig:
         for name in ("k_shot", "n_query", "test_n_query", "meta_batch_size", "lr_halve_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.train_episodes < 0 or self.test_episodes < 1:
+            raise ValueError(
+                f"train_episodes must be >= 0 and test_episodes >= 1, got {self.train_episodes} "
+                f"and {self.test_episodes}"
+            )
+        if self.outer_lr <= 0 or not 0 < self.lr_decay <= 1:
+            raise ValueError(
+                f"outer_lr must be > 0 and lr_decay in (0, 1], got {self.outer_lr} and "
+                f"{self.lr_decay}"
+            )
         if self.distance not in DISTANCES:
             raise ValueError(f"distance must be one of {DISTANCES}, got {self.distance!r}")
         if self.embedding not in EMBEDDINGS:
@@ -343,10 +353,15 @@ def prototypes(support_embeddings: Tensor, support_y: Tensor, n_way: int) -> Ten
             "expected support_embeddings (N*K, D) and support_y (N*K,), got "
             f"{tuple(support_embeddings.shape)} and {tuple(support_y.shape)}"
         )
+    if support_y.numel() and not 0 <= int(support_y.min()) <= int(support_y.max()) < n_way:
+        raise ValueError(
+            f"support_y must hold labels in 0..N-1 (N={n_way}), got "
+            f"{int(support_y.min())}..{int(support_y.max())}"
+        )
     classes = torch.arange(n_way, device=support_y.device)
     one_hot = (support_y[:, None] == classes).to(support_embeddings.dtype)  # (N*K, N)
     counts = one_hot.sum(dim=0)  # (N,)
-    if bool((counts == 0).any()):  # also catches labels outside 0..N-1, which leave a class empty
+    if bool((counts == 0).any()):
         raise ValueError(f"support_y must cover 0..N-1 (N={n_way}), every class at least once")
     return (one_hot.T @ support_embeddings) / counts[:, None]  # (N, D)
 

@@ -211,3 +211,19 @@ def test_main_is_reproducible_from_the_config_seed() -> None:
     assert len(losses) == 12
     assert metrics == {"pretrain_loss": sum(losses[2:]) / 10, **evaluate(model, cfg)}
     assert main(dataclasses.replace(cfg, seed=1))["pretrain_loss"] != metrics["pretrain_loss"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"head_c": 0.0}, "head_c must be > 0"),
+        ({"eval_tasks": 0}, "eval_tasks must be >= 1"),
+        ({"n_way": 1}, "n_way must be >= 2"),
+        ({"lr": -1e-3}, "lr and head_c must be > 0"),
+        ({"head": "Cosine"}, "head must be 'cosine' or 'logistic'"),
+    ],
+)
+def test_config_rejects_out_of_range_fields_by_name(fields: dict, message: str) -> None:
+    """A value the algorithm cannot run with fails when the config is built, naming the field."""
+    with pytest.raises(ValueError, match=message):
+        BaselineConfig(**fields)

@@ -130,6 +130,10 @@ def test_evaluate_predictor_rejects_bad_logits_and_empty_input() -> None:
         evaluate_predictor(wrong, episodes)
     with pytest.raises(ValueError, match="no episodes to evaluate"):
         evaluate_predictor(oracle, [])
+    one = next(iter(episodes))  # a single episode is four tensors, not a list of episodes
+    with pytest.raises(ValueError, match=re.escape("wrap it in a list: [episode]")):
+        evaluate_predictor(oracle, one)
+    assert evaluate_predictor(oracle, [one]).episodes == 1
 
 
 def test_fixed_episodes_repeat_extend_and_match_sequential_sampling() -> None:

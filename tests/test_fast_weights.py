@@ -357,3 +357,20 @@ def test_config_rejects_unknown_encoder_and_rule():
             torch.zeros(1, 2),
             FastWeightsConfig(rule="hebb"),
         )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"write_passes": 0}, "write_passes must be >= 1"),
+        ({"meta_batch_size": 0}, "meta_batch_size must be >= 1"),
+        ({"init_write_strength": 1.0}, "init_write_strength must be in"),
+        ({"init_write_strength": 0.0}, "init_write_strength must be in"),
+        ({"outer_lr": 0.0}, "outer_lr > 0"),
+        ({"encoder": "resnet"}, "encoder must be"),
+    ],
+)
+def test_config_rejects_out_of_range_fields_by_name(fields: dict, message: str) -> None:
+    """A value the algorithm cannot run with fails when the config is built, naming the field."""
+    with pytest.raises(ValueError, match=message):
+        FastWeightsConfig(**fields)

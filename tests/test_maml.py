@@ -419,3 +419,18 @@ def test_train_stops_on_non_finite_loss_and_keeps_last_good_state() -> None:
 
 
 # --8<-- [end:non-finite]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"eval_tasks": 0}, "eval_tasks >= 1"),
+        ({"meta_steps": -1}, "meta_steps must be >= 0"),
+        ({"outer_lr": 0.0}, "outer_lr > 0"),
+        ({"inner_lr": -0.1}, "inner_lr must be >= 0"),
+    ],
+)
+def test_config_rejects_out_of_range_fields_by_name(fields: dict, message: str) -> None:
+    """A value the algorithm cannot run with fails when the config is built, naming the field."""
+    with pytest.raises(ValueError, match=message):
+        MAMLConfig(**fields)

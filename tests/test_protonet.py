@@ -308,6 +308,9 @@ def test_core_functions_reject_bad_shapes_and_labels():
         prototypes(torch.randn(4, 3), torch.tensor([0, 0, 1, 1]), 3)
     with pytest.raises(ValueError, match=r"\(N\*K, D\)"):
         prototypes(torch.randn(4, 3), torch.tensor([0, 1, 0]), 2)
+    # every class present, but a label N as well: it would be dropped from the means silently
+    with pytest.raises(ValueError, match=r"labels in 0\.\.N-1 \(N=2\), got 0\.\.2"):
+        prototypes(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), 2)
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         prototype_logits(torch.randn(4, 3), torch.randn(2, 5))
     with pytest.raises(ValueError, match="distance"):
@@ -346,3 +349,19 @@ def test_evaluate_is_exact_on_noise_free_classes():
         MLP, x_dim=2, latent_dim=1, class_std=0.0, nuisance_std=0.0, warp_gain=0.0, test_episodes=20
     )
     assert evaluate(nn.Flatten(), cfg)["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"test_episodes": 0}, "test_episodes >= 1"),
+        ({"train_episodes": -1}, "train_episodes must be >= 0"),
+        ({"lr_decay": 0.0}, "lr_decay in \\(0, 1\\]"),
+        ({"lr_decay": 1.5}, "lr_decay in \\(0, 1\\]"),
+        ({"outer_lr": 0.0}, "outer_lr must be > 0"),
+    ],
+)
+def test_config_rejects_out_of_range_fields_by_name(fields: dict, message: str) -> None:
+    """A value the algorithm cannot run with fails when the config is built, naming the field."""
+    with pytest.raises(ValueError, match=message):
+        ProtoNetConfig(**fields)
