@@ -586,7 +586,13 @@ def run(argv: list[str]) -> dict[str, Any]:
         if done:
             progress.message(f"{out} is already finished ({trainer.step} updates)")
         while not done and trainer.step < trainer.total_steps:
-            stats = trainer.train_step()
+            try:
+                stats = trainer.train_step()
+            except ValueError as err:  # e.g. a non-finite loss: no update was applied
+                raise HarnessError(
+                    f"training stopped at update {trainer.step + 1}: {err}; the last resume "
+                    f"state in {out} holds the weights of its update"
+                ) from err
             train_seconds = base_seconds + time.perf_counter() - session_start
             progress.update(trainer.step, stats["loss"])
             if info.is_main and args.val_every > 0 and trainer.step % args.val_every == 0:

@@ -386,9 +386,17 @@ def pretrain_loss(model: BaselineNet, x: Tensor, y: Tensor) -> Tensor:
 
 # --8<-- [start:train-step]
 def train_step(model: BaselineNet, optimizer: torch.optim.Optimizer, x: Tensor, y: Tensor) -> float:
-    """One supervised pre-training step; returns the batch loss before the update."""
+    """One supervised pre-training step; returns the batch loss before the update.
+
+    Raises:
+        ValueError: If the loss is not finite; the weights are then left as they were.
+    """
     optimizer.zero_grad()
     loss = pretrain_loss(model, x, y)
+    if not bool(torch.isfinite(loss)):  # a NaN update would spoil every later step
+        raise ValueError(
+            f"non-finite pre-training loss ({loss.item()}); the weights were not updated"
+        )
     loss.backward()
     optimizer.step()
     return float(loss.detach())

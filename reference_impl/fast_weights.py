@@ -495,9 +495,14 @@ def train_step(
 
     Returns:
         `{"loss": ..., "accuracy": ...}` on the batch's query sets, before the update.
+
+    Raises:
+        ValueError: If the loss is not finite; the weights are then left as they were.
     """
     optimizer.zero_grad()
     loss, accuracy = meta_loss(model, batch, cfg)
+    if not bool(torch.isfinite(loss)):  # a NaN update would spoil every later step
+        raise ValueError(f"non-finite meta-loss ({loss.item()}); the weights were not updated")
     loss.backward()
     optimizer.step()
     return {"loss": loss.item(), "accuracy": accuracy.item()}

@@ -510,6 +510,9 @@ def train_step(
 
     Returns:
         `loss` (mean over the `T` episodes, before the update) and query `accuracy`.
+
+    Raises:
+        ValueError: If the loss is not finite; the weights are then left as they were.
     """
     support_x, support_y, query_x, query_y = batch
     losses, correct = [], []
@@ -518,6 +521,8 @@ def train_step(
         losses.append(episode_loss(logits, query_y[t]))
         correct.append((logits.argmax(dim=-1) == query_y[t]).float().mean())
     loss = torch.stack(losses).mean()
+    if not bool(torch.isfinite(loss)):  # one sync per step: a NaN update would spoil all later ones
+        raise ValueError(f"non-finite training loss ({loss.item()}); the weights were not updated")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

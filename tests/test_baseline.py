@@ -22,6 +22,7 @@ from reference_impl.baseline import (
     sample_points,
     sample_tasks,
     train,
+    train_step,
 )
 
 
@@ -227,3 +228,15 @@ def test_config_rejects_out_of_range_fields_by_name(fields: dict, message: str) 
     """A value the algorithm cannot run with fails when the config is built, naming the field."""
     with pytest.raises(ValueError, match=message):
         BaselineConfig(**fields)
+
+
+def test_train_step_refuses_a_non_finite_loss_and_leaves_the_weights() -> None:
+    torch.manual_seed(0)
+    cfg = BaselineConfig(num_classes=4)
+    model = build_model(cfg)
+    before = [p.detach().clone() for p in model.parameters()]
+    x = torch.randn(8, cfg.input_dim)
+    x[3, 0] = float("inf")
+    with pytest.raises(ValueError, match="non-finite pre-training loss"):
+        train_step(model, torch.optim.Adam(model.parameters()), x, torch.arange(8) % 4)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

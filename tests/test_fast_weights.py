@@ -18,6 +18,7 @@ from reference_impl.fast_weights import (
     read,
     sample_tasks,
     train,
+    train_step,
     write,
     write_additive,
     write_support,
@@ -374,3 +375,21 @@ def test_config_rejects_out_of_range_fields_by_name(fields: dict, message: str) 
     """A value the algorithm cannot run with fails when the config is built, naming the field."""
     with pytest.raises(ValueError, match=message):
         FastWeightsConfig(**fields)
+
+
+def test_train_step_refuses_a_non_finite_loss_and_leaves_the_weights():
+    cfg = FastWeightsConfig(meta_batch_size=2)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    before = [p.detach().clone() for p in model.parameters()]
+    support_x, support_y, query_x, query_y = sample_tasks(cfg, torch.Generator().manual_seed(0))
+    support_x = support_x.clone()
+    support_x[1, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite meta-loss"):
+        train_step(
+            model,
+            torch.optim.Adam(model.parameters()),
+            (support_x, support_y, query_x, query_y),
+            cfg,
+        )
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

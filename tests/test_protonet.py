@@ -365,3 +365,15 @@ def test_config_rejects_out_of_range_fields_by_name(fields: dict, message: str) 
     """A value the algorithm cannot run with fails when the config is built, naming the field."""
     with pytest.raises(ValueError, match=message):
         ProtoNetConfig(**fields)
+
+
+def test_train_step_refuses_a_non_finite_loss_and_leaves_the_weights():
+    """One NaN query image makes the loss NaN: no Adam step may spread it into the weights."""
+    sx, sy, qx, qy = (t[None] for t in episode64(seed=3))
+    qx = qx.clone()
+    qx[0, 0, 0] = float("nan")
+    model = mlp64()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="non-finite training loss"):
+        train_step(model, torch.optim.Adam(model.parameters()), (sx, sy, qx, qy), MLP)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
