@@ -109,6 +109,15 @@ def run(argv: list[str]) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.episodes < 2:
         raise HarnessError(f"--episodes must be >= 2, got {args.episodes}")
+    if args.n_way < 2 or args.k_shot < 1:
+        raise HarnessError(
+            f"--n-way must be >= 2 and --k-shot >= 1, got {args.n_way} and {args.k_shot}"
+        )
+    if args.k_shot + common.TEST_QUERIES > 20:  # Omniglot has 20 drawings per character
+        raise HarnessError(
+            f"--k-shot {args.k_shot} plus {common.TEST_QUERIES} queries exceeds the 20 drawings "
+            "of an Omniglot character"
+        )
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     rows = [

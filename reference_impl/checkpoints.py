@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -56,17 +57,27 @@ _CODES = {dtype: code for code, dtype in DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024  # the safetensors reference reader's limit
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
+def _atomic_write(path: Path, data: bytes, *more: tuple[Path, bytes]) -> None:
+    """Write each file through a temporary file and a rename; with several, every temporary is
+    complete on disk before the first rename, so a crash can only fall between renames."""
+    files = [(path, data), *more]
+    temps: list[str] = []
     try:
-        with tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
+        for target, payload in files:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = tempfile.NamedTemporaryFile(
+                dir=target.parent, prefix=f".{target.name}.", delete=False
+            )
+            temps.append(tmp.name)
+            with tmp:
+                tmp.write(payload)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+        for tmp_name, (target, _) in zip(temps, files, strict=True):
+            os.replace(tmp_name, target)
     finally:
-        Path(tmp.name).unlink(missing_ok=True)
+        for tmp_name in temps:
+            Path(tmp_name).unlink(missing_ok=True)
 
 
 def _tensor_bytes(tensor: Tensor) -> bytes:
@@ -75,7 +86,11 @@ def _tensor_bytes(tensor: Tensor) -> bytes:
 
 
 def save_safetensors(
-    path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, str] | None = None
+    path: str | Path,
+    tensors: dict[str, Tensor],
+    metadata: dict[str, str] | None = None,
+    *,
+    sidecar: tuple[Path, Callable[[str], bytes]] | None = None,
 ) -> str:
     """Write tensors in the safetensors layout, atomically.
 
@@ -86,6 +101,8 @@ def save_safetensors(
         path: Destination file.
         tensors: Name -> tensor (any device; stored from CPU copies).
         metadata: String -> string pairs for `__metadata__`.
+        sidecar: A second file to write with the weights, as `(path, bytes_for(sha256))`: both
+            temporary files are complete before either is renamed into place.
 
     Returns:
         The hex SHA-256 of the data section.
@@ -121,7 +138,11 @@ def save_safetensors(
     header["__metadata__"] = {**meta, "sha256": digest}
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
-    _atomic_write(Path(path), len(text).to_bytes(8, "little") + text + body)
+    file_bytes = len(text).to_bytes(8, "little") + text + body
+    if sidecar is None:
+        _atomic_write(Path(path), file_bytes)
+    else:  # the description beside the weights, written as a pair
+        _atomic_write(Path(path), file_bytes, (sidecar[0], sidecar[1](digest)))
     return digest
 
 
@@ -344,9 +365,14 @@ def save_checkpoint(
     except TypeError as err:
         raise ValueError(f"checkpoint description is not JSON-serialisable: {err}") from err
     state = {name: t.detach().to("cpu") for name, t in model.state_dict().items()}
-    digest = save_safetensors(weights, state, {"description": description})
-    sidecar = json.dumps({**metadata, "weights_sha256": digest}, indent=1, sort_keys=True) + "\n"
-    _atomic_write(sidecar_path(weights), sidecar.encode())
+
+    def sidecar(digest: str) -> bytes:
+        text = json.dumps({**metadata, "weights_sha256": digest}, indent=1, sort_keys=True)
+        return (text + "\n").encode()
+
+    save_safetensors(
+        weights, state, {"description": description}, sidecar=(sidecar_path(weights), sidecar)
+    )
     return weights
 
 

@@ -705,11 +705,16 @@ def _write_cache(path: Path, key: str, images: Tensor) -> None:
         "key": key, "shape": list(images.shape), "dtype": "uint8",
         "sha256": hashlib.sha256(payload).hexdigest(),
     }).encode()  # fmt: skip
+    _atomic_write(path, _CACHE_MAGIC + struct.pack("<Q", len(header)) + header + payload)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write through a synced temporary file and a rename: `path` is never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
     try:
         with tmp:
-            tmp.write(_CACHE_MAGIC + struct.pack("<Q", len(header)) + header + payload)
+            tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp.name, path)
@@ -758,10 +763,7 @@ class Split:
     def write_json(self, out_dir: str | Path) -> Path:
         """Write `to_json()` to `<out_dir>/<name>.json` atomically and return the path."""
         path = Path(out_dir) / f"{self.name}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
+        _atomic_write(path, self.to_json().encode("utf-8"))
         return path
 
 

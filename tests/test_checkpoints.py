@@ -265,6 +265,36 @@ def test_checkpoint_sidecar_records_provenance(tmp_path: Path, tiny_method: str)
     assert ck.load_checkpoint(path).metadata == meta
 
 
+def test_overwriting_a_checkpoint_fails_whole_and_keeps_the_old_pair(
+    tmp_path: Path, tiny_method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Weights and description are both on disk before either is renamed: a failure while
+    writing them (here the second file's fsync) leaves the previous pair loadable."""
+    import os
+
+    cfg = TinyConfig()
+    torch.manual_seed(0)
+    path = ck.save_checkpoint(
+        tmp_path / "best.safetensors", build_model(cfg), tiny_method, cfg, split="maml", seed=0
+    )
+    old = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    calls: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync_fails_second_time(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_fails_second_time)
+    with pytest.raises(OSError, match="disk full"):
+        ck.save_checkpoint(path, build_model(cfg), tiny_method, cfg, split="maml", seed=1)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old  # no temporaries either
+    assert ck.load_checkpoint(path).metadata["seed"] == 0
+
+
 def test_load_checkpoint_never_unpickles(
     tmp_path: Path, tiny_method: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

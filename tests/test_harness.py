@@ -536,6 +536,9 @@ def test_task_shift_scores_fresh_val_and_test_tasks_against_a_val_calibration(
         scored = evaluation.evaluate_predictor(checkpoints.load_predictor(model), tasks)
         assert row["accuracy"] == pytest.approx(scored.accuracy, abs=1e-12)
     assert task_shift.main([str(tmp_path / "none.safetensors"), "--out", str(out)]) == 2
+    for bad in (["--k-shot", "6"], ["--k-shot", "0"], ["--n-way", "1"]):
+        assert task_shift.main([str(model), *bad, "--out", str(tmp_path / "bad.json")]) == 2
+    assert not (tmp_path / "bad.json").exists()
 
 
 def test_publish_checkpoint_copies_sidecars_and_republishing_in_place_is_a_no_op(
