@@ -288,6 +288,12 @@ def _check_episode(
         raise ValueError(
             f"query_y {tuple(query_y.shape)} must match query_x {tuple(query_x.shape)}"
         )
+    if cfg.task == "sinusoid":  # (K,) targets would broadcast against (K, 1) outputs silently
+        points = {"support_x": support_x, "support_y": support_y, "query_x": query_x}
+        for label, t in {**points, "query_y": query_y}.items():
+            if t is not None and (t.dim() != lead + 1 or t.shape[-1] != 1):
+                expected = "(T, K, 1)" if batched else "(K, 1)"
+                raise ValueError(f"sinusoid {label} must be {expected}, got {tuple(t.shape)}")
     if cfg.task == "omniglot":
         for y in (support_y, query_y) if query_y is not None else (support_y,):
             if y.dtype != torch.int64 or (

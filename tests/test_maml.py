@@ -387,6 +387,17 @@ def test_make_predict_rejects_labels_out_of_range() -> None:
         make_predict(build_model(cfg), cfg)(sx[0], sy[0] + 1, qx[0])
 
 
+def test_sinusoid_points_must_be_column_vectors() -> None:
+    """(K,) targets against (K, 1) outputs would broadcast to a (K, K) loss without an error."""
+    cfg = MAMLConfig(meta_batch_size=2)
+    sx, sy, qx, qy = default_sampler(cfg)(torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"sinusoid support_y must be \(K, 1\), got \(10,\)"):
+        make_predict(build_model(cfg), cfg)(sx[0], sy[0, :, 0], qx[0])
+    with pytest.raises(ValueError, match=r"sinusoid query_y must be \(T, K, 1\), got \(2, 10\)"):
+        meta_backward(build_model(cfg), (sx, sy, qx, qy[..., 0]), cfg)
+    assert make_predict(build_model(cfg), cfg)(sx[0], sy[0], qx[0]).shape == (10, 1)
+
+
 def test_config_rejects_negative_inner_steps() -> None:
     with pytest.raises(ValueError, match="inner_steps"):
         MAMLConfig(inner_steps=-1)
