@@ -256,6 +256,26 @@ def build_model(cfg: BaselineConfig) -> BaselineNet:
 # --8<-- [end:model]
 
 
+def _check_head_input(
+    support_features: Tensor, support_y: Tensor, n_way: int, query_features: Tensor | None = None
+) -> None:
+    if support_features.dim() != 2 or support_y.shape != support_features.shape[:1]:
+        raise ValueError(
+            "expected support_features (N*K, D) and support_y (N*K,), got "
+            f"{tuple(support_features.shape)} and {tuple(support_y.shape)}"
+        )
+    if query_features is not None and (
+        query_features.dim() != 2 or query_features.shape[1] != support_features.shape[1]
+    ):
+        raise ValueError(
+            f"expected query_features (N*Q, {support_features.shape[1]}), got "
+            f"{tuple(query_features.shape)}"
+        )
+    counts = torch.bincount(support_y.clamp(min=0), minlength=n_way) if support_y.numel() else None
+    if counts is None or int(support_y.min()) < 0 or counts.numel() != n_way or counts.min() == 0:
+        raise ValueError(f"support_y must cover 0..N-1 (N={n_way}) and nothing else")
+
+
 # --8<-- [start:heads]
 def cosine_head(
     support_features: Tensor, support_y: Tensor, query_features: Tensor, n_way: int, scale: float
@@ -273,7 +293,12 @@ def cosine_head(
 
     Returns:
         Logits of shape `(N*Q, N)`.
+
+    Raises:
+        ValueError: If the features are not `(rows, D)` with one D, or a class in `0..N-1` has no
+            support example (its mean would be 0/0).
     """
+    _check_head_input(support_features, support_y, n_way, query_features)
     one_hot = F.one_hot(support_y, n_way).to(support_features.dtype)  # (N*K, N)
     means = (one_hot.T @ support_features) / one_hot.sum(0)[:, None]  # (N, D)
     return scale * F.normalize(query_features, dim=-1) @ F.normalize(means, dim=-1).T  # (N*Q, N)
@@ -299,7 +324,11 @@ def fit_logistic_head(
 
     Returns:
         `weight` of shape `(N, D)` and `bias` of shape `(N,)`, detached.
+
+    Raises:
+        ValueError: If the features are not `(N*K, D)` or a label lies outside `0..N-1`.
     """
+    _check_head_input(support_features, support_y, n_way)
     feats = F.normalize(support_features.detach(), dim=-1)  # (N*K, D)
     weight = feats.new_zeros(n_way, feats.shape[1], requires_grad=True)
     bias = feats.new_zeros(n_way, requires_grad=True)
