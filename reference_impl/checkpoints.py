@@ -34,7 +34,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -86,11 +85,7 @@ def _tensor_bytes(tensor: Tensor) -> bytes:
 
 
 def save_safetensors(
-    path: str | Path,
-    tensors: dict[str, Tensor],
-    metadata: dict[str, str] | None = None,
-    *,
-    sidecar: tuple[Path, Callable[[str], bytes]] | None = None,
+    path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, str] | None = None
 ) -> str:
     """Write tensors in the safetensors layout, atomically.
 
@@ -101,8 +96,6 @@ def save_safetensors(
         path: Destination file.
         tensors: Name -> tensor (any device; stored from CPU copies).
         metadata: String -> string pairs for `__metadata__`.
-        sidecar: A second file to write with the weights, as `(path, bytes_for(sha256))`: both
-            temporary files are complete before either is renamed into place.
 
     Returns:
         The hex SHA-256 of the data section.
@@ -111,6 +104,15 @@ def save_safetensors(
         ValueError: If a dtype has no safetensors code, a metadata value is not a string, or the
             machine is big-endian.
     """
+    file_bytes, digest = _safetensors_bytes(tensors, metadata)
+    _atomic_write(Path(path), file_bytes)
+    return digest
+
+
+def _safetensors_bytes(
+    tensors: dict[str, Tensor], metadata: dict[str, str] | None
+) -> tuple[bytes, str]:
+    """The file `save_safetensors` writes, and the SHA-256 of its data section."""
     if sys.byteorder != "little":
         raise ValueError("safetensors stores little-endian bytes; this machine is big-endian")
     header: dict[str, Any] = {}
@@ -138,12 +140,7 @@ def save_safetensors(
     header["__metadata__"] = {**meta, "sha256": digest}
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
-    file_bytes = len(text).to_bytes(8, "little") + text + body
-    if sidecar is None:
-        _atomic_write(Path(path), file_bytes)
-    else:  # the description beside the weights, written as a pair
-        _atomic_write(Path(path), file_bytes, (sidecar[0], sidecar[1](digest)))
-    return digest
+    return len(text).to_bytes(8, "little") + text + body, digest
 
 
 def load_safetensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
@@ -365,14 +362,9 @@ def save_checkpoint(
     except TypeError as err:
         raise ValueError(f"checkpoint description is not JSON-serialisable: {err}") from err
     state = {name: t.detach().to("cpu") for name, t in model.state_dict().items()}
-
-    def sidecar(digest: str) -> bytes:
-        text = json.dumps({**metadata, "weights_sha256": digest}, indent=1, sort_keys=True)
-        return (text + "\n").encode()
-
-    save_safetensors(
-        weights, state, {"description": description}, sidecar=(sidecar_path(weights), sidecar)
-    )
+    file_bytes, digest = _safetensors_bytes(state, {"description": description})
+    sidecar = json.dumps({**metadata, "weights_sha256": digest}, indent=1, sort_keys=True) + "\n"
+    _atomic_write(weights, file_bytes, (sidecar_path(weights), sidecar.encode()))  # as a pair
     return weights
 
 

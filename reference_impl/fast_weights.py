@@ -365,13 +365,11 @@ def write_support(
         Fast weights after all writes, shape `(T, D_v, D_k)`.
 
     Raises:
-        ValueError: If the support set is empty or `cfg.rule` is unknown.
+        ValueError: If the support set is empty.
     """
     if keys.shape[-2] == 0:
         raise ValueError("support set is empty: expected keys of shape (T, N*K, D_k) with N*K >= 1")
-    rules = {"delta": write, "additive": write_additive}
-    if cfg.rule not in rules:
-        raise ValueError(f'rule must be "delta" or "additive", got {cfg.rule!r}')
+    rules = {"delta": write, "additive": write_additive}  # the config admits only these
     fast_weights = keys.new_zeros(
         *keys.shape[:-2], values.shape[-1], keys.shape[-1]
     )  # (T, D_v, D_k)
