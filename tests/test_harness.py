@@ -428,6 +428,46 @@ def test_results_page_renders_files_and_not_run_yet(tmp_path: Path) -> None:
     assert "ProtoNets 20w1s maml (trained for 5w1s)" in namespace["details_table"](results)
 
 
+def test_run_table_shows_each_runs_training_tasks_from_its_checkpoint(tmp_path: Path) -> None:
+    """The run table reads the training episode shape from the config beside the checkpoint, so a
+    run trained with other queries, ways or schedule than the prose says cannot hide."""
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    folder = tmp_path / "benchmarks" / "results" / "omniglot"
+    (folder / "checkpoints").mkdir(parents=True)
+    args, cfg_class = train.parse_args(["maml", "5w5s", "--n-query", "5"])
+    maml_config = dataclasses.asdict(train.resolve_config(args, cfg_class, num_train_classes=4400))
+    protonet_config = dataclasses.asdict(ProtoNetConfig(n_way=60, k_shot=1, lr_halve_every=400))
+    for name, config in (("maml_5w5s_maml", maml_config), ("protonet_5w1s_maml", protonet_config)):
+        (folder / "checkpoints" / f"{name}.json").write_text(json.dumps({"config": config}))
+        method, setting, split = name.split("_")
+        result = {
+            **_result(method, setting, split, 0.99),
+            "checkpoint": f"benchmarks/results/omniglot/checkpoints/{name}.safetensors",
+        }
+        (folder / f"{name}.json").write_text(json.dumps(result))
+    (folder / "maml_5w1s_maml.json").write_text(json.dumps(_result("maml", "5w1s", "maml", 0.98)))
+    rows = namespace["details_table"](namespace["load_results"](tmp_path)).splitlines()
+    row = {line.split(" | ")[0]: line.split(" | ")[2] for line in rows[2:]}
+    assert row["| MAML 5w5s maml"] == "5-way 5-shot, 5 queries per class, 32 tasks per update"
+    assert row["| ProtoNets 5w1s maml"] == (
+        f"60-way 1-shot, {protonet_config['n_query']} queries per class, 1 task per update, "
+        "rate halved every 400"
+    )
+    assert row["| MAML 5w1s maml"] == "?"  # no checkpoint description to read
+    assert " 2 threads " in rows[2]
+
+
+def test_every_committed_result_has_its_training_config() -> None:
+    """Each published cell's checkpoint description is committed and names its training tasks."""
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    results = namespace["load_results"](REPO)
+    assert results, "no committed Omniglot results"
+    for key, result in results.items():
+        assert namespace["training_tasks"](result.get("train_config")) != "?", key
+
+
 @pytest.mark.parametrize(
     ("accuracy", "status"),
     [

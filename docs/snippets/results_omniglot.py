@@ -50,8 +50,31 @@ def load_results(root: Path | None = None) -> dict[tuple[str, str, str], dict]:
     results = {}
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
+        # The training configuration lives in the description beside the published checkpoint.
+        if data.get("checkpoint"):
+            sidecar = (root or repo_root()) / Path(data["checkpoint"]).with_suffix(".json")
+            if sidecar.is_file():
+                description = json.loads(sidecar.read_text(encoding="utf-8"))
+                data["train_config"] = description.get("config")
         results[(data["method"], data["setting"], data["split"])] = data
     return results
+
+
+def training_tasks(config: dict | None) -> str:
+    """What one training update saw, from the checkpoint's config: the episode shape and the
+    tasks per update, or the batch for the (non-episodic) transfer baseline."""
+    if not config:
+        return "?"
+    if "num_classes" in config:
+        return f"batches of {config['batch_size']} over {config['num_classes']} classes"
+    tasks = config.get("meta_batch_size", 1)
+    text = (
+        f"{config['n_way']}-way {config['k_shot']}-shot, {config['n_query']} queries per class, "
+        f"{tasks} task{'s' if tasks != 1 else ''} per update"
+    )
+    if config.get("lr_halve_every"):
+        text += f", rate halved every {config['lr_halve_every']}"
+    return text
 
 
 def minutes(seconds: float | None) -> str:
@@ -91,12 +114,14 @@ def split_table(results: dict, split: str) -> str:
 
 
 def details_table(results: dict) -> str:
-    """One row per result file: both episode counts, steps, time, machine, commit."""
+    """One row per result file: both episode counts, the training tasks, steps, time, machine,
+    commit."""
     if not results:
         return "No result files yet: every cell above reads *not run yet*."
     lines = [
-        "| Run | Test accuracy (episodes) | Updates | Training time | Machine | Commit |",
-        "|---|---|---|---|---|---|",
+        "| Run | Test accuracy (episodes) | Training tasks | Updates | Training time | Machine "
+        "| Commit |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (method, setting, split), r in sorted(results.items()):
         scores = "; ".join(
@@ -104,9 +129,9 @@ def details_table(results: dict) -> str:
             for e in r["evaluations"]
         )
         machine = r.get("train_machine") or r.get("machine") or {}
-        where = (
-            machine.get("gpu")
-            or f"{machine.get('cpu', '?')}, {machine.get('torch_threads', '?')} threads"
+        threads = machine.get("torch_threads", "?")
+        where = machine.get("gpu") or (
+            f"{machine.get('cpu', '?')}, {threads} thread{'' if threads == 1 else 's'}"
         )
         world = r.get("train_world_size", 1)
         if world and world > 1:
@@ -116,7 +141,7 @@ def details_table(results: dict) -> str:
         trained = f" (trained for {reused})" if reused != setting else ""
         lines.append(
             f"| {METHODS.get(method, method)} {setting} {split}{trained} | {scores} | "
-            f"{r.get('train_steps', '?')} | {minutes(r.get('train_seconds'))} | {where} | `{commit}` |"
+            f"{training_tasks(r.get('train_config'))} | {r.get('train_steps', '?')} | {minutes(r.get('train_seconds'))} | {where} | `{commit}` |"
         )
     return "\n".join(lines)
 
