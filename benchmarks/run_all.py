@@ -2,7 +2,8 @@
 
 1. Speed: the one-process report `benchmarks.speed`, then `benchmarks.bench_maml`, `benchmarks.bench_protonet`, `benchmarks.bench_episodes`
    (those that exist), each writing its JSON under `benchmarks/results/`.
-2. Omniglot: for every committed `benchmarks/results/omniglot/*.json`, replay its training command
+2. Omniglot: for every committed `benchmarks/results/omniglot/*.json` (the published cells; the
+   other runs kept for comparison in `variants/` are not replayed), replay its training command
    with the recorded number of updates in place of the wall-clock budget (so the rerun is
    deterministic rather than dependent on machine speed), then evaluate the new checkpoint with
    the recorded episode counts, which rewrites the result file and its checkpoint. Runs go to

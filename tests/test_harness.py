@@ -458,14 +458,58 @@ def test_run_table_shows_each_runs_training_tasks_from_its_checkpoint(tmp_path: 
     assert " 2 threads " in rows[2]
 
 
+def test_variant_table_names_the_config_fields_that_differ_from_the_published_run(
+    tmp_path: Path,
+) -> None:
+    """Another run of a published cell is shown beside it with the config fields that differ,
+    computed from the two checkpoint descriptions, and its commands are listed."""
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    folder = tmp_path / "benchmarks" / "results" / "omniglot"
+    (folder / "variants" / "checkpoints").mkdir(parents=True)
+    (folder / "checkpoints").mkdir()
+    configs = {}
+    for where, extra in (("", []), ("variants/", ["--n-query", "5"])):
+        args, cfg_class = train.parse_args(["maml", "5w5s", *extra])
+        configs[where] = dataclasses.asdict(train.resolve_config(args, cfg_class, 4400))
+        checkpoint = f"benchmarks/results/omniglot/{where}checkpoints/maml_5w5s_maml.safetensors"
+        (tmp_path / checkpoint).with_suffix(".json").write_text(
+            json.dumps({"config": configs[where]})
+        )
+        result = {
+            **_result("maml", "5w5s", "maml", 0.99 + len(extra) / 1000),
+            "checkpoint": checkpoint,
+        }
+        if extra:
+            result["train_steps"] = 2600
+            result["commands"]["train"] = ["python -m benchmarks.train maml 5w5s --n-query 5"]
+        (folder / f"{where}maml_5w5s_maml.json").write_text(json.dumps(result))
+    assert {k for k in configs[""] if configs[""][k] != configs["variants/"][k]} == {"n_query"}
+    results = namespace["load_results"](tmp_path)
+    variants = namespace["load_variants"](tmp_path)
+    assert list(results) == [("maml", "5w5s", "maml")] and len(variants) == 1
+    row = namespace["variants_table"](variants, results).splitlines()[2]
+    assert row == (
+        "| MAML 5w5s maml | 99.20 ± 0.40 (600) | 99.00 ± 0.40 (600) "
+        "| `n_query` 5 (published: 15) | 2600 (1234) | 90 min |"
+    )
+    assert "--n-query 5" in namespace["commands"](variants)
+    assert namespace["variants_table"]([], results) == "No other runs are kept."
+
+
 def test_every_committed_result_has_its_training_config() -> None:
-    """Each published cell's checkpoint description is committed and names its training tasks."""
+    """Each published cell's checkpoint description is committed and names its training tasks;
+    each kept variant has its checkpoint and a published cell to compare with."""
     namespace: dict = {}
     exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
     results = namespace["load_results"](REPO)
     assert results, "no committed Omniglot results"
     for key, result in results.items():
         assert namespace["training_tasks"](result.get("train_config")) != "?", key
+    for variant in namespace["load_variants"](REPO):
+        published = results[(variant["method"], variant["setting"], variant["split"])]
+        assert variant["train_config"] and published["train_config"], variant["checkpoint"]
+        assert (REPO / variant["checkpoint"]).is_file()
 
 
 @pytest.mark.parametrize(

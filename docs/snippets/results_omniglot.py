@@ -44,20 +44,32 @@ TARGETS = {
 """The project's targets on the maml split (issue 9), in percent."""
 
 
+def _load(path: Path, root: Path) -> dict:
+    """One result file, with `train_config` from the description beside its checkpoint."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("checkpoint"):
+        sidecar = root / Path(data["checkpoint"]).with_suffix(".json")
+        if sidecar.is_file():
+            data["train_config"] = json.loads(sidecar.read_text(encoding="utf-8")).get("config")
+    return data
+
+
 def load_results(root: Path | None = None) -> dict[tuple[str, str, str], dict]:
-    """Every result file, keyed by (method, setting, split)."""
-    folder = (root or repo_root()) / "benchmarks" / "results" / "omniglot"
+    """Every published result file, keyed by (method, setting, split)."""
+    root = root or repo_root()
+    folder = root / "benchmarks" / "results" / "omniglot"
     results = {}
     for path in sorted(folder.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        # The training configuration lives in the description beside the published checkpoint.
-        if data.get("checkpoint"):
-            sidecar = (root or repo_root()) / Path(data["checkpoint"]).with_suffix(".json")
-            if sidecar.is_file():
-                description = json.loads(sidecar.read_text(encoding="utf-8"))
-                data["train_config"] = description.get("config")
+        data = _load(path, root)
         results[(data["method"], data["setting"], data["split"])] = data
     return results
+
+
+def load_variants(root: Path | None = None) -> list[dict]:
+    """Result files of other runs of a published cell (`variants/`), kept for comparison."""
+    root = root or repo_root()
+    folder = root / "benchmarks" / "results" / "omniglot" / "variants"
+    return [_load(path, root) for path in sorted(folder.glob("*.json"))]
 
 
 def training_tasks(config: dict | None) -> str:
@@ -146,14 +158,17 @@ def details_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def commands(results: dict) -> str:
-    """The exact commands behind each result, as a Markdown list of code spans."""
+def commands(results: dict | list[dict]) -> str:
+    """The exact commands behind each result (a dict from `load_results` or a list from
+    `load_variants`), as a Markdown list of code spans."""
     if not results:
         return "Commands appear here with the first result file."
+    runs = [r for _, r in sorted(results.items())] if isinstance(results, dict) else results
     items = []
-    for (method, setting, split), r in sorted(results.items()):
+    for r in runs:
         cmds = [c for c in r["commands"]["train"] if c] + [r["commands"]["evaluate"]]
-        items.append(f"- **{method} {setting} {split}**: " + "; ".join(f"`{c}`" for c in cmds))
+        name = f"{r['method']} {r['setting']} {r['split']}"
+        items.append(f"- **{name}**: " + "; ".join(f"`{c}`" for c in cmds))
     return "\n".join(items)
 
 
@@ -188,4 +203,45 @@ def target_status(results: dict) -> str:
                 f"| {METHODS[method]} | {setting} | ≥ {target:.1f} | {ours} | {status} | {steps} "
                 f"| {pace} |"
             )
+    return "\n".join(lines)
+
+
+def config_difference(config: dict | None, published: dict | None) -> str:
+    """The training-config fields in which a variant differs from the published run."""
+    if not config or not published:
+        return "?"
+    fields = [
+        f"`{name}` {config.get(name)!r} (published: {published.get(name)!r})"
+        for name in sorted(set(config) | set(published))
+        if config.get(name) != published.get(name)
+    ]
+    return "; ".join(fields) or "none (another training length or seed)"
+
+
+def variants_table(variants: list[dict], results: dict) -> str:
+    """One row per variant: its accuracy beside the published cell's, the training-config fields
+    that differ, and its training updates and time."""
+    if not variants:
+        return "No other runs are kept."
+    lines = [
+        "| Cell | This run | Published | Differs in | Updates (published) | Training time |",
+        "|---|---|---|---|---|---|",
+    ]
+    for v in variants:
+        key = (v["method"], v["setting"], v["split"])
+        published = results.get(key)
+        ours = f"{100 * v['accuracy']:.2f} ± {100 * v['ci95']:.2f} ({v['episodes']})"
+        if published is None:
+            theirs, steps = "not run yet", f"{v.get('train_steps', '?')}"
+        else:
+            theirs = (
+                f"{100 * published['accuracy']:.2f} ± {100 * published['ci95']:.2f} "
+                f"({published['episodes']})"
+            )
+            steps = f"{v.get('train_steps', '?')} ({published.get('train_steps', '?')})"
+        differs = config_difference(v.get("train_config"), (published or {}).get("train_config"))
+        lines.append(
+            f"| {METHODS.get(key[0], key[0])} {key[1]} {key[2]} | {ours} | {theirs} | {differs} "
+            f"| {steps} | {minutes(v.get('train_seconds'))} |"
+        )
     return "\n".join(lines)
