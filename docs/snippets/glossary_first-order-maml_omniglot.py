@@ -26,9 +26,14 @@ if exact and first:
     gap = 100 * (exact["accuracy"] - first["accuracy"])
     both = 100 * (exact["ci95"] ** 2 + first["ci95"] ** 2) ** 0.5
     same = "the same number of" if exact["train_steps"] == first["train_steps"] else "different"
-    speed = exact["train_seconds"] / exact["train_steps"] / (first["train_seconds"] / first["train_steps"])
+    speed = (
+        exact["train_seconds"]
+        / exact["train_steps"]
+        / (first["train_seconds"] / first["train_steps"])
+    )
     print(
         f"\nWith {same} updates, exact minus first order: {gap:+.2f} points "
-        f"(± {both:.2f}, the two intervals combined; one training seed each). "
+        f"(± {both:.2f}: the two intervals combined as if independent, which overstates the "
+        "uncertainty because both used the same test episodes; one training seed each). "
         f"A first-order update took {1 / speed:.2f} times as long as an exact one."
     )
