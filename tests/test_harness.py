@@ -494,6 +494,11 @@ def test_variant_table_names_the_config_fields_that_differ_from_the_published_ru
         "| `n_query` 5 (published: 15) | 2600 (1234) | 90 min |"
     )
     assert "--n-query 5" in namespace["commands"](variants)
+    reused = {**variants[0], "setting": "20w5s", "trained_setting": "5w5s"}
+    row = namespace["variants_table"]([reused], results).splitlines()[2]
+    assert row.startswith(
+        "| MAML 20w5s maml (trained for 5w5s) | 99.20 ± 0.40 (600) | not run yet |"
+    )
     assert namespace["variants_table"]([], results) == "No other runs are kept."
 
 

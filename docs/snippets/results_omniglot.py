@@ -240,8 +240,11 @@ def variants_table(variants: list[dict], results: dict) -> str:
             )
             steps = f"{v.get('train_steps', '?')} ({published.get('train_steps', '?')})"
         differs = config_difference(v.get("train_config"), (published or {}).get("train_config"))
+        reused = v.get("trained_setting", key[1])
+        trained = f" (trained for {reused})" if reused != key[1] else ""
         lines.append(
-            f"| {METHODS.get(key[0], key[0])} {key[1]} {key[2]} | {ours} | {theirs} | {differs} "
+            f"| {METHODS.get(key[0], key[0])} {key[1]} {key[2]}{trained} | {ours} | {theirs} "
+            f"| {differs} "
             f"| {steps} | {minutes(v.get('train_seconds'))} |"
         )
     return "\n".join(lines)
