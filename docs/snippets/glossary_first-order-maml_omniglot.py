@@ -1,13 +1,12 @@
 # Exact and first-order MAML on Omniglot 5-way 1-shot (maml split), read from the committed
-# result files that `python -m benchmarks.evaluate` wrote; same protocol, same test episodes.
-import json
-from pathlib import Path
-
-folder = Path("benchmarks/results/omniglot")
-runs = {}
-for label, method in (("MAML (exact)", "maml"), ("First-order MAML", "fomaml")):
-    path = folder / f"{method}_5w1s_maml.json"
-    runs[label] = json.loads(path.read_text()) if path.exists() else None
+# result files with the reproduction page's loader (results_omniglot.py, included before this);
+# same protocol, same test episodes.
+# ruff: noqa: F821  (load_results and minutes come from results_omniglot.py)
+results = load_results()
+runs = {
+    "MAML (exact)": results.get(("maml", "5w1s", "maml")),
+    "First-order MAML": results.get(("fomaml", "5w1s", "maml")),
+}
 
 print("| Method | Test accuracy (600 episodes) | Training updates | Training time | s / update |")
 print("|---|---|---|---|---|")
@@ -18,7 +17,7 @@ for label, r in runs.items():
     pace = r["train_seconds"] / r["train_steps"]
     print(
         f"| {label} | {100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f} | {r['train_steps']} "
-        f"| {r['train_seconds'] / 60:.0f} min | {pace:.2f} |"
+        f"| {minutes(r['train_seconds'])} | {pace:.2f} |"
     )
 
 exact, first = runs.values()
