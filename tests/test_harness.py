@@ -499,6 +499,12 @@ def test_variant_table_names_the_config_fields_that_differ_from_the_published_ru
     assert row.startswith(
         "| MAML 20w5s maml (trained for 5w5s) | 99.20 ± 0.40 (600) | not run yet |"
     )
+    published = results[("maml", "5w5s", "maml")]
+    for world, differs in ((2, "processes 2 (published: 1)"), (1, "none (another training")):
+        same_config = {**variants[0], "train_config": published["train_config"]}
+        same_config["train_world_size"] = world
+        row = namespace["variants_table"]([same_config], {("maml", "5w5s", "maml"): published})
+        assert row.splitlines()[2].split(" | ")[3].startswith(differs)
     assert namespace["variants_table"]([], results) == "No other runs are kept."
 
 
@@ -555,6 +561,18 @@ def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> Non
     assert train_argv[train_argv.index("--episodes") + 1] == "1234"
     checkpoint = str(tmp_path / "r" / "model.safetensors")
     assert evaluate_argv[-5:] == [checkpoint, "--episodes", "600", "--eval-seed", "0"]
+    ddp = _result("maml", "5w5s", "maml", 0.99)
+    ddp["commands"]["train"] = [
+        "torchrun --nproc-per-node 2 -m benchmarks.train maml 5w5s --distributed "
+        "--budget-minutes 120 --threads 1 --out benchmarks/runs/x"
+    ]
+    commands = run_all.replay_commands(ddp, tmp_path / "d")
+    assert commands is not None
+    assert commands[0] == [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+        "-m", "benchmarks.train", "maml", "5w5s", "--distributed", "--threads", "1",
+        "--episodes", "1234", "--out", str(tmp_path / "d"), "--resume",
+    ]  # fmt: skip
     gpu = {**_result("maml", "5w1s", "maml", 0.98), "train_machine": {"device": "cuda"}}
     assert (run_all.replay_commands(gpu, tmp_path) is None) == (not torch.cuda.is_available())
 
@@ -576,8 +594,8 @@ def test_run_all_plan_trains_with_the_committed_runs_flags(name: str) -> None:
     recorded = run_all.python_command(result["commands"]["train"][0])
     # run length (--budget-minutes, --episodes) and where and how a run goes are not protocol
     harness = {"--budget-minutes", "--episodes", "--out", "--threads", "--checkpoint-every"}
-    harness |= {"--split"}
-    harness |= {"--quiet", "--resume"}  # no value: the next token is not theirs, nor counted
+    harness |= {"--split", "--nproc-per-node"}  # torchrun's process count: the same algorithm
+    harness |= {"--quiet", "--resume", "--distributed"}  # no value: the next token is not theirs
 
     def config_flags(argv: list[str]) -> dict[str, str]:
         pairs = zip(argv, [*argv[1:], ""], strict=True)

@@ -214,15 +214,21 @@ def target_status(results: dict) -> str:
     return "\n".join(lines)
 
 
-def config_difference(config: dict | None, published: dict | None) -> str:
-    """The training-config fields in which a variant differs from the published run."""
-    if not config or not published:
+def config_difference(variant: dict, published: dict) -> str:
+    """How a variant's training differs from the published run's: the fields of the two
+    checkpoints' training configs that differ, then the number of processes that shared each
+    meta-batch (the algorithm is the same; more processes reach more updates in a budget)."""
+    config, theirs = variant.get("train_config"), published.get("train_config")
+    if not config or not theirs:
         return "?"
     fields = [
-        f"`{name}` {config.get(name)!r} (published: {published.get(name)!r})"
-        for name in sorted(set(config) | set(published))
-        if config.get(name) != published.get(name)
+        f"`{name}` {config.get(name)!r} (published: {theirs.get(name)!r})"
+        for name in sorted(set(config) | set(theirs))
+        if config.get(name) != theirs.get(name)
     ]
+    ours, published_world = variant.get("train_world_size", 1), published.get("train_world_size", 1)
+    if ours != published_world:
+        fields.append(f"processes {ours} (published: {published_world})")
     return "; ".join(fields) or "none (another training length or seed)"
 
 
@@ -243,7 +249,7 @@ def variants_table(variants: list[dict], results: dict) -> str:
         else:
             theirs = score(published)
             steps += f" ({published.get('train_steps', '?')})"
-        differs = config_difference(v.get("train_config"), (published or {}).get("train_config"))
+        differs = config_difference(v, published or {})
         lines.append(
             f"| {run_label(v)} | {score(v)} | {theirs} | {differs} | {steps} "
             f"| {minutes(v.get('train_seconds'))} |"
