@@ -508,6 +508,34 @@ def test_variant_table_names_the_config_fields_that_differ_from_the_published_ru
     assert namespace["variants_table"]([], results) == "No other runs are kept."
 
 
+def test_validation_table_lists_each_trained_models_history_once(tmp_path: Path) -> None:
+    """Validation history comes from the checkpoint description, one row per trained model (a
+    reused model's second cell is not repeated); a run without one says so."""
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    folder = tmp_path / "benchmarks" / "results" / "omniglot"
+    (folder / "checkpoints").mkdir(parents=True)
+    history = [
+        {"step": 500, "accuracy": 0.97214, "ci95": 0.01, "episodes": 200},
+        {"step": 901, "accuracy": 0.9795, "ci95": 0.01, "episodes": 200},
+    ]
+    checkpoint = "benchmarks/results/omniglot/checkpoints/protonet_5w1s_maml.safetensors"
+    (tmp_path / checkpoint).with_suffix(".json").write_text(
+        json.dumps({"config": {}, "extra": {"validation": history}})
+    )
+    for setting in ("5w1s", "20w1s"):
+        result = {**_result("protonet", setting, "maml", 0.98), "checkpoint": checkpoint}
+        result["trained_setting"] = "5w1s"
+        (folder / f"protonet_{setting}_maml.json").write_text(json.dumps(result))
+    (folder / "maml_5w1s_maml.json").write_text(json.dumps(_result("maml", "5w1s", "maml", 0.98)))
+    lines = namespace["validation_table"](namespace["load_results"](tmp_path)).splitlines()
+    assert lines[0].endswith("(after updates; 200 episodes each) |")
+    assert lines[2:] == [
+        "| MAML 5w1s maml | not recorded |",
+        "| ProtoNets 5w1s maml | 97.21 (500), 97.95 (901) |",
+    ]
+
+
 def test_every_committed_result_has_its_training_config() -> None:
     """Each published cell's checkpoint description is committed and names its training tasks;
     each kept variant has its checkpoint and a published cell to compare with."""

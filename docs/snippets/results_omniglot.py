@@ -45,12 +45,15 @@ TARGETS = {
 
 
 def _load(path: Path, root: Path) -> dict:
-    """One result file, with `train_config` from the description beside its checkpoint."""
+    """One result file, with `train_config` and `train_validation` (the validation history) from
+    the description beside its checkpoint."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("checkpoint"):
         sidecar = root / Path(data["checkpoint"]).with_suffix(".json")
         if sidecar.is_file():
-            data["train_config"] = json.loads(sidecar.read_text(encoding="utf-8")).get("config")
+            described = json.loads(sidecar.read_text(encoding="utf-8"))
+            data["train_config"] = described.get("config")
+            data["train_validation"] = described.get("extra", {}).get("validation")
     return data
 
 
@@ -164,6 +167,22 @@ def details_table(results: dict) -> str:
             f"| `{commit}` |"
         )
     return "\n".join(lines)
+
+
+def validation_table(results: dict) -> str:
+    """One row per trained model (a model reused for another setting appears once): its
+    validation accuracy at each logged update, in the setting it was trained for."""
+    rows, counts = [], set()
+    for _, r in sorted(results.items()):
+        if r.get("trained_setting", r["setting"]) != r["setting"]:
+            continue
+        history = r.get("train_validation") or []
+        counts |= {v["episodes"] for v in history}
+        points = ", ".join(f"{100 * v['accuracy']:.2f} ({v['step']})" for v in history)
+        rows.append(f"| {run_label(r)} | {points or 'not recorded'} |")
+    episodes = " or ".join(str(n) for n in sorted(counts)) or "?"
+    header = f"| Model | Validation accuracy, % (after updates; {episodes} episodes each) |"
+    return "\n".join([header, "|---|---|", *rows])
 
 
 def commands(results: dict | list[dict]) -> str:
