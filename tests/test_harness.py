@@ -536,6 +536,27 @@ def test_validation_table_lists_each_trained_models_history_once(tmp_path: Path)
     ]
 
 
+@pytest.mark.slow
+def test_a_published_number_is_recomputed_from_its_committed_checkpoint() -> None:
+    """The reproduction page's recipe (load_predictor, fixed_episodes, evaluate_predictor) on the
+    committed MAML 5-way 1-shot checkpoint and the published episodes gives the published number:
+    the result file and the checkpoint beside it belong together."""
+    from reference_impl.checkpoints import load_predictor
+    from reference_impl.evaluation import evaluate_predictor, fixed_episodes
+    from reference_impl.omniglot import load_omniglot
+
+    result = json.loads((common.OMNIGLOT_RESULTS / "maml_5w1s_maml.json").read_text())
+    predict = load_predictor(common.REPO / result["checkpoint"])
+    test = load_omniglot(split=result["split"], part=result["split_part"])
+    n_way, n_query, episodes = result["n_way"], result["n_query"], result["episodes"]
+    shape = (n_way, result["k_shot"], n_query, episodes, result["eval_seed"])
+    mine = evaluate_predictor(predict, fixed_episodes(test, *shape))
+    assert mine.episodes == episodes
+    # float32 sums may round differently with another thread count: at most one query may flip
+    assert abs(mine.accuracy - result["accuracy"]) <= 1.01 / (episodes * n_way * n_query)
+    assert mine.ci95 == pytest.approx(result["ci95"], rel=0.01)
+
+
 def test_every_committed_result_has_its_training_config() -> None:
     """Each published cell's checkpoint description is committed and names its training tasks;
     each kept variant has its checkpoint and a published cell to compare with."""
