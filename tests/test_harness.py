@@ -600,6 +600,21 @@ def test_targets_table_compares_each_cell_at_full_precision(
     assert maml[1] == "| MAML | 5w5s | ≥ 99.5 | not run yet | open | – | – |"
 
 
+def test_paper_schedule_table_turns_each_runs_pace_into_the_papers_training_time(
+    tmp_path: Path,
+) -> None:
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    folder = tmp_path / "benchmarks" / "results" / "omniglot"
+    folder.mkdir(parents=True)
+    for setting, split in (("5w1s", "maml"), ("5w5s", "lake")):
+        result = _result("maml", setting, split, 0.98)
+        (folder / f"maml_{setting}_{split}.json").write_text(json.dumps(result))
+    lines = namespace["paper_schedule"](namespace["load_results"](tmp_path)).splitlines()
+    # 1234 of 60,000 updates; 5400 s / 1234 = 4.38 s each; 60,000 of them = 72.9 h
+    assert lines[2:] == ["| MAML 5w1s maml | 1234 | 2.1% | 4.4 | 73 h |"]  # lake: not compared
+
+
 def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> None:
     """`make bench` reruns a result with its recorded update count (deterministic), not its budget."""
     commands = run_all.replay_commands(_result("maml", "5w1s", "maml", 0.98), tmp_path / "r")

@@ -233,6 +233,31 @@ def target_status(results: dict) -> str:
     return "\n".join(lines)
 
 
+PAPER_UPDATES = {"maml": 60_000}
+"""Meta-updates of the paper's Omniglot runs (Finn et al. 2017, Appendix A.1)."""
+
+
+def paper_schedule(results: dict, method: str = "maml") -> str:
+    """Each maml-split cell of `method` against the paper's training length: updates reached,
+    the share of the paper's count, the pace, and the paper's count at that pace."""
+    total = PAPER_UPDATES[method]
+    lines = [
+        f"| Cell | Updates here | Share of the paper's {total:,} | s / update here "
+        f"| {total:,} updates at this pace |",
+        "|---|---|---|---|---|",
+    ]
+    for setting in SETTINGS:
+        r = results.get((method, setting, "maml"))
+        if r is None or not r.get("train_steps") or not r.get("train_seconds"):
+            continue
+        pace = r["train_seconds"] / r["train_steps"]
+        lines.append(
+            f"| {run_label(r)} | {r['train_steps']} | {r['train_steps'] / total:.1%} "
+            f"| {pace:.1f} | {total * pace / 3600:.0f} h |"
+        )
+    return "\n".join(lines)
+
+
 def config_difference(variant: dict, published: dict) -> str:
     """How a variant's training differs from the published run's: the fields of the two
     checkpoints' training configs that differ, then the number of processes that shared each
