@@ -615,6 +615,33 @@ def test_paper_schedule_table_turns_each_runs_pace_into_the_papers_training_time
     assert lines[2:] == ["| MAML 5w1s maml | 1234 | 2.1% | 4.4 | 73 h |"]  # lake: not compared
 
 
+def test_gpu_schedule_reads_the_5w1s_meta_gradient_time_of_the_gpu_speed_file(
+    tmp_path: Path,
+) -> None:
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    assert namespace["gpu_schedule"](tmp_path) == "No GPU speed file is committed."
+    speed = {
+        "setting": {"n_way": 5, "k_shot": 1, "meta_batch_size": 32, "inner_steps": 1},
+        "machine": {"gpu": "Some GPU"},
+        "results": [
+            {"variant": "exact", "order": "second", "median_s": 0.3},
+            {"variant": "fast", "order": "second", "median_s": 0.02},
+            {"variant": "fast", "order": "first", "median_s": 0.01},
+        ],
+    }
+    (results / "maml_speed_cuda.json").write_text(json.dumps(speed))
+    text = namespace["gpu_schedule"](tmp_path)
+    # 60,000 x 0.02 s = 20 min; 60,000 x 0.3 s = 5.0 h
+    assert "on an Some GPU" in text and "at 0.020 s with the fast path and 0.300 s" in text
+    assert "would take 20 min and 5.0 h of meta-gradients" in text
+    speed["setting"]["n_way"] = 20
+    (results / "maml_speed_cuda.json").write_text(json.dumps(speed))
+    assert "does not time the 5-way 1-shot" in namespace["gpu_schedule"](tmp_path)
+
+
 def test_run_all_replays_recorded_steps_instead_of_budget(tmp_path: Path) -> None:
     """`make bench` reruns a result with its recorded update count (deterministic), not its budget."""
     commands = run_all.replay_commands(_result("maml", "5w1s", "maml", 0.98), tmp_path / "r")

@@ -258,6 +258,36 @@ def paper_schedule(results: dict, method: str = "maml") -> str:
     return "\n".join(lines)
 
 
+def gpu_schedule(root: Path | None = None, total: int = PAPER_UPDATES["maml"]) -> str:
+    """The paper's MAML schedule at the GPU pace of the committed speed benchmark, whose timed
+    step is one 5-way 1-shot training meta-gradient (`benchmarks/results/maml_speed_cuda.json`)."""
+    path = (root or repo_root()) / "benchmarks" / "results" / "maml_speed_cuda.json"
+    if not path.is_file():
+        return "No GPU speed file is committed."
+    data = json.loads(path.read_text(encoding="utf-8"))
+    setting = data["setting"]
+    pace = {
+        r["variant"]: r["median_s"] for r in data["results"] if r["order"] == "second"
+    }  # seconds per meta-gradient
+    shape = (
+        setting["n_way"],
+        setting["k_shot"],
+        setting["meta_batch_size"],
+        setting["inner_steps"],
+    )
+    if shape != (5, 1, 32, 1) or not {"exact", "fast"} <= set(pace):
+        return "The committed GPU speed file does not time the 5-way 1-shot training step."
+    return (
+        f"For scale on a GPU: on an {data['machine']['gpu']}, the speed benchmark timed the "
+        f"training meta-gradient of the MAML 5w1s cell (5-way 1-shot, meta-batch 32, one "
+        f"second-order inner step) at "
+        f"{pace['fast']:.3f} s with the fast path and {pace['exact']:.3f} s with the exact path, "
+        f"so the paper's {total:,} updates would take {total * pace['fast'] / 60:.0f} min and "
+        f"{total * pace['exact'] / 3600:.1f} h of meta-gradients there (task sampling and the "
+        f"optimiser step not counted; see the TF32 note of the [speed report](speed.md))."
+    )
+
+
 def config_difference(variant: dict, published: dict) -> str:
     """How a variant's training differs from the published run's: the fields of the two
     checkpoints' training configs that differ, then the number of processes that shared each
