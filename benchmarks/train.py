@@ -502,9 +502,14 @@ def run(argv: list[str]) -> dict[str, Any]:
             f"torchrun --nproc-per-node {info.world_size} -m benchmarks.train "
             + command.split(" benchmarks.train ", 1)[1]
         )
+    # the code that runs is the commit checked out now; HEAD may move during a long run
+    session_commit = common.git_commit()
     history["sessions"].append(
-        {"command": command, "start_step": trainer.step, "world_size": info.world_size}
-    )
+        {
+            "command": command, "start_step": trainer.step, "world_size": info.world_size,
+            "git_commit": session_commit,
+        }
+    )  # fmt: skip
     n_test, k_shot = common.parse_setting(args.setting)
     val_episodes = (
         common.fixed_episodes(
@@ -544,7 +549,8 @@ def run(argv: list[str]) -> dict[str, Any]:
             "train_commands": [s["command"] for s in history["sessions"]],
             "validation": history["validation"], "world_size": info.world_size,
             "machine": common.machine_info(args.device, args.dtype), "data": args.data,
-            "git_commit": common.git_commit(),
+            "git_commit": session_commit,
+            "git_commits": [s.get("git_commit", "unknown") for s in history["sessions"]],
         }  # fmt: skip
 
     def validate() -> None:

@@ -66,6 +66,21 @@ def test_train_stop_and_resume_matches_uninterrupted_run(tmp_path: Path) -> None
     assert [v["step"] for v in summary_a["validation"]] == [3, 6, 7]
 
 
+def test_train_records_the_commit_each_session_started_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HEAD may move while a run trains: the model names the commit checked out when each
+    session started, not the one at save time."""
+    flags = [*TINY, "--episodes", "4", "--val-every", "0", "--out", str(tmp_path / "r")]
+    for session, extra in (("A", ["--stop-after", "2"]), ("B", ["--resume"])):
+        calls = itertools.chain([session], itertools.repeat("moved"))
+        monkeypatch.setattr(common, "git_commit", lambda calls=calls: next(calls))
+        assert train.main([*flags, *extra]) == 0
+    described = json.loads((tmp_path / "r" / train.MODEL_FILE).with_suffix(".json").read_text())
+    assert described["extra"]["git_commit"] == "B"
+    assert described["extra"]["git_commits"] == ["A", "B"]
+
+
 @pytest.mark.slow
 def test_train_resume_after_sigkill_matches_uninterrupted_run(tmp_path: Path) -> None:
     """A run killed with SIGKILL mid-training continues from its last checkpoint to the same weights.
@@ -528,11 +543,14 @@ def test_validation_table_lists_each_trained_models_history_once(tmp_path: Path)
         result["trained_setting"] = "5w1s"
         (folder / f"protonet_{setting}_maml.json").write_text(json.dumps(result))
     (folder / "maml_5w1s_maml.json").write_text(json.dumps(_result("maml", "5w1s", "maml", 0.98)))
-    lines = namespace["validation_table"](namespace["load_results"](tmp_path)).splitlines()
+    results = namespace["load_results"](tmp_path)
+    other = {**results[("protonet", "5w1s", "maml")], "train_validation": history[:1]}
+    lines = namespace["validation_table"](results, [other]).splitlines()
     assert lines[0].endswith("(after updates; 200 episodes each) |")
     assert lines[2:] == [
         "| MAML 5w1s maml | not recorded |",
         "| ProtoNets 5w1s maml | 97.21 (500), 97.95 (901) |",
+        "| ProtoNets 5w1s maml, *other run* | 97.21 (500) |",
     ]
 
 
