@@ -169,17 +169,18 @@ def details_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def validation_table(results: dict) -> str:
-    """One row per trained model (a model reused for another setting appears once): its
-    validation accuracy at each logged update, in the setting it was trained for."""
+def validation_table(results: dict, variants: list[dict] | tuple = ()) -> str:
+    """One row per trained model (a model reused for another setting appears once), then one
+    per other run: its validation accuracy at each logged update, in the setting it trained for."""
     rows, counts = [], set()
-    for _, r in sorted(results.items()):
+    runs = [(r, "") for _, r in sorted(results.items())] + [(v, ", *other run*") for v in variants]
+    for r, mark in runs:
         if r.get("trained_setting", r["setting"]) != r["setting"]:
             continue
         history = r.get("train_validation") or []
         counts |= {v["episodes"] for v in history}
         points = ", ".join(f"{100 * v['accuracy']:.2f} ({v['step']})" for v in history)
-        rows.append(f"| {run_label(r)} | {points or 'not recorded'} |")
+        rows.append(f"| {run_label(r)}{mark} | {points or 'not recorded'} |")
     episodes = " or ".join(str(n) for n in sorted(counts)) or "?"
     header = f"| Model | Validation accuracy, % (after updates; {episodes} episodes each) |"
     return "\n".join([header, "|---|---|", *rows])
