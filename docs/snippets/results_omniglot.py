@@ -285,7 +285,7 @@ def gpu_schedule(root: Path | None = None, total: int = PAPER_UPDATES["maml"]) -
         f"{pace['fast']:.3f} s with the fast path and {pace['exact']:.3f} s with the exact path, "
         f"so the paper's {total:,} updates would take {total * pace['fast'] / 60:.0f} min and "
         f"{total * pace['exact'] / 3600:.1f} h of meta-gradients there (task sampling and the "
-        f"optimiser step not counted; see the TF32 note of the [speed report](speed.md))."
+        f"optimiser step not counted; see the TF32 note on the Speed page)."
     )
 
 
