@@ -401,6 +401,13 @@ def test_machine_info_reads_cpu_flags() -> None:
     assert info["cpu_avx2"] == ("avx2" in flags) and info["bf16_used"] is False
 
 
+def _results_snippet() -> dict:
+    """The namespace of docs/snippets/results_omniglot.py, as the reproduction page runs it."""
+    namespace: dict = {}
+    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    return namespace
+
+
 def _result(method: str, setting: str, split: str, accuracy: float) -> dict:
     return {
         "method": method, "setting": setting, "split": split, "accuracy": accuracy,
@@ -416,8 +423,7 @@ def _result(method: str, setting: str, split: str, accuracy: float) -> dict:
 
 def test_results_page_renders_files_and_not_run_yet(tmp_path: Path) -> None:
     """A cell shows its result file's accuracy ± CI and time; a cell without one, not run yet."""
-    namespace: dict = {}
-    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    namespace = _results_snippet()
     folder = tmp_path / "benchmarks" / "results" / "omniglot"
     folder.mkdir(parents=True)
     (folder / "maml_5w1s_maml.json").write_text(json.dumps(_result("maml", "5w1s", "maml", 0.9812)))
@@ -446,8 +452,7 @@ def test_results_page_renders_files_and_not_run_yet(tmp_path: Path) -> None:
 def test_run_table_shows_each_runs_training_tasks_from_its_checkpoint(tmp_path: Path) -> None:
     """The run table reads the training episode shape from the config beside the checkpoint, so a
     run trained with other queries, ways or schedule than the prose says cannot hide."""
-    namespace: dict = {}
-    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    namespace = _results_snippet()
     folder = tmp_path / "benchmarks" / "results" / "omniglot"
     (folder / "checkpoints").mkdir(parents=True)
     args, cfg_class = train.parse_args(["maml", "5w5s", "--n-query", "5"])
@@ -478,8 +483,7 @@ def test_variant_table_names_the_config_fields_that_differ_from_the_published_ru
 ) -> None:
     """Another run of a published cell is shown beside it with the config fields that differ,
     computed from the two checkpoint descriptions, and its commands are listed."""
-    namespace: dict = {}
-    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    namespace = _results_snippet()
     folder = tmp_path / "benchmarks" / "results" / "omniglot"
     (folder / "variants" / "checkpoints").mkdir(parents=True)
     (folder / "checkpoints").mkdir()
@@ -526,8 +530,7 @@ def test_variant_table_names_the_config_fields_that_differ_from_the_published_ru
 def test_validation_table_lists_each_trained_models_history_once(tmp_path: Path) -> None:
     """Validation history comes from the checkpoint description, one row per trained model (a
     reused model's second cell is not repeated); a run without one says so."""
-    namespace: dict = {}
-    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    namespace = _results_snippet()
     folder = tmp_path / "benchmarks" / "results" / "omniglot"
     (folder / "checkpoints").mkdir(parents=True)
     history = [
@@ -578,8 +581,7 @@ def test_a_published_number_is_recomputed_from_its_committed_checkpoint() -> Non
 def test_every_committed_result_has_its_training_config() -> None:
     """Each published cell's checkpoint description is committed and names its training tasks;
     each kept variant has its checkpoint and a published cell to compare with."""
-    namespace: dict = {}
-    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    namespace = _results_snippet()
     results = namespace["load_results"](REPO)
     assert results, "no committed Omniglot results"
     for key, result in results.items():
@@ -601,8 +603,7 @@ def test_every_committed_result_has_its_training_config() -> None:
 def test_targets_table_compares_each_cell_at_full_precision(
     tmp_path: Path, accuracy: float, status: str
 ) -> None:
-    namespace: dict = {}
-    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    namespace = _results_snippet()
     folder = tmp_path / "benchmarks" / "results" / "omniglot"
     folder.mkdir(parents=True)
     (folder / "maml_5w1s_maml.json").write_text(
@@ -621,8 +622,7 @@ def test_targets_table_compares_each_cell_at_full_precision(
 def test_paper_schedule_table_turns_each_runs_pace_into_the_papers_training_time(
     tmp_path: Path,
 ) -> None:
-    namespace: dict = {}
-    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    namespace = _results_snippet()
     folder = tmp_path / "benchmarks" / "results" / "omniglot"
     folder.mkdir(parents=True)
     for setting, split in (("5w1s", "maml"), ("5w5s", "lake")):
@@ -636,8 +636,7 @@ def test_paper_schedule_table_turns_each_runs_pace_into_the_papers_training_time
 def test_gpu_schedule_reads_the_5w1s_meta_gradient_time_of_the_gpu_speed_file(
     tmp_path: Path,
 ) -> None:
-    namespace: dict = {}
-    exec((REPO / "docs" / "snippets" / "results_omniglot.py").read_text(), namespace)
+    namespace = _results_snippet()
     results = tmp_path / "benchmarks" / "results"
     results.mkdir(parents=True)
     assert namespace["gpu_schedule"](tmp_path) == "No GPU speed file is committed."

@@ -99,6 +99,12 @@ def minutes(seconds: float | None) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
+def seconds_per_update(r: dict) -> float | None:
+    """Training wall time over training updates, or None where either is missing."""
+    seconds, steps = r.get("train_seconds"), r.get("train_steps")
+    return seconds / steps if seconds and steps else None
+
+
 def cell(result: dict | None) -> str:
     """`98.12 ± 0.31` with training time, or `not run yet`."""
     if result is None:
@@ -225,8 +231,8 @@ def target_status(results: dict) -> str:
                 steps = str(r.get("train_steps", "?"))
                 if reused != setting:
                     steps += f" (the {reused} model)"
-                seconds, count = r.get("train_seconds"), r.get("train_steps")
-                pace = f"{seconds / count:.1f}" if seconds and count else "?"
+                seconds = seconds_per_update(r)
+                pace = "?" if seconds is None else f"{seconds:.1f}"
             lines.append(
                 f"| {METHODS[method]} | {setting} | ≥ {target:.1f} | {ours} | {status} | {steps} "
                 f"| {pace} |"
@@ -249,9 +255,9 @@ def paper_schedule(results: dict, method: str = "maml") -> str:
     ]
     for setting in SETTINGS:
         r = results.get((method, setting, "maml"))
-        if r is None or not r.get("train_steps") or not r.get("train_seconds"):
+        pace = None if r is None else seconds_per_update(r)
+        if r is None or pace is None:
             continue
-        pace = r["train_seconds"] / r["train_steps"]
         lines.append(
             f"| {run_label(r)} | {r['train_steps']} | {r['train_steps'] / total:.1%} "
             f"| {pace:.1f} | {total * pace / 3600:.0f} h |"
