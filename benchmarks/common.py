@@ -650,29 +650,3 @@ def fixed_episodes(
         raise HarnessError(
             f"cannot draw {n_way}-way {k_shot}-shot evaluation episodes: {err}"
         ) from err
-
-
-def evaluate_prefixes(predict: Any, episodes: Any, counts: list[int]) -> list[dict[str, float]]:
-    """Score `predict` once on the longest prefix and report each count's first episodes.
-
-    `fixed_episodes` is prefix-stable (the first 600 of 1000 episodes are the 600-episode set),
-    so the 600- and 1000-episode figures of one run share their first 600 episodes.
-
-    Returns:
-        One `{"episodes", "accuracy", "ci95"}` per count, in the order given.
-    """
-    from reference_impl import evaluation
-
-    result = evaluation.evaluate_predictor(predict, episodes[: max(counts)])
-    out = []
-    for count in counts:
-        part = result.per_episode[:count]
-        accuracy = math.fsum(part) / len(part)
-        out.append(
-            {
-                "episodes": len(part),
-                "accuracy": accuracy,
-                "ci95": evaluation.confidence_interval95(part),
-            }
-        )
-    return out

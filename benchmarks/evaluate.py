@@ -13,19 +13,39 @@ reported, the first being the headline.
 The result goes to `benchmarks/results/omniglot/<method>_<setting>_<split>.json` and the
 checkpoint is copied beside it (`benchmarks/results/omniglot/checkpoints/`), so every published
 number can be re-evaluated with `reference_impl.checkpoints.load_predictor`.
+
+Besides the headline, a result file keeps what paired comparisons need:
+
+* `per_episode_correct`: correct queries of every test episode, in episode order (the longest
+  count evaluated), out of `queries_per_episode` (N * 15); two result files on the same split
+  part, setting and `eval_seed` were scored on the same episodes, so their lists pair up.
+* `batch_norm`: how batch norm normalised at test time. `"episode"` (the default, and MAML's
+  code): each episode's own statistics, support and query together. `"running"`: running
+  averages, as the ProtoNets authors' evaluation does with `model.eval()`. Our ProtoNet trains
+  without running averages (`track_running_stats=False`), so they are estimated after training:
+  the final weights embed `--bn-batches` training episodes of the checkpoint's own training
+  shape (seeded by `--eval-seed`) and each batch norm keeps the cumulative average of their batch
+  statistics (PyTorch's `momentum=None`), then normalises every test batch with it.
+  `--batch-norm both` keeps `"episode"` as the headline and adds a `running_bn` block (accuracy,
+  CI, `evaluations`, `per_episode_correct`, the calibration used, and `difference`: running minus
+  episode on the same episodes, mean and 95% CI of the paired per-episode difference).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import importlib
+import json
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from benchmarks import common
 from benchmarks.common import HarnessError
@@ -79,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
         "for it is the same protocol, e.g. a ProtoNet trained for 5w1s tested as 20w1s",
     )
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the fixed test episodes")
+    parser.add_argument(
+        "--batch-norm",
+        choices=("episode", "running", "both"),
+        default="episode",
+        help="test-time batch norm: each episode's statistics, running averages estimated on "
+        "training episodes (the ProtoNets authors' model.eval(); protonet only), or both "
+        "(headline: episode)",
+    )
+    parser.add_argument(
+        "--bn-batches",
+        type=int,
+        default=100,
+        help="training episodes whose batch statistics make the running averages",
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     parser.add_argument("--data-root", type=Path, default=None, help="Omniglot folder")
@@ -112,6 +146,13 @@ def run(argv: list[str]) -> dict[str, Any]:
     counts = args.episodes or [method.test_episodes]
     if min(counts) < 1:
         raise HarnessError(f"--episodes must be positive, got {counts}")
+    if args.batch_norm != "episode" and method.module != "protonet":
+        raise HarnessError(
+            f"--batch-norm {args.batch_norm} applies to protonet (the ProtoNets authors' "
+            f"model.eval()); {method_name} normalises with each batch's statistics, as its code does"
+        )
+    if args.bn_batches < 1:
+        raise HarnessError(f"--bn-batches must be positive, got {args.bn_batches}")
     data_kind = extra.get("data", "omniglot")
     if data_kind != "omniglot" and args.out is None:
         raise HarnessError(
@@ -139,13 +180,30 @@ def run(argv: list[str]) -> dict[str, Any]:
         data, n_way, k_shot, common.TEST_QUERIES, max(counts), args.eval_seed
     )
     start = time.perf_counter()
-    evaluations = common.evaluate_prefixes(on_device, episodes, counts)
-    for e in evaluations:
-        print(
-            f"{method_name} {setting} {split} {args.split_part}: "
-            f"{100 * e['accuracy']:.2f}% ± {100 * e['ci95']:.2f} ({e['episodes']} episodes)"
-        )
+    running: dict[str, Any] | None = None
+    if args.batch_norm != "running":
+        evaluations, correct = score(on_device, episodes, counts)
+        report(f"{method_name} {setting} {split} {args.split_part}", evaluations)
     eval_seconds = time.perf_counter() - start
+    if args.batch_norm != "episode":
+        calibration = {"part": "train", "batches": args.bn_batches, "seed": args.eval_seed}
+        train_part = load_part(data_args, "train", torch.float32)
+        running_predict = running_bn_predictor(args.checkpoint, train_part, calibration, device)
+        running_evals, running_correct = score(running_predict, episodes, counts)
+        report(f"{method_name} {setting} {split} {args.split_part} running BN", running_evals)
+        if args.batch_norm == "running":
+            evaluations, correct = running_evals, running_correct
+        else:
+            running = {
+                **running_evals[0], "evaluations": running_evals,
+                "per_episode_correct": running_correct, "calibration": calibration,
+                "difference": paired_difference(
+                    running_correct[: counts[0]], correct[: counts[0]], n_way * common.TEST_QUERIES
+                ),
+                "eval_seconds": time.perf_counter() - start - eval_seconds,
+            }  # fmt: skip
+        if args.batch_norm == "running":
+            eval_seconds = time.perf_counter() - start
 
     name = f"{method_name}_{setting}_{split}"
     out = args.out if args.out is not None else common.OMNIGLOT_RESULTS / f"{name}.json"
@@ -156,7 +214,7 @@ def run(argv: list[str]) -> dict[str, Any]:
             args.checkpoint, common.CHECKPOINTS_DIR / f"{method_name}_{trained}_{split}.safetensors"
         )
     head = evaluations[0]
-    result = {
+    result: dict[str, Any] = {
         "method": method_name, "setting": setting, "trained_setting": trained,
         "split": split, "split_part": args.split_part,
         "n_way": n_way, "k_shot": k_shot, "n_query": common.TEST_QUERIES,
@@ -174,10 +232,146 @@ def run(argv: list[str]) -> dict[str, Any]:
             "evaluate": common.command_line("benchmarks.evaluate", argv),
         },
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "batch_norm": args.batch_norm if args.batch_norm != "both" else "episode",
+        "queries_per_episode": n_way * common.TEST_QUERIES,
+        "per_episode_correct": correct,
     }  # fmt: skip
-    common.atomic_write_json(out, result)
+    if running is not None:
+        result["running_bn"] = running
+    elif args.batch_norm == "running":
+        result["bn_calibration"] = calibration
+    common.atomic_write_bytes(out, result_text(result).encode())
     print(f"wrote {common.relative(out)}")
     return result
+
+
+def score(
+    predict: Any, episodes: Any, counts: list[int]
+) -> tuple[list[dict[str, float]], list[int]]:
+    """Score `predict` once on the longest prefix and report each count's first episodes.
+
+    `fixed_episodes` is prefix-stable (the first 600 of 1000 episodes are the 600-episode set),
+    so the 600- and 1000-episode figures of one run share their first 600 episodes.
+
+    Returns:
+        One `{"episodes", "accuracy", "ci95"}` per count, in the order given, and the number of
+        correct queries of every episode evaluated (the longest count).
+    """
+    from reference_impl import evaluation
+
+    result = evaluation.evaluate_predictor(predict, episodes[: max(counts)])
+    queries = episodes[0].query_y.shape[0]
+    correct = [round(a * queries) for a in result.per_episode]  # exact: a = hits / queries
+    out = []
+    for count in counts:
+        part = result.per_episode[:count]
+        out.append(
+            {
+                "episodes": len(part),
+                "accuracy": math.fsum(part) / len(part),
+                "ci95": evaluation.confidence_interval95(part),
+            }
+        )
+    return out, correct
+
+
+def paired_difference(first: list[int], second: list[int], queries: int) -> dict[str, float]:
+    """Mean and 95% CI of `first - second` per episode (correct-query counts out of `queries`)."""
+    from reference_impl import evaluation
+
+    diffs = [(a - b) / queries for a, b in zip(first, second, strict=True)]
+    return {
+        "accuracy": math.fsum(diffs) / len(diffs),
+        "ci95": evaluation.confidence_interval95(diffs),
+        "episodes": len(diffs),
+    }
+
+
+def report(label: str, evaluations: list[dict[str, float]]) -> None:
+    """Print one line per episode count."""
+    for e in evaluations:
+        print(
+            f"{label}: {100 * e['accuracy']:.2f}% ± {100 * e['ci95']:.2f} ({e['episodes']} episodes)"
+        )
+
+
+def with_running_batch_norm(model: nn.Module, batches: Any, embed: Any) -> nn.Module:
+    """A copy of `model` whose batch norms normalise with averages estimated on `batches`.
+
+    Each batch norm built with `track_running_stats=False` gets running buffers and
+    `momentum=None` (a cumulative average); the copy embeds every batch in training mode, which
+    accumulates the mean and unbiased variance of each batch's statistics, and is returned in
+    eval mode, where batch norm uses them. `model` itself is not changed.
+
+    Args:
+        model: The embedding network.
+        batches: Input batches, each of shape `(B, *x_shape)`.
+        embed: `embed(model, x)`, the method's own forward pass.
+
+    Returns:
+        The calibrated copy, in eval mode.
+    """
+    calibrated = copy.deepcopy(model)
+    for module in calibrated.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not module.track_running_stats:
+            param = next(module.parameters())
+            module.track_running_stats, module.momentum = True, None
+            module.register_buffer("running_mean", param.new_zeros(module.num_features))
+            module.register_buffer("running_var", param.new_ones(module.num_features))
+            module.register_buffer(
+                "num_batches_tracked", torch.tensor(0, dtype=torch.long, device=param.device)
+            )
+    calibrated.train()
+    with torch.no_grad():
+        for x in batches:
+            embed(calibrated, x)
+    return calibrated.eval()
+
+
+def running_bn_predictor(
+    checkpoint: Path, train_part: torch.Tensor, calibration: dict[str, Any], device: torch.device
+) -> Any:
+    """The checkpoint's ProtoNet predictor with running-average batch norm (see the module doc).
+
+    The calibration episodes have the shape the model was trained on (`n_way`, `k_shot`,
+    `n_query` of its config) and go through the network as training batches do, support and
+    query together.
+    """
+    from reference_impl import checkpoints, protonet
+
+    model, cfg = checkpoints.load_model(checkpoint, device=device)
+    episodes = common.fixed_episodes(
+        train_part, cfg.n_way, cfg.k_shot, cfg.n_query, calibration["batches"], calibration["seed"]
+    )
+    calibration.update(n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query)
+    batches = (torch.cat([e.support_x, e.query_x]).to(device) for e in episodes)
+    calibrated = with_running_batch_norm(model, batches, lambda m, x: protonet.embed(m, x, cfg))
+    predict = protonet.make_predict(calibrated, cfg)
+
+    def on_device(
+        support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor
+    ) -> torch.Tensor:
+        return predict(support_x.to(device), support_y.to(device), query_x.to(device))
+
+    return on_device
+
+
+def result_text(result: dict[str, Any]) -> str:
+    """`result` as indented JSON with each per-episode list on one line."""
+    lists: dict[str, str] = {}
+
+    def compact(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: compact(v, f"{path}.{k}") for k, v in value.items()}
+        if path.endswith(".per_episode_correct"):
+            lists[path] = json.dumps(value, separators=(",", ":"))
+            return path
+        return value
+
+    text = json.dumps(compact(result, ""), indent=1)
+    for path, line in lists.items():
+        text = text.replace(json.dumps(path), line, 1)
+    return text + "\n"
 
 
 def publish_checkpoint(source: Path, target: Path) -> str:

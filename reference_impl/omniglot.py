@@ -18,8 +18,7 @@ and can fetch the zips itself (`download=True`, MD5-checked, written atomically)
 
 | Step | Function |
 |---|---|
-| read a PNG (stdlib `zlib` + `struct`, no Pillow) | `decode_png` |
-| 105 -> 28 antialiased Lanczos-3 resize, PIL's weights | `lanczos_weights`, `resize_lanczos` |
+| read a PNG and resize it 105 -> 28 with Pillow's antialiased Lanczos filter | `decode_thumbnail` |
 | every character as uint8 thumbnails, cached on disk | `load_thumbnails` |
 | a few characters, no cache | `decode_characters` |
 | the splits | `maml_split`, `lake_split`, `get_split` |
@@ -27,11 +26,11 @@ and can fetch the zips itself (`download=True`, MD5-checked, written atomically)
 
 Deliberate choices:
 
-1. **Resize in floating point.** Pillow resamples in two passes with 8-bit fixed-point weights
-   and rounds to uint8 between them; this module applies the same Lanczos weights as two matrix
-   products in float32 and rounds and clamps after each pass as Pillow does, so thumbnails differ
-   from Pillow's by at most one grey level, the fixed-point weights' error
-   (`tests/test_omniglot.py` pins the bound).
+1. **Pillow decodes and resizes**, the library of the MAML code's resize script and of the
+   torchvision and learn2learn pipelines: grey levels first (`convert("L")`), then
+   `resize((28, 28), LANCZOS)`, as learn2learn does. Pillow resizes a 1-bit image by nearest
+   neighbour whatever filter is asked for, so converting first is what makes the antialiased
+   Lanczos filter apply.
 2. **Cache key from file metadata.** A cache entry is keyed by every source file's relative path,
    size and modification time (for zips: size and CRC-32 from the central directory) plus the
    preprocessing parameters. Hashing file contents would mean reading all 32,460 files on every
@@ -44,9 +43,9 @@ Deliberate choices:
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 import http.client
+import io
 import json
 import os
 import random
@@ -54,14 +53,13 @@ import struct
 import tempfile
 import urllib.request
 import zipfile
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from math import pi, sin
 from pathlib import Path
 from typing import IO, NamedTuple
 
 import torch
+from PIL import Image
 from torch import Tensor
 
 # --8<-- [start:constants]
@@ -71,8 +69,6 @@ IMAGE_SIZE = 28
 """Side of a thumbnail after resizing, as in the MAML and ProtoNets papers."""
 DRAWINGS = 20
 """Drawings (one per drawer) of every character."""
-LANCZOS_A = 3
-"""Lobes of the Lanczos kernel (Pillow's `LANCZOS` filter)."""
 PARTS = ("images_background", "images_evaluation")
 """Folder names of the official background and evaluation sets."""
 SPLIT_PARTS = ("train", "val", "test", "trainval")
@@ -109,9 +105,8 @@ ALPHABETS: dict[str, tuple[tuple[str, int], ...]] = {
 # --8<-- [end:constants]
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CACHE_MAGIC = b"MLGOMNI\x01"
-_CACHE_FORMAT = 1  # bump when decoding or resizing changes, so old cache entries go stale
+_CACHE_FORMAT = 2  # bump when decoding or resizing changes, so old cache entries go stale
 _CHUNK_CHARACTERS = 100  # characters decoded per batch: bounds peak memory near 0.6 GB
 
 
@@ -149,208 +144,43 @@ def omniglot_characters() -> list[str]:
     )
 
 
-# --8<-- [start:png-decoder]
-def _png_rows(data: bytes, name: str) -> tuple[int, int, int, bytes]:
-    """Check a grayscale PNG chunk by chunk and return width, height, bit depth and packed rows."""
-    if data[:8] != _PNG_SIGNATURE:
-        raise ValueError(f"{name}: not a PNG file; expected the 8-byte PNG signature")
-    pos, header, idat = 8, None, []
-    while True:
-        if pos + 12 > len(data):
-            raise ValueError(f"{name}: truncated PNG at byte {pos} of {len(data)}; expected IEND")
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        end = pos + 12 + length
-        if end > len(data):
-            raise ValueError(f"{name}: truncated {kind!r} chunk ({length} bytes at byte {pos})")
-        body = data[pos + 8 : end - 4]
-        if zlib.crc32(kind + body) != struct.unpack(">I", data[end - 4 : end])[0]:
-            raise ValueError(f"{name}: CRC mismatch in {kind!r} chunk at byte {pos}; corrupt file")
-        if kind == b"IHDR" and length == 13:
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-        pos = end
-    if header is None:
-        raise ValueError(f"{name}: no 13-byte IHDR chunk; expected a PNG header")
-    width, height, depth, color, compression, filtering, interlace = header
-    if color != 0 or depth not in (1, 2, 4, 8) or compression or filtering or interlace:
-        raise ValueError(
-            f"{name}: unsupported PNG (colour type {color}, bit depth {depth}, interlace "
-            f"{interlace}); expected non-interlaced grayscale with bit depth 1, 2, 4 or 8"
-        )
-    if width == 0 or height == 0:
-        raise ValueError(f"{name}: empty image {width}x{height}; expected a positive size")
-    stride = (width * depth + 7) // 8  # bytes per row without the filter byte
-    try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as err:
-        raise ValueError(f"{name}: corrupt image data ({err})") from err
-    if len(raw) != height * (stride + 1):
-        raise ValueError(
-            f"{name}: {len(raw)} bytes of image data; expected {height * (stride + 1)} "
-            f"for {width}x{height} at {depth} bit"
-        )
-    return width, height, depth, _unfilter(raw, height, stride, name)
+# --8<-- [start:resize]
+def decode_thumbnail(data: bytes, *, name: str = "<bytes>") -> Tensor:
+    """Decode one official PNG with Pillow and resize it to a 28x28 thumbnail.
 
-
-def _paeth(left: int, up: int, up_left: int) -> int:
-    estimate = left + up - up_left
-    d_left, d_up, d_up_left = abs(estimate - left), abs(estimate - up), abs(estimate - up_left)
-    if d_left <= d_up and d_left <= d_up_left:
-        return left
-    return up if d_up <= d_up_left else up_left
-
-
-def _unfilter(raw: bytes, height: int, stride: int, name: str) -> bytes:
-    """Undo the per-row PNG filters; rows keep a leading filter byte, now 0 ("none").
-
-    Grayscale of at most 8 bits moves one byte per pixel step, so "left" is the previous byte.
-    """
-    row = stride + 1
-    if raw[::row] == bytes(height):  # every row already unfiltered (all official files)
-        return raw
-    out, prev = bytearray(), bytearray(stride)
-    for r in range(height):
-        kind, line = raw[r * row], bytearray(raw[r * row + 1 : (r + 1) * row])
-        for i in range(stride):
-            left = line[i - 1] if i else 0
-            up_left = prev[i - 1] if i else 0
-            if kind == 1:  # Sub
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:  # Up
-                line[i] = (line[i] + prev[i]) & 0xFF
-            elif kind == 3:  # Average
-                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
-            elif kind == 4:  # Paeth
-                line[i] = (line[i] + _paeth(left, prev[i], up_left)) & 0xFF
-            elif kind != 0:
-                raise ValueError(f"{name}: filter type {kind} in row {r}; expected 0 to 4")
-        out += b"\x00" + line
-        prev = line
-    return bytes(out)
-
-
-@functools.cache
-def _level_table(depth: int, dtype: torch.dtype) -> Tensor:
-    """Grey levels (0-255) of the pixels packed in each byte value, shape `(256, 8 // depth)`."""
-    shifts = torch.arange(8 - depth, -1, -depth)  # most significant pixel first
-    levels = (torch.arange(256).unsqueeze(1) >> shifts) & (2**depth - 1)  # (256, 8 // depth)
-    return (levels * (255 // (2**depth - 1))).to(dtype)
-
-
-def _levels(rows: bytes, count: int, height: int, depth: int, dtype: torch.dtype) -> Tensor:
-    """Grey levels of `count` images' unfiltered rows, shape `(count, height, row_pixels)`.
-
-    `row_pixels` is the row length rounded up to whole bytes; the extra columns are padding.
-    """
-    packed = torch.frombuffer(bytearray(rows), dtype=torch.uint8).view(count, height, -1)
-    index = packed[..., 1:].reshape(-1).to(torch.int64)  # drop the filter byte of each row
-    table = _level_table(depth, dtype)  # (256, 8 // depth)
-    return table.index_select(0, index).view(count, height, -1)  # (B, H, stride * 8 // depth)
-
-
-def decode_png(data: bytes, *, name: str = "<bytes>") -> Tensor:
-    """Decode a non-interlaced grayscale PNG (bit depth 1, 2, 4 or 8) without Pillow.
-
-    Checks the signature, every chunk's CRC-32 and the decompressed size, and undoes all five
-    row filters. Low bit depths are scaled to 0-255 as Pillow's `convert("L")` does (1 bit:
-    0 or 255).
+    Pillow is the reference the literature uses (the MAML code's `resize_images.py`, torchvision
+    and learn2learn). The 1-bit drawing is converted to grey levels first (`convert("L")`,
+    0 or 255), so the antialiased Lanczos filter of `resize((28, 28), LANCZOS)` applies; Pillow
+    resizes 1-bit images by nearest neighbour, whatever filter is asked for. Every chunk's
+    CRC-32 is checked (`verify()`) before decoding, so a flipped byte is refused rather than
+    decoded into wrong pixels.
 
     Args:
-        data: The file's bytes.
+        data: The PNG file's bytes.
         name: Path or label used in error messages.
 
     Returns:
-        Grey levels, shape `(H, W)`, dtype uint8.
+        Grey levels with dark strokes, shape `(28, 28)`, dtype uint8.
 
     Raises:
-        ValueError: If the data is not a PNG, is truncated or corrupt, or uses a colour type,
-            bit depth or interlacing this decoder does not support; the message names `name`.
+        ValueError: If the data is not a PNG Pillow can read, is truncated or corrupt, or is not
+            105x105; the message names `name`.
     """
-    width, height, depth, rows = _png_rows(data, name)
-    return _levels(rows, 1, height, depth, torch.uint8)[0, :, :width].contiguous()
-
-
-# --8<-- [end:png-decoder]
-
-
-# --8<-- [start:resize]
-def _lanczos(x: float, a: int) -> float:
-    if not -a <= x < a:  # Pillow's support is the half-open interval [-a, a)
-        return 0.0
-    if x == 0.0:
-        return 1.0
-    return a * sin(pi * x) * sin(pi * x / a) / (pi * pi * x * x)
-
-
-def lanczos_weights(in_size: int, out_size: int, a: int = LANCZOS_A) -> Tensor:
-    r"""Resampling matrix of an antialiased Lanczos resize, computed as Pillow computes it.
-
-    Output pixel $i$ sits at $c_i = (i + \tfrac12)\,s$ with $s = $ `in_size / out_size`. When
-    shrinking ($s > 1$) the kernel is stretched by $s$, so it also low-pass filters:
-
-    $$w_{ij} \propto L\!\left(\frac{j + \tfrac12 - c_i}{\max(s, 1)}\right), \qquad
-    L(x) = \operatorname{sinc}(x)\,\operatorname{sinc}(x / a)\ \text{ for } -a \le x < a,$$
-
-    over the input pixels $j$ within $a \max(s, 1)$ of $c_i$, each row normalised to sum 1.
-
-    Args:
-        in_size: Input length in pixels.
-        out_size: Output length in pixels.
-        a: Kernel lobes (3 for Pillow's `LANCZOS`).
-
-    Returns:
-        Weights, shape `(out_size, in_size)`, float64; `weights @ x` resizes along a column.
-
-    Raises:
-        ValueError: If a size or `a` is not positive.
-    """
-    if min(in_size, out_size, a) < 1:
-        raise ValueError(f"sizes and a must be >= 1, got in={in_size}, out={out_size}, a={a}")
-    scale = in_size / out_size
-    stretch = max(scale, 1.0)
-    support = a * stretch
-    weights = torch.zeros(out_size, in_size, dtype=torch.float64)
-    for i in range(out_size):
-        center = (i + 0.5) * scale
-        # int() truncates toward zero like the C cast in Pillow's precompute_coeffs
-        lo, hi = max(int(center - support + 0.5), 0), min(int(center + support + 0.5), in_size)
-        row = [_lanczos((j - center + 0.5) / stretch, a) for j in range(lo, hi)]
-        weights[i, lo:hi] = torch.tensor(row, dtype=torch.float64) / sum(row)
-    return weights
-
-
-def resize_lanczos(
-    images: Tensor, out_size: int = IMAGE_SIZE, *, pil_rounding: bool = False
-) -> Tensor:
-    """Resize images with two separable matrix products (along rows first, then columns).
-
-    With `pil_rounding`, values are rounded and clamped to [0, 255] after each pass, as Pillow
-    does for 8-bit images. This matters: the kernel's negative lobes overshoot at the edges of
-    black-and-white strokes, and clamping the overshoot of the first pass changes the second.
-
-    Args:
-        images: Images, shape `(B, H, W)`, floating point.
-        out_size: Side of the output.
-        pil_rounding: Round half up and clamp to [0, 255] after each pass (grey levels 0-255).
-
-    Returns:
-        Resized images, shape `(B, out_size, out_size)`, dtype of `images`.
-
-    Raises:
-        ValueError: If `images` is not a 3-d floating-point tensor.
-    """
-    if images.ndim != 3 or not images.is_floating_point():
-        raise ValueError(f"expected floating images of shape (B, H, W), got {tuple(images.shape)}")
-    rows = lanczos_weights(images.shape[1], out_size).to(images)  # (out, H)
-    cols = lanczos_weights(images.shape[2], out_size).to(images)  # (out, W)
-    wide = images @ cols.T  # (B, H, out): Pillow's horizontal pass comes first
-    if pil_rounding:
-        wide = (wide + 0.5).floor_().clamp_(0, 255)
-    small = rows @ wide  # (B, out, out)
-    return (small + 0.5).floor_().clamp_(0, 255) if pil_rounding else small
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            image.verify()  # CRC of every chunk up to IEND
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            if image.size != (SOURCE_SIZE, SOURCE_SIZE):
+                width, height = image.size
+                raise ValueError(
+                    f"{name}: image is {width}x{height}; expected {SOURCE_SIZE}x{SOURCE_SIZE}"
+                )
+            small = image.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
+    except (OSError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+        raise ValueError(f"{name}: not a readable PNG file ({err})") from err
+    return torch.frombuffer(bytearray(small.tobytes()), dtype=torch.uint8).view(
+        IMAGE_SIZE, IMAGE_SIZE
+    )
 
 
 # --8<-- [end:resize]
@@ -556,19 +386,9 @@ def _md5_of(path: Path) -> str:
 # --8<-- [start:thumbnails]
 def _thumbnails(blobs: list[tuple[str, bytes]]) -> Tensor:
     """Decode official PNGs and resize them to `(B, 28, 28)` uint8 grey levels (strokes dark)."""
-    decoded = [(path, _png_rows(data, path)) for path, data in blobs]
-    for path, (width, height, _, _) in decoded:
-        if (width, height) != (SOURCE_SIZE, SOURCE_SIZE):
-            raise ValueError(f"{path}: image is {width}x{height}; expected 105x105")
-    depths = {depth for _, (_, _, depth, _) in decoded}
-    if len(depths) == 1:  # one vectorised lookup for the whole batch
-        rows = b"".join(rows for _, (_, _, _, rows) in decoded)
-        pixels = _levels(rows, len(decoded), SOURCE_SIZE, depths.pop(), torch.float32)
-    else:
-        pixels = torch.cat([_levels(r, 1, SOURCE_SIZE, d, torch.float32)[..., :SOURCE_SIZE]
-                            for _, (_, _, d, r) in decoded])  # fmt: skip
-    small = resize_lanczos(pixels[..., :SOURCE_SIZE], IMAGE_SIZE, pil_rounding=True)
-    return small.to(torch.uint8)  # (B, 28, 28)
+    if not blobs:
+        return torch.zeros(0, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
+    return torch.stack([decode_thumbnail(data, name=path) for path, data in blobs])
 
 
 def decode_characters(characters: Sequence[str], root: str | Path | None = None) -> Tensor:
@@ -664,7 +484,7 @@ def load_thumbnails(
 
 def _cache_key(parts: dict[str, _Part], characters: list[str]) -> str:
     params = {"format": _CACHE_FORMAT, "source": SOURCE_SIZE, "size": IMAGE_SIZE,
-              "filter": f"lanczos{LANCZOS_A}-pil-rounding", "dtype": "uint8"}  # fmt: skip
+              "filter": f"pillow-{Image.__version__}-L-lanczos", "dtype": "uint8"}  # fmt: skip
     lines = [json.dumps(params, sort_keys=True)]
     for character in characters:
         part = parts[character.split("/", 1)[0]]
