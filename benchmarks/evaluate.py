@@ -115,7 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
-    parser.add_argument("--data-root", type=Path, default=None, help="Omniglot folder")
+    parser.add_argument(
+        "--data-root", type=Path, default=None, help="Omniglot folder (as for benchmarks.train)"
+    )
+    parser.add_argument(
+        "--download", action="store_true", help="fetch Omniglot first if it is missing"
+    )
     parser.add_argument(
         "--out",
         type=Path,
@@ -158,7 +163,9 @@ def run(argv: list[str]) -> dict[str, Any]:
         raise HarnessError(
             f"checkpoint trained on {data_kind!r} data: pass --out (results are Omniglot only)"
         )
-    data_args = argparse.Namespace(data=data_kind, data_root=args.data_root, split=split)
+    data_args = argparse.Namespace(
+        data=data_kind, data_root=args.data_root, split=split, download=args.download
+    )
     if setting != trained:
         cfg_class = getattr(importlib.import_module(f"reference_impl.{method.module}"),
                             method.config_class)  # fmt: skip

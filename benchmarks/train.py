@@ -86,14 +86,20 @@ def load_part(args: argparse.Namespace, part: str, dtype: torch.dtype) -> Tensor
         )
     from reference_impl import omniglot
 
+    found = omniglot.resolve_root(args.data_root)
     try:
-        return omniglot.load_omniglot(args.data_root, split=args.split, part=part, dtype=dtype)
-    except (FileNotFoundError, ValueError) as err:
-        root = args.data_root or omniglot.default_root()
+        if getattr(args, "download", False):
+            omniglot.download_omniglot(found.path)
+        return omniglot.load_omniglot(found.path, split=args.split, part=part, dtype=dtype)
+    except ConnectionError as err:
         raise HarnessError(
-            f"cannot load Omniglot ({args.split} split, {part}) from {root}: {err}. "
-            "Set --data-root or OMNIGLOT_ROOT to a folder holding images_background/ and "
-            "images_evaluation/ (or their zips)."
+            f"cannot download Omniglot: {err}. {omniglot.fetch_advice(found.path, offline=True)}"
+        ) from err
+    except (FileNotFoundError, ValueError) as err:
+        missing = isinstance(err, FileNotFoundError) and not getattr(args, "download", False)
+        raise HarnessError(
+            f"cannot load Omniglot ({args.split} split, {part}) from {found.path} "
+            f"(rule: {found.rule}): {err}" + (" Or rerun with --download." if missing else "")
         ) from err
 
 
@@ -378,7 +384,13 @@ def build_parser(
         "--data-root",
         type=Path,
         default=None,
-        help="Omniglot folder (default $OMNIGLOT_ROOT or ../shared/data/omniglot)",
+        help="Omniglot folder (default: $OMNIGLOT_ROOT, else ../shared/data/omniglot beside a "
+        "checkout, else the per-user cache; `python -m reference_impl.omniglot where` shows it)",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="fetch Omniglot into the data folder first if it is missing (MD5-checked)",
     )
     parser.add_argument(
         "--val-every",

@@ -1,3 +1,7 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 Meta-Learning Glossary contributors; licence text: LICENSE in the repo.
+# Page: algorithms/transfer-baseline/ on the Meta-Learning Glossary site
+# (its source: docs/algorithms/transfer-baseline.md in the repository).
 r"""Transfer-learning baseline: pre-train an ordinary classifier, then answer episodes without meta-learning.
 
 The network is trained with cross-entropy over *all* meta-training classes at once, like any

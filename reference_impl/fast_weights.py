@@ -1,3 +1,7 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 Meta-Learning Glossary contributors; licence text: LICENSE in the repo.
+# Page: algorithms/fast-weights/ on the Meta-Learning Glossary site
+# (its source: docs/algorithms/fast-weights.md in the repository).
 r"""Delta-rule fast weights: a few-shot learner that writes its support set into a weight matrix.
 
 A slow network (an encoder plus small heads) turns each support example into a key $k$, a value $v$

@@ -1,3 +1,7 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 Meta-Learning Glossary contributors; licence text: LICENSE in the repo.
+# Page: algorithms/maml/ on the Meta-Learning Glossary site
+# (its source: docs/algorithms/maml.md in the repository).
 r"""Model-Agnostic Meta-Learning (MAML), second and first order, on sinusoids and Omniglot.
 
 MAML learns an initialisation $\theta$ from which one or a few gradient steps on a task's

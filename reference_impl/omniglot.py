@@ -14,7 +14,15 @@ degrees), the preprocessing of the MAML and ProtoNets papers. It reads any of
 * the two official zips `<root>/images_background.zip`, `<root>/images_evaluation.zip`,
 * a torchvision-style root, `<root>/omniglot-py/images_background/...` or its zips,
 
-and can fetch the zips itself (`download=True`, MD5-checked, written atomically).
+and can fetch the zips itself (`download=True`, MD5-checked, written atomically). From a shell:
+
+    python -m reference_impl.omniglot download [--root DIR]   # fetch, check MD5, unpack
+    python -m reference_impl.omniglot where                    # the folder the lookup order picks
+
+Without an explicit folder, data is looked up in this order (`resolve_root`): `$OMNIGLOT_ROOT`,
+then `../shared/data/omniglot` beside a source checkout when it exists, then `omniglot/` in the
+per-user cache folder (`user_cache_dir()`, e.g. `~/.cache/meta-learning-glossary/omniglot`). An
+installed package never looks inside, or writes into, its environment.
 
 | Step | Function |
 |---|---|
@@ -22,6 +30,7 @@ and can fetch the zips itself (`download=True`, MD5-checked, written atomically)
 | every character as uint8 thumbnails, cached on disk | `load_thumbnails` |
 | a few characters, no cache | `decode_characters` |
 | the splits | `maml_split`, `lake_split`, `get_split` |
+| where the data is, fetching it | `resolve_root`, `download_omniglot`, `extract_omniglot`, `main` |
 | a split part as a float tensor | `load_omniglot` |
 
 Deliberate choices:
@@ -42,6 +51,7 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import hashlib
 import http.client
@@ -49,8 +59,12 @@ import io
 import json
 import os
 import random
+import shutil
 import struct
+import sys
 import tempfile
+import time
+import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Sequence
@@ -110,24 +124,94 @@ _CACHE_FORMAT = 2  # bump when decoding or resizing changes, so old cache entrie
 _CHUNK_CHARACTERS = 100  # characters decoded per batch: bounds peak memory near 0.6 GB
 
 
-def default_root() -> Path:
-    """Folder that holds Omniglot when no `root` is given.
+def user_cache_dir() -> Path:
+    """This project's per-user cache folder, as `platformdirs.user_cache_dir` would place it.
 
     Returns:
-        `$OMNIGLOT_ROOT` if set, else `../shared/data/omniglot` next to the repository.
+        `$XDG_CACHE_HOME/meta-learning-glossary` (default `~/.cache/...`) on Linux and other
+        Unix systems, `~/Library/Caches/meta-learning-glossary` on macOS and
+        `%LOCALAPPDATA%/meta-learning-glossary` on Windows.
     """
-    env = os.environ.get("OMNIGLOT_ROOT")
-    return Path(env) if env else _REPO_ROOT.parent / "shared" / "data" / "omniglot"
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:  # the XDG base directory spec ignores a relative XDG_CACHE_HOME
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "meta-learning-glossary"
+
+
+def source_checkout() -> Path | None:
+    """The repository this package runs from, or `None` when it is installed (site-packages).
+
+    Returns:
+        The folder holding `pyproject.toml` and `reference_impl/` for a clone or an editable
+        install; `None` for a wheel installed into an environment, so that nothing is looked up
+        beside, or written into, the environment.
+    """
+    installed = {"site-packages", "dist-packages"} & set(_REPO_ROOT.parts)
+    return None if installed or not (_REPO_ROOT / "pyproject.toml").is_file() else _REPO_ROOT
+
+
+class DataRoot(NamedTuple):
+    """Where Omniglot is looked for, and which rule of the lookup order chose it."""
+
+    path: Path
+    """The data folder."""
+    rule: str
+    """`--root`, `OMNIGLOT_ROOT`, `checkout` (`../shared/data/omniglot`) or `user cache`."""
+
+
+def resolve_root(root: str | Path | None = None) -> DataRoot:
+    """Apply the data folder lookup order; the first rule that applies wins.
+
+    1. `root` (the command lines' `--root` / `--data-root`), if given;
+    2. `$OMNIGLOT_ROOT`, if set and not empty;
+    3. `../shared/data/omniglot` beside the repository, when running from a source checkout and
+       that folder exists;
+    4. `omniglot/` in the per-user cache folder (`user_cache_dir()`), where
+       `python -m reference_impl.omniglot download` puts it by default.
+
+    Never a folder inside the installed package or its environment.
+
+    Args:
+        root: An explicit folder.
+
+    Returns:
+        The folder (which may not exist yet) and the rule that chose it.
+    """
+    if root is not None:
+        return DataRoot(Path(root), "--root")
+    if env := os.environ.get("OMNIGLOT_ROOT"):
+        return DataRoot(Path(env), "OMNIGLOT_ROOT")
+    checkout = source_checkout()
+    if (
+        checkout is not None
+        and (shared := checkout.parent / "shared" / "data" / "omniglot").is_dir()
+    ):
+        return DataRoot(shared, "checkout")
+    return DataRoot(user_cache_dir() / "omniglot", "user cache")
+
+
+def default_root() -> Path:
+    """Folder that holds Omniglot when no `root` is given: `resolve_root().path`.
+
+    Returns:
+        `$OMNIGLOT_ROOT` if set, else `../shared/data/omniglot` beside a source checkout if it
+        exists, else `omniglot/` in `user_cache_dir()`.
+    """
+    return resolve_root().path
 
 
 def default_cache_dir() -> Path:
     """Folder for the decoded-thumbnail cache when no `cache_dir` is given.
 
     Returns:
-        `$MLG_CACHE_DIR` if set, else `~/.cache/meta-learning-glossary`.
+        `$MLG_CACHE_DIR` if set, else `user_cache_dir()`.
     """
     env = os.environ.get("MLG_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "meta-learning-glossary"
+    return Path(env) if env else user_cache_dir()
 
 
 def omniglot_characters() -> list[str]:
@@ -235,7 +319,9 @@ def _find_part(root: Path, name: str, only: Sequence[str] | None) -> _Part:
         if path.is_file():
             return _Part(name, path, True, _list_zip(path, name))
     tried = ", ".join(str(p) for p in candidates + zips)
-    raise FileNotFoundError(f"Omniglot part {name!r} not found; expected one of: {tried}")
+    raise FileNotFoundError(
+        f"Omniglot part {name!r} not found; expected one of: {tried}. {fetch_advice(root)}"
+    )
 
 
 def _list_folder(
@@ -283,7 +369,7 @@ def _locate(root: Path, only: Sequence[str] | None = None) -> dict[str, _Part]:
     if not root.is_dir():
         raise FileNotFoundError(
             f"Omniglot root {root} does not exist; expected a folder holding images_background/ "
-            "and images_evaluation/ (or their official .zip files, or omniglot-py/)"
+            f"and images_evaluation/ (or their official .zip files, or omniglot-py/). {fetch_advice(root)}"
         )
     parts = {name: _find_part(root, name, only) for name in PARTS}
     for part in parts.values():
@@ -298,34 +384,130 @@ def _locate(root: Path, only: Sequence[str] | None = None) -> dict[str, _Part]:
 
 
 # --8<-- [start:download]
+OFFICIAL_PAGE = "https://github.com/brendenlake/omniglot/tree/master/python"
+"""The folder of the official repository that holds the two zips, for downloading by hand."""
+DOWNLOAD_COMMAND = "python -m reference_impl.omniglot download"
+"""The command that fetches Omniglot into the default data folder."""
+
+
+def fetch_advice(root: str | Path, *, offline: bool = False) -> str:
+    """The sentence an error message ends with: how to get Omniglot into `root`.
+
+    Args:
+        root: The data folder that was looked in.
+        offline: Advice for a failed download (fetch the zips by hand) instead.
+
+    Returns:
+        One sentence naming the command or the files to fetch.
+    """
+    if offline:
+        return (
+            f"Offline? Download images_background.zip and images_evaluation.zip from "
+            f"{OFFICIAL_PAGE} into {root} by hand and rerun `{DOWNLOAD_COMMAND} --root {root}` "
+            "(it checks their MD5), or set OMNIGLOT_ROOT to an existing copy."
+        )
+    return (
+        f"Get it with `{DOWNLOAD_COMMAND} --root {root}` (the official zips, MD5-checked), or "
+        "point --data-root / OMNIGLOT_ROOT at an existing copy."
+    )
+
+
+def omniglot_present(root: str | Path) -> bool:
+    """Whether `root` holds all 1623 official characters with 20 drawings each (any layout).
+
+    Args:
+        root: A data folder.
+
+    Returns:
+        True when both parts are found (folders or zips) and list exactly the official
+        characters; False when something is missing or incomplete.
+    """
+    try:
+        parts = _locate(Path(root))
+    except (FileNotFoundError, ValueError):
+        return False
+    found = sorted(c for part in parts.values() for c in part.files)
+    return found == omniglot_characters()
+
+
+def _size(count: float) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.1f} kB"
+
+
+class _TransferProgress:
+    """Bytes received, percentage, rate and ETA on stderr: redrawn in place on a terminal at
+    most 10 times a second, otherwise one line every `every` seconds and one at the end."""
+
+    def __init__(self, label: str, total: int | None, stream: IO[str], every: float = 2.0):
+        self.label, self.total, self.stream = label, total, stream
+        self.tty = stream.isatty()
+        self.every = 0.1 if self.tty else every
+        self.start = self.last = time.monotonic()
+
+    def line(self, received: int) -> str:
+        elapsed = max(time.monotonic() - self.start, 1e-9)
+        rate = received / elapsed
+        text = f"{self.label}: {_size(received)}"
+        if self.total:
+            eta = (self.total - received) / rate if rate > 0 else float("inf")
+            text += f" of {_size(self.total)} ({100 * received / self.total:.0f}%)"
+            text += f", {_size(rate)}/s" + (f", ETA {eta:.0f} s" if eta < 1e9 else "")
+        else:
+            text += f", {_size(rate)}/s"
+        return text
+
+    def update(self, received: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            self._write(self.line(received), final=False)
+
+    def close(self, received: int) -> None:
+        self._write(self.line(received), final=True)
+
+    def _write(self, text: str, *, final: bool) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K" + text + ("\n" if final else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
 def download_omniglot(
     root: str | Path,
     *,
-    base_url: str = OFFICIAL_BASE_URL,
+    base_url: str | None = None,
     md5: dict[str, str] | None = None,
     timeout: float = 60.0,
+    progress: bool = True,
 ) -> list[Path]:
     """Fetch the two official zips into `root`, verify their MD5 and write them atomically.
 
-    A zip already in `root` with the right MD5 is kept. Each download streams into a temporary
-    file next to its destination and is renamed into place only after its length and MD5 check
-    out, so an interrupted or corrupted transfer never leaves a usable-looking file.
+    Nothing is fetched when `root` already holds the whole dataset (extracted folders or zips,
+    see `omniglot_present`) or a zip with the right MD5. Each download streams into
+    `<root>/.<name>.part` and is renamed into place only after its length and MD5 check out, so
+    an interrupted or corrupted transfer never leaves a usable-looking file; a download that was
+    killed leaves only that `.part` file, which the next call overwrites (restartable).
 
     Args:
         root: Destination folder (created if missing).
-        base_url: Folder URL holding `images_background.zip` and `images_evaluation.zip`.
+        base_url: Folder URL holding `images_background.zip` and `images_evaluation.zip`;
+            default `OFFICIAL_BASE_URL`.
         md5: Expected hex MD5 per file name; defaults to `OFFICIAL_MD5`.
         timeout: Socket timeout in seconds.
+        progress: Report bytes, rate and ETA on stderr.
 
     Returns:
-        Paths of the two zips.
+        Where the two parts are: the zips, or the folders when already extracted.
 
     Raises:
         ValueError: If a download's MD5 differs from the expected one (nothing is written).
-        ConnectionError: If a transfer fails or ends early (nothing is written).
+        ConnectionError: If a transfer fails or ends early, e.g. offline (nothing is written).
     """
     expected = OFFICIAL_MD5 if md5 is None else md5
     folder = Path(root)
+    if omniglot_present(folder):
+        return [_find_part(folder, name, ()).location for name in PARTS]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for file_name in (f"{name}.zip" for name in PARTS):
@@ -333,33 +515,83 @@ def download_omniglot(
         paths.append(dest)
         if dest.is_file() and _md5_of(dest) == expected[file_name]:
             continue
-        url = f"{base_url.rstrip('/')}/{file_name}"
-        tmp = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{file_name}.", delete=False)
+        url = f"{(base_url or OFFICIAL_BASE_URL).rstrip('/')}/{file_name}"
+        part = folder / f".{file_name}.part"
         try:
-            with tmp:
-                digest = _stream(url, tmp, timeout)
-                os.fsync(tmp.fileno())
+            with open(part, "wb") as out:
+                digest = _stream(url, out, timeout, file_name if progress else None)
+                out.flush()
+                os.fsync(out.fileno())
             if digest != expected[file_name]:
                 raise ValueError(
                     f"{url}: MD5 {digest}; expected {expected[file_name]} (nothing written)"
                 )
-            os.replace(tmp.name, dest)
+            os.replace(part, dest)
         finally:
-            Path(tmp.name).unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
     return paths
 
 
-def _stream(url: str, out: IO[bytes], timeout: float) -> str:
+def extract_omniglot(root: str | Path) -> list[Path]:
+    """Unpack the official zips in `root` into `images_background/` and `images_evaluation/`.
+
+    Each zip is extracted into a temporary folder inside `root` and its part folder renamed into
+    place, so an interrupted extraction never leaves a half-filled part folder. A part folder that
+    already exists is kept.
+
+    Args:
+        root: Folder holding the zips (as `download_omniglot` leaves it).
+
+    Returns:
+        The two part folders.
+
+    Raises:
+        FileNotFoundError: If a part has neither a folder nor a zip in `root`.
+        ValueError: If a zip is unreadable or lacks its part folder.
+    """
+    folder = Path(root)
+    out = []
+    for name in PARTS:
+        target = folder / name
+        out.append(target)
+        if target.is_dir():
+            continue
+        archive = folder / f"{name}.zip"
+        if not archive.is_file():
+            raise FileNotFoundError(f"{archive} not found. {fetch_advice(folder)}")
+        scratch = Path(tempfile.mkdtemp(dir=folder, prefix=f".{name}.extract."))
+        try:
+            try:
+                with zipfile.ZipFile(archive) as zipped:
+                    zipped.extractall(scratch)  # strips absolute paths and ".." components
+            except zipfile.BadZipFile as err:
+                raise ValueError(f"{archive}: not a readable zip file ({err})") from err
+            if not (scratch / name).is_dir():
+                raise ValueError(f"{archive}: no {name}/ folder inside")
+            os.replace(scratch / name, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return out
+
+
+def _stream(url: str, out: IO[bytes], timeout: float, label: str | None = None) -> str:
     digest, received = hashlib.md5(), 0
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
     except OSError as err:  # URLError, refused connections and timeouts are OSErrors
-        raise ConnectionError(f"{url}: download failed ({err})") from err
+        plain = isinstance(err, urllib.error.URLError) and not isinstance(
+            err, urllib.error.HTTPError
+        )
+        reason = err.reason if isinstance(err, urllib.error.URLError) and plain else err
+        raise ConnectionError(f"{url}: download failed ({reason})") from err
     with response:
         length = response.headers.get("Content-Length")
+        bar = (
+            _TransferProgress(label, int(length) if length else None, sys.stderr) if label else None
+        )
         while True:
             try:
-                chunk = response.read(1 << 20)
+                chunk = response.read1(1 << 16)  # what has arrived, up to 64 KiB
             except (OSError, http.client.HTTPException) as err:
                 raise ConnectionError(f"{url}: download failed after {received} bytes") from err
             if not chunk:
@@ -367,6 +599,10 @@ def _stream(url: str, out: IO[bytes], timeout: float) -> str:
             digest.update(chunk)
             out.write(chunk)
             received += len(chunk)
+            if bar is not None:
+                bar.update(received)
+        if bar is not None:
+            bar.close(received)
     if length is not None and received != int(length):
         raise ConnectionError(f"{url}: download stopped after {received} of {length} bytes")
     return digest.hexdigest()
@@ -701,8 +937,21 @@ def get_split(name: str) -> Split:
 
 
 def write_splits(out_dir: str | Path | None = None) -> list[Path]:
-    """Write `maml.json` and `lake.json` (default folder: `benchmarks/splits/` of the repo)."""
-    folder = Path(out_dir) if out_dir is not None else _REPO_ROOT / "benchmarks" / "splits"
+    """Write `maml.json` and `lake.json` (default folder: `benchmarks/splits/` of the checkout).
+
+    Raises:
+        ValueError: If `out_dir` is not given and the package is installed rather than run from
+            a source checkout (nothing is written into the environment).
+    """
+    if out_dir is None:
+        checkout = source_checkout()
+        if checkout is None:
+            raise ValueError(
+                "reference_impl is installed, not run from a source checkout: give an output "
+                "folder (--out DIR) for the split files"
+            )
+        out_dir = checkout / "benchmarks" / "splits"
+    folder = Path(out_dir)
     return [maml_split().write_json(folder), lake_split().write_json(folder)]
 
 
@@ -718,7 +967,7 @@ def load_omniglot(
     rotations: bool = True,
     download: bool = False,
     cache_dir: str | Path | None = None,
-    base_url: str = OFFICIAL_BASE_URL,
+    base_url: str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """One part of an Omniglot split as an episode-ready tensor.
@@ -733,7 +982,7 @@ def load_omniglot(
         rotations: Add the 90, 180 and 270 degree rotations as new classes.
         download: Fetch the official zips into `root` first if they are missing.
         cache_dir: Thumbnail cache folder; defaults to `default_cache_dir()`.
-        base_url: Download location (for mirrors and tests).
+        base_url: Download location (for mirrors and tests); default `OFFICIAL_BASE_URL`.
         dtype: Floating dtype of the result.
 
     Returns:
@@ -770,11 +1019,87 @@ def load_omniglot(
 # --8<-- [end:load]
 
 
-def main() -> None:
-    """Regenerate the committed split files under `benchmarks/splits/`."""
-    for path in write_splits():
-        print(path)
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `python -m reference_impl.omniglot`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_impl.omniglot",
+        description="Get the Omniglot data, show where it is looked up, or write the split files.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    download = commands.add_parser(
+        "download",
+        help="fetch the official zips (MD5-checked, atomic) and unpack them",
+        description="Fetch images_background.zip and images_evaluation.zip from the authors' "
+        "repository into the data folder, check their MD5, and unpack them (nothing is fetched "
+        "when the folder already holds the whole dataset).",
+    )
+    download.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="data folder (default: the lookup order, see `where`)",
+    )
+    download.add_argument(
+        "--no-extract", action="store_true", help="keep only the zips (the loader reads them too)"
+    )
+    download.add_argument(
+        "--base-url", default=None, help=f"mirror of the zips' folder (default {OFFICIAL_BASE_URL})"
+    )
+    download.add_argument("--quiet", action="store_true", help="no progress lines")
+    where = commands.add_parser("where", help="print the data folder the lookup order chooses")
+    where.add_argument("--root", type=Path, default=None, help="an explicit data folder")
+    splits = commands.add_parser("splits", help="write maml.json and lake.json")
+    splits.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder (default: benchmarks/splits/ of the checkout)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; errors print one line on stderr and return 1.
+
+    * `download [--root DIR]`: `download_omniglot`, then `extract_omniglot`, into `DIR` or the
+      folder `resolve_root` chooses;
+    * `where [--root DIR]`: that folder, the rule that chose it, and whether the data is there;
+    * `splits [--out DIR]`: `write_splits`.
+    """
+    args = build_parser().parse_args(argv)
+    prog = "reference_impl.omniglot"
+    try:
+        if args.command == "where":
+            found = resolve_root(args.root)
+            state = "complete" if omniglot_present(found.path) else "missing"
+            print(f"{found.path} (rule: {found.rule}; data {state})")
+        elif args.command == "splits":
+            for path in write_splits(args.out):
+                print(path)
+        else:
+            found = resolve_root(args.root)
+            if not args.quiet:
+                state = "complete, nothing to fetch" if omniglot_present(found.path) else "fetching"
+                print(
+                    f"Omniglot folder: {found.path} (rule: {found.rule}; {state})", file=sys.stderr
+                )
+            download_omniglot(found.path, base_url=args.base_url, progress=not args.quiet)
+            places = (
+                [_find_part(found.path, name, ()).location for name in PARTS]
+                if args.no_extract
+                else extract_omniglot(found.path)
+            )
+            if not omniglot_present(found.path):
+                raise ValueError(f"{found.path}: the data is incomplete after downloading")
+            print("\n".join(str(p) for p in places))
+    except ConnectionError as err:
+        print(f"{prog}: error: {err}. {fetch_advice(found.path, offline=True)}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

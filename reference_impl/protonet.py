@@ -1,3 +1,7 @@
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 Meta-Learning Glossary contributors; licence text: LICENSE in the repo.
+# Page: algorithms/prototypical-networks/ on the Meta-Learning Glossary site
+# (its source: docs/algorithms/prototypical-networks.md in the repository).
 r"""Prototypical Networks: classify a query by its distance to the mean embedding of each class.
 
 An embedding network $f_\phi$ maps every support example to a vector; the prototype of a class is
