@@ -6,8 +6,8 @@ Everything the training, evaluation and distributed entry points agree on lives 
 * `omniglot_config`: a method's config for an Omniglot setting, following the papers' protocol;
 * `add_config_flags` / `config_overrides`: command-line flags generated from a config dataclass,
   so the harness never keeps a second hand-written list of hyperparameters;
-* `write_tensor_file` / `read_tensor_file`: the resume state as safetensors (tensors plus a JSON
-  string of metadata, no pickle) through `reference_impl.checkpoints`, written atomically;
+* `write_tensor_file` / `read_tensor_file`: the resume state as one safetensors file (tensors plus
+  JSON metadata under one SHA-256, no pickle) through `reference_impl.checkpoints`, atomically;
 * `machine_info`, `git_commit`: provenance recorded in every result file;
 * `Progress`: a dependency-free progress bar on stderr.
 """
@@ -27,7 +27,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Mapping
@@ -368,17 +367,14 @@ def config_from_json(cfg_class: type, values: Mapping[str, Any]) -> Any:
 
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` through a temporary file and a rename (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    """Write `payload` to `path` through a temporary file and a rename (never half-written).
+
+    `reference_impl.checkpoints.atomic_write`: temporaries left by a killed writer are removed
+    on the next write of the same file.
+    """
+    from reference_impl import checkpoints
+
+    checkpoints.atomic_write(path, payload)
 
 
 def atomic_write_json(path: Path, value: Any, indent: int = 1) -> None:
@@ -389,21 +385,25 @@ def atomic_write_json(path: Path, value: Any, indent: int = 1) -> None:
 def write_tensor_file(
     path: Path, tensors: Mapping[str, Tensor], metadata: Mapping[str, Any]
 ) -> None:
-    """Write tensors and JSON metadata as safetensors, atomically (`checkpoints.save_safetensors`).
+    """Write tensors and JSON metadata as one safetensors file (`checkpoints.save_tensors`).
 
-    The metadata goes to `__metadata__["json"]` as JSON text; the shared writer adds the SHA-256
-    of the data section, which `read_tensor_file` verifies.
+    The SHA-256 recorded in the file covers the tensors and every metadata field, so
+    `read_tensor_file` refuses an edited step or config.
 
     Args:
         path: Destination file.
         tensors: Name -> tensor (any device; stored from CPU copies).
         metadata: JSON-serialisable values.
+
+    Raises:
+        HarnessError: If the metadata is not JSON-serialisable or a tensor cannot be stored.
     """
     from reference_impl import checkpoints
 
-    checkpoints.save_safetensors(
-        path, dict(tensors), {"json": json.dumps(metadata, sort_keys=True)}
-    )
+    try:
+        checkpoints.save_tensors(path, dict(tensors), dict(metadata))
+    except ValueError as err:
+        raise HarnessError(f"cannot write {path}: {err}") from err
 
 
 def read_tensor_file(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -418,8 +418,7 @@ def read_tensor_file(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     from reference_impl import checkpoints
 
     try:
-        tensors, meta = checkpoints.load_safetensors(path)
-        return tensors, json.loads(meta.get("json", "{}"))
+        return checkpoints.load_tensors(path)
     except (OSError, ValueError) as err:
         raise HarnessError(f"cannot read {path}: {err}") from err
 

@@ -1,19 +1,24 @@
 r"""Checkpoints any method can write and any reader can turn back into a predictor, without pickle.
 
-A checkpoint is two files written atomically (temporary file, then rename):
+A checkpoint is one [safetensors](https://huggingface.co/docs/safetensors) file, written and read
+with the `safetensors` package: the model's `state_dict()` as tensors, and in the file's
+`__metadata__` its description as JSON text (method name, config class and fields, split, seed,
+the code's git commit, the torch version and the caller's `extra` dictionary) with a SHA-256 that
+covers both. Weights and description are one unit: one file, written to a temporary file that is
+renamed into place, so a reader sees the old checkpoint or the new one, never a mixture.
 
-* `<name>.safetensors`: the model's `state_dict()` in the
-  [safetensors](https://huggingface.co/docs/safetensors) layout (an 8-byte little-endian header
-  length, a JSON header with each tensor's `dtype`, `shape` and `data_offsets` plus
-  `__metadata__`, then the raw little-endian bytes). This module reads and writes it with the
-  standard library and `torch`; `__metadata__` holds the SHA-256 of the tensor bytes and a copy of
-  the description below.
-* `<name>.json`: the description: method name, config class and fields, split, seed, the code's
-  git commit, the torch version, the weights' SHA-256 and the caller's `extra` dictionary.
+The SHA-256 covers everything that decides what is loaded: every tensor's name, dtype, shape and
+bytes (and so the header's offsets, which select the bytes) and the whole description. Loading
+recomputes it from what was read, so a header edited from `F32` to `I32`, a flipped tensor byte
+or an edited field (`"step": 3` -> `9` in a resume state) is refused; the `safetensors` reader
+refuses a truncated or padded file. Each refusal is a `ValueError` naming the file and the check.
+Loading never unpickles anything.
 
-Loading never unpickles anything. A file whose offsets do not tile its data section (truncated or
-padded), whose bytes do not match the recorded SHA-256, or whose two descriptions disagree is
-refused with a `ValueError` naming the file and the check.
+`save_tensors` / `load_tensors` are that unit for any tensors and JSON description (the training
+harness's resume state and the Omniglot thumbnail cache use them); `save_checkpoint` /
+`load_checkpoint` add the checkpoint description. Temporary files are named
+`.<name>.<pid>.<random>.tmp`; one left behind by a process that was killed while writing is
+removed by the next write or load of the same file.
 
 `load_predictor(path)` rebuilds the model through the method's own module: the method name is
 looked up in a registry (`"maml"`, `"protonet"`, `"fast_weights"`, `"baseline"` ->
@@ -29,207 +34,198 @@ import dataclasses
 import hashlib
 import importlib
 import json
-import math
 import os
+import secrets
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import safetensors
+import safetensors.torch
 import torch
 from torch import Tensor, nn
 
 from reference_impl.evaluation import Predict
 
-FORMAT = "meta-learning-glossary/checkpoint-v1"
-"""Value of the `format` field; readers refuse other values."""
+FORMAT = "meta-learning-glossary/checkpoint-v2"
+"""Value of the description's `format` field; readers refuse other values."""
+INTEGRITY = "meta-learning-glossary/sha256-v1"
+"""Value of `__metadata__["integrity"]`: what the recorded SHA-256 covers (see `content_sha256`)."""
+_METADATA_KEYS = {"description", "integrity", "sha256"}
+
+
+# --8<-- [start:atomic-write]
+def atomic_write(path: str | Path, payload: bytes) -> None:
+    """Write `payload` to `path` through a synced temporary file and a rename.
+
+    The temporary file sits next to `path` as `.<name>.<pid>.<random>.tmp`, so a crash leaves
+    `path` as it was; temporaries of processes that no longer run are removed first.
+
+    Args:
+        path: Destination file (its folder is created if missing).
+        payload: The complete contents.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(target)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        with open(tmp, "xb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_orphans(path: str | Path) -> list[Path]:
+    """Delete temporary files of `path` left by writers that were killed.
+
+    A temporary `.<name>.<pid>.<random>.tmp` is an orphan when no process with that id runs
+    (on this machine). Files that cannot be deleted (a read-only folder) are left alone.
+
+    Args:
+        path: The file whose temporaries to look for.
+
+    Returns:
+        The temporaries removed.
+    """
+    target = Path(path)
+    removed = []
+    prefix = f".{target.name}."
+    try:
+        candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return []
+    for candidate in candidates:
+        parts = candidate.name[len(prefix) :].split(".")
+        if len(parts) != 3 or parts[2] != "tmp" or not parts[0].isdigit():
+            continue
+        pid = int(parts[0])
+        if pid == os.getpid() or _process_exists(pid):
+            continue
+        try:
+            candidate.unlink()
+        except OSError:
+            continue
+        removed.append(candidate)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process (or an id the OS cannot hold): leave its files
+    return True
+
+
+# --8<-- [end:atomic-write]
+
 
 # --8<-- [start:safetensors]
-DTYPES: dict[str, torch.dtype] = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
-    "U8": torch.uint8, "BOOL": torch.bool,
-}  # fmt: skip
-"""safetensors dtype codes this module reads and writes."""
-_CODES = {dtype: code for code, dtype in DTYPES.items()}
-_MAX_HEADER = 100 * 1024 * 1024  # the safetensors reference reader's limit
-
-
-def _atomic_write(path: Path, data: bytes, *more: tuple[Path, bytes]) -> None:
-    """Write each file through a temporary file and a rename; with several, every temporary is
-    complete on disk before the first rename, so a crash can only fall between renames."""
-    files = [(path, data), *more]
-    temps: list[str] = []
-    try:
-        for target, payload in files:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = tempfile.NamedTemporaryFile(
-                dir=target.parent, prefix=f".{target.name}.", delete=False
-            )
-            temps.append(tmp.name)
-            with tmp:
-                tmp.write(payload)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-        for tmp_name, (target, _) in zip(temps, files, strict=True):
-            os.replace(tmp_name, target)
-    finally:
-        for tmp_name in temps:
-            Path(tmp_name).unlink(missing_ok=True)
-
-
 def _tensor_bytes(tensor: Tensor) -> bytes:
-    raw = tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8)  # native order
-    return ctypes.string_at(raw.data_ptr(), raw.numel()) if raw.numel() else b""
+    flat = tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8)  # native order
+    return ctypes.string_at(flat.data_ptr(), flat.numel()) if flat.numel() else b""
 
 
-def save_safetensors(
-    path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, str] | None = None
-) -> str:
-    """Write tensors in the safetensors layout, atomically.
+def content_sha256(tensors: dict[str, Tensor], description: str) -> str:
+    """The SHA-256 `save_tensors` records: over the description and every tensor's identity.
 
-    Tensors are stored in name order; the header is padded with spaces to a multiple of 8 bytes.
-    The SHA-256 of the data section is added to the metadata as `sha256`.
+    The digest reads, in this order: the `INTEGRITY` tag, the description text, then for each
+    tensor in name order a JSON line `[name, dtype, shape]` followed by its bytes. It depends on
+    what a reader gets (names, dtypes, shapes, values, description), not on the file's layout.
+
+    Args:
+        tensors: Name -> tensor.
+        description: The description's JSON text, as stored.
+
+    Returns:
+        Hex digest.
+    """
+    digest = hashlib.sha256(f"{INTEGRITY}\n{description}\n".encode())
+    for name in sorted(tensors):
+        tensor = tensors[name]
+        line = json.dumps([name, str(tensor.dtype), list(tensor.shape)])
+        digest.update(line.encode() + b"\n")
+        digest.update(_tensor_bytes(tensor))
+    return digest.hexdigest()
+
+
+def save_tensors(path: str | Path, tensors: dict[str, Tensor], description: dict[str, Any]) -> Path:
+    """Write tensors and a JSON description as one safetensors file, atomically.
 
     Args:
         path: Destination file.
-        tensors: Name -> tensor (any device; stored from CPU copies).
-        metadata: String -> string pairs for `__metadata__`.
+        tensors: Name -> tensor (any device; stored from contiguous CPU copies).
+        description: JSON-serialisable dictionary, stored in `__metadata__["description"]`.
 
     Returns:
-        The hex SHA-256 of the data section.
+        The path written.
 
     Raises:
-        ValueError: If a dtype has no safetensors code, a metadata value is not a string, or the
-            machine is big-endian.
+        ValueError: If the description is not JSON-serialisable, a tensor's dtype has no
+            safetensors code, or two tensors share memory.
     """
-    file_bytes, digest = _safetensors_bytes(tensors, metadata)
-    _atomic_write(Path(path), file_bytes)
-    return digest
+    try:
+        text = json.dumps(description, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: description is not JSON-serialisable: {err}") from err
+    state = {name: t.detach().to("cpu").contiguous() for name, t in tensors.items()}
+    metadata = {"description": text, "integrity": INTEGRITY, "sha256": content_sha256(state, text)}
+    try:
+        payload = safetensors.torch.save(state, metadata)
+    except (RuntimeError, TypeError, ValueError, safetensors.SafetensorError) as err:
+        raise ValueError(f"{path}: cannot store these tensors as safetensors: {err}") from err
+    atomic_write(path, payload)
+    return Path(path)
 
 
-def _safetensors_bytes(
-    tensors: dict[str, Tensor], metadata: dict[str, str] | None
-) -> tuple[bytes, str]:
-    """The file `save_safetensors` writes, and the SHA-256 of its data section."""
-    if sys.byteorder != "little":
-        raise ValueError("safetensors stores little-endian bytes; this machine is big-endian")
-    header: dict[str, Any] = {}
-    chunks, offset = [], 0
-    for name in sorted(tensors):
-        tensor = tensors[name]
-        if tensor.dtype not in _CODES:
-            raise ValueError(
-                f"tensor {name!r} has dtype {tensor.dtype}; expected one of {sorted(DTYPES)}"
-            )
-        data = _tensor_bytes(tensor)
-        header[name] = {
-            "dtype": _CODES[tensor.dtype],
-            "shape": list(tensor.shape),
-            "data_offsets": [offset, offset + len(data)],
-        }
-        chunks.append(data)
-        offset += len(data)
-    body = b"".join(chunks)
-    digest = hashlib.sha256(body).hexdigest()
-    meta = dict(metadata or {})
-    for key, value in meta.items():
-        if not isinstance(value, str):
-            raise ValueError(f"metadata {key!r} is {type(value).__name__}; expected str")
-    header["__metadata__"] = {**meta, "sha256": digest}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    return len(text).to_bytes(8, "little") + text + body, digest
-
-
-def load_safetensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """Read a safetensors file, checking its structure and, if recorded, its SHA-256.
+def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Read a file written by `save_tensors` and verify it.
 
     Args:
         path: The file.
 
     Returns:
-        Name -> tensor (CPU) and the `__metadata__` strings.
+        Name -> tensor (CPU), and the description.
 
     Raises:
-        ValueError: If the header length, JSON, a dtype, a shape or the offsets are invalid, the
-            offsets do not tile the data section exactly (truncated or padded file), or the data
-            does not match the metadata's `sha256`; the message names `path`.
+        FileNotFoundError: If the file does not exist.
+        ValueError: If the file is not valid safetensors (truncated, padded or malformed), its
+            metadata is not this module's, or the SHA-256 of what was read does not match the
+            recorded one; the message names `path` and the check that failed.
     """
-    blob = bytearray(Path(path).read_bytes())
-    if len(blob) < 8:
-        raise ValueError(f"{path}: {len(blob)} bytes; expected at least the 8-byte header length")
-    size = int.from_bytes(blob[:8], "little")
-    if size > min(len(blob) - 8, _MAX_HEADER):
-        raise ValueError(f"{path}: header length {size} exceeds the {len(blob) - 8} bytes after it")
+    remove_orphans(path)
     try:
-        header = json.loads(blob[8 : 8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: header is not valid JSON ({err})") from err
-    if not isinstance(header, dict):
-        raise ValueError(f"{path}: header is {type(header).__name__}; expected a JSON object")
-    metadata = header.pop("__metadata__", {}) or {}
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise ValueError(f"{path}: __metadata__ must map strings to strings")
-    start, data_len = 8 + size, len(blob) - 8 - size
-    spans = []
-    for name, entry in header.items():
-        spans.append((_check_entry(path, name, entry), name))
-    position = 0
-    for (begin, end), name in sorted(spans):
-        if begin != position:
-            raise ValueError(
-                f"{path}: tensor {name!r} starts at byte {begin}; expected {position} (gap or overlap)"
-            )
-        position = end
-    if position != data_len:
+        with safetensors.safe_open(str(path), framework="pt", device="cpu") as f:
+            metadata = f.metadata() or {}
+            tensors = {name: f.get_tensor(name).clone() for name in f.keys()}
+    except safetensors.SafetensorError as err:
         raise ValueError(
-            f"{path}: tensors cover {position} bytes but the data section has {data_len}; the file is truncated or padded"
-        )
-    if (
-        "sha256" in metadata
-        and hashlib.sha256(memoryview(blob)[start:]).hexdigest() != metadata["sha256"]
-    ):
+            f"{path}: safetensors structure check failed (truncated, padded or malformed): {err}"
+        ) from err
+    if metadata.get("integrity") != INTEGRITY or set(metadata) != _METADATA_KEYS:
+        old = "json" in metadata or "description" in metadata
+        hint = " (written by an older version: run python -m benchmarks.migrate_checkpoints)"
         raise ValueError(
-            f"{path}: SHA-256 of the tensor bytes does not match the recorded one; the file was modified"
+            f"{path}: metadata check failed: keys {sorted(metadata)} and integrity "
+            f"{metadata.get('integrity')!r}; expected {sorted(_METADATA_KEYS)} and {INTEGRITY!r}"
+            + (hint if old else "")
         )
-    tensors = {}
-    for (begin, end), name in spans:
-        dtype, shape = DTYPES[header[name]["dtype"]], header[name]["shape"]
-        if end == begin:
-            tensors[name] = torch.empty(shape, dtype=dtype)
-        else:  # clone: own, aligned memory instead of a view into the file's buffer
-            count = (end - begin) // dtype.itemsize
-            flat = torch.frombuffer(blob, dtype=dtype, count=count, offset=start + begin)
-            tensors[name] = flat.reshape(shape).clone()
-    return tensors, metadata
-
-
-def _check_entry(path: str | Path, name: str, entry: Any) -> tuple[int, int]:
-    """Validate one header entry and return its `(begin, end)` offsets."""
-    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-        raise ValueError(f"{path}: entry {name!r} must have exactly dtype, shape and data_offsets")
-    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if dtype not in DTYPES:
+    text = metadata["description"]
+    if content_sha256(tensors, text) != metadata["sha256"]:
         raise ValueError(
-            f"{path}: tensor {name!r} has dtype {dtype!r}; expected one of {sorted(DTYPES)}"
+            f"{path}: SHA-256 check failed: the tensors (names, dtypes, shapes, bytes) or the "
+            "description differ from what was written; the file was modified or damaged"
         )
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise ValueError(f"{path}: tensor {name!r} has shape {shape!r}; expected non-negative ints")
-    if not (
-        isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)
-    ):
-        raise ValueError(
-            f"{path}: tensor {name!r} has data_offsets {offsets!r}; expected [begin, end]"
-        )
-    begin, end = offsets
-    expected = math.prod(shape) * DTYPES[dtype].itemsize
-    if begin < 0 or end - begin != expected:
-        raise ValueError(
-            f"{path}: tensor {name!r} spans {end - begin} bytes; {dtype} {shape} needs {expected}"
-        )
-    return begin, end
+    description = json.loads(text)
+    if not isinstance(description, dict):
+        raise ValueError(f"{path}: description check failed: expected a JSON object")
+    return tensors, description
 
 
 # --8<-- [end:safetensors]
@@ -295,7 +291,7 @@ class Checkpoint(NamedTuple):
     """The model's weights and buffers, on CPU."""
     metadata: dict[str, Any]
     """The description: `format`, `method`, `config_class`, `config`, `split`, `seed`,
-    `git_commit`, `torch_version`, `weights_sha256`, `extra`."""
+    `git_commit`, `torch_version`, `extra`."""
 
 
 def git_commit() -> str:
@@ -311,11 +307,6 @@ def git_commit() -> str:
     return commit if result.returncode == 0 and len(commit) == 40 else "unknown"
 
 
-def sidecar_path(path: str | Path) -> Path:
-    """The JSON description next to a weights file: `<name>.json` for `<name>.safetensors`."""
-    return Path(path).with_suffix(".json")
-
-
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
@@ -326,11 +317,10 @@ def save_checkpoint(
     seed: int,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `model.state_dict()` and its description as a checkpoint (two files, atomically).
+    """Write `model.state_dict()` and its description as one checkpoint file, atomically.
 
     Args:
-        path: Weights file, conventionally `<name>.safetensors`; the description goes to
-            `<name>.json`.
+        path: The file, conventionally `<name>.safetensors`.
         model: The network returned by the method's `build_model(cfg)`.
         method: Registered method name (`"maml"`, `"protonet"`, `"fast_weights"`, `"baseline"`).
         cfg: The method's config dataclass instance.
@@ -339,68 +329,49 @@ def save_checkpoint(
         extra: JSON-serialisable additions (e.g. the training setting or metrics).
 
     Returns:
-        The path of the weights file.
+        The path of the file.
 
     Raises:
-        ValueError: If `method` is not registered, `cfg` is not a dataclass instance, the path
-            ends in `.json`, or the description is not JSON-serialisable.
+        ValueError: If `method` is not registered, `cfg` is not a dataclass instance, or the
+            description is not JSON-serialisable (nothing is written).
     """
-    weights = Path(path)
     if method not in _METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {sorted(_METHODS)}")
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise ValueError(f"cfg must be a config dataclass instance, got {type(cfg).__name__}")
-    if weights.suffix == ".json":
-        raise ValueError(f"{weights}: the weights file cannot end in .json (the description does)")
-    metadata = {
+    description = {
         "format": FORMAT, "method": method, "config_class": type(cfg).__name__,
         "config": dataclasses.asdict(cfg), "split": split, "seed": seed,
         "git_commit": git_commit(), "torch_version": torch.__version__, "extra": extra or {},
     }  # fmt: skip
-    try:
-        description = json.dumps(metadata, sort_keys=True)
-    except TypeError as err:
-        raise ValueError(f"checkpoint description is not JSON-serialisable: {err}") from err
-    state = {name: t.detach().to("cpu") for name, t in model.state_dict().items()}
-    file_bytes, digest = _safetensors_bytes(state, {"description": description})
-    sidecar = json.dumps({**metadata, "weights_sha256": digest}, indent=1, sort_keys=True) + "\n"
-    _atomic_write(weights, file_bytes, (sidecar_path(weights), sidecar.encode()))  # as a pair
-    return weights
+    return save_tensors(path, model.state_dict(), description)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read and verify a checkpoint written by `save_checkpoint`.
 
     Args:
-        path: The weights file; its `<name>.json` description must sit next to it.
+        path: The checkpoint file.
 
     Returns:
         Weights (CPU) and description.
 
     Raises:
-        FileNotFoundError: If either file is missing.
-        ValueError: If the weights file is malformed, truncated or modified, the description is
-            not valid JSON, its `format` is unknown, or it disagrees with the copy inside the
-            weights file (SHA-256 or any field).
+        FileNotFoundError: If the file is missing.
+        ValueError: As `load_tensors` (malformed, truncated or modified file), or if the
+            description's `format` is not `FORMAT` or it lacks a field a loader uses.
     """
-    state, inner = load_safetensors(path)
-    side = sidecar_path(path)
-    try:
-        metadata = json.loads(side.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{side}: not valid JSON ({err})") from err
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+    state, description = load_tensors(path)
+    if description.get("format") != FORMAT:
         raise ValueError(
-            f"{side}: format {metadata.get('format') if isinstance(metadata, dict) else None!r}; expected {FORMAT!r}"
+            f"{path}: format check failed: {description.get('format')!r}; expected {FORMAT!r}"
         )
-    if metadata.get("weights_sha256") != inner.get("sha256"):
-        raise ValueError(f"{side}: weights_sha256 does not match the SHA-256 recorded in {path}")
-    embedded = json.loads(inner.get("description", "null"))
-    if embedded != {k: v for k, v in metadata.items() if k != "weights_sha256"}:
-        raise ValueError(
-            f"{side}: description differs from the copy inside {path}; one of them was edited"
-        )
-    return Checkpoint(state, metadata)
+    missing = sorted(
+        {"method", "config_class", "config", "split", "seed", "extra"} - set(description)
+    )
+    if missing:
+        raise ValueError(f"{path}: description check failed: no {', '.join(missing)}")
+    return Checkpoint(state, description)
 
 
 def config_from_json(cls: type, fields: dict[str, Any]) -> Any:

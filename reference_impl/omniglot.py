@@ -52,7 +52,6 @@ Deliberate choices:
 from __future__ import annotations
 
 import argparse
-import ctypes
 import hashlib
 import http.client
 import io
@@ -60,7 +59,6 @@ import json
 import os
 import random
 import shutil
-import struct
 import sys
 import tempfile
 import time
@@ -73,8 +71,10 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from torch import Tensor
+
+from reference_impl import checkpoints
 
 # --8<-- [start:constants]
 SOURCE_SIZE = 105
@@ -119,7 +119,6 @@ ALPHABETS: dict[str, tuple[tuple[str, int], ...]] = {
 # --8<-- [end:constants]
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
-_CACHE_MAGIC = b"MLGOMNI\x01"
 _CACHE_FORMAT = 2  # bump when decoding or resizing changes, so old cache entries go stale
 _CHUNK_CHARACTERS = 100  # characters decoded per batch: bounds peak memory near 0.6 GB
 
@@ -260,8 +259,10 @@ def decode_thumbnail(data: bytes, *, name: str = "<bytes>") -> Tensor:
                     f"{name}: image is {width}x{height}; expected {SOURCE_SIZE}x{SOURCE_SIZE}"
                 )
             small = image.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
+    except UnidentifiedImageError as err:
+        raise ValueError(f"{name}: not a PNG file (Pillow cannot identify it)") from err
     except (OSError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
-        raise ValueError(f"{name}: not a readable PNG file ({err})") from err
+        raise ValueError(f"{name}: corrupt or truncated PNG ({err})") from err
     return torch.frombuffer(bytearray(small.tobytes()), dtype=torch.uint8).view(
         IMAGE_SIZE, IMAGE_SIZE
     )
@@ -670,11 +671,12 @@ def load_thumbnails(
 ) -> Thumbnails:
     """All characters under `root` as uint8 thumbnails, from the on-disk cache when it is fresh.
 
-    The cache file is named by a SHA-256 over the preprocessing parameters and every source
-    file's path, size and mtime (CRC-32 for zips); it stores a JSON header (key, shape,
-    SHA-256 of the pixels) and the raw pixel bytes. A cache file whose key,
-    length or checksum does not match is rebuilt; writes go to a temporary file that is then
-    renamed, so a crash never leaves a half-written cache.
+    The cache file `omniglot-<key>.safetensors` is named by a SHA-256 over the preprocessing
+    parameters and every source file's path, size and mtime (CRC-32 for zips). It is written
+    by `reference_impl.checkpoints.save_tensors`: one `images` tensor and the full key in the
+    description, under a SHA-256 of both. A cache file that is damaged, fails its SHA-256 or
+    holds another key or shape is rebuilt; writes go to a temporary file that is then renamed,
+    so a crash never leaves a half-written cache.
 
     Args:
         root: Data root; defaults to `default_root()`.
@@ -686,8 +688,8 @@ def load_thumbnails(
 
     Raises:
         FileNotFoundError: If the root or an official part is missing.
-        ValueError: If a character folder does not hold 20 PNGs, or a PNG is corrupt or not
-            105x105 (nothing is written to the cache).
+        ValueError: If a character folder does not hold 20 PNGs, a PNG is corrupt or not
+            105x105 (nothing is written to the cache), or the cache cannot be written.
     """
     root_path = Path(root) if root is not None else default_root()
     parts = _locate(root_path)
@@ -695,9 +697,9 @@ def load_thumbnails(
     key = _cache_key(parts, characters)
     path = (
         Path(cache_dir if cache_dir is not None else default_cache_dir())
-        / f"omniglot-{key[:24]}.bin"
+        / f"omniglot-{key[:24]}.safetensors"
     )
-    if cache and (hit := _read_cache(path, key)) is not None:
+    if cache and (hit := _read_cache(path, key, len(characters))) is not None:
         return Thumbnails(hit, characters)
     chunks = []
     for start in range(0, len(characters), _CHUNK_CHARACTERS):
@@ -731,51 +733,27 @@ def _cache_key(parts: dict[str, _Part], characters: list[str]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def _read_cache(path: Path, key: str) -> Tensor | None:
+def _read_cache(path: Path, key: str, count: int) -> Tensor | None:
+    """The cached thumbnails, or None if the file is missing, damaged, stale or of another shape."""
     try:
-        blob = bytearray(path.stat().st_size)
-        with open(path, "rb") as f:
-            f.readinto(blob)
-    except OSError:
+        tensors, description = checkpoints.load_tensors(path)
+    except (OSError, ValueError):  # missing, unreadable, or failing its SHA-256: rebuild it
         return None
-    try:
-        if blob[:8] != _CACHE_MAGIC:
-            return None
-        (header_len,) = struct.unpack("<Q", blob[8:16])
-        header = json.loads(blob[16 : 16 + header_len])
-        shape, start = header["shape"], 16 + header_len
-        size = shape[0] * shape[1] * shape[2] * shape[3]
-        if header["key"] != key or len(blob) - start != size or size == 0:
-            return None
-        if hashlib.sha256(memoryview(blob)[start:]).hexdigest() != header["sha256"]:
-            return None
-    except (ValueError, KeyError, TypeError, IndexError, struct.error):
+    images = tensors.get("images")
+    shape = (count, DRAWINGS, IMAGE_SIZE, IMAGE_SIZE)
+    if description.get("key") != key or images is None or images.dtype != torch.uint8:
         return None
-    return torch.frombuffer(blob, dtype=torch.uint8, offset=start).view(shape)
+    return images if tuple(images.shape) == shape and set(tensors) == {"images"} else None
 
 
 def _write_cache(path: Path, key: str, images: Tensor) -> None:
-    images = images.contiguous()
-    payload = ctypes.string_at(images.data_ptr(), images.numel())
-    header = json.dumps({
-        "key": key, "shape": list(images.shape), "dtype": "uint8",
-        "sha256": hashlib.sha256(payload).hexdigest(),
-    }).encode()  # fmt: skip
-    _atomic_write(path, _CACHE_MAGIC + struct.pack("<Q", len(header)) + header + payload)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write through a synced temporary file and a rename: `path` is never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
     try:
-        with tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
-    finally:
-        Path(tmp.name).unlink(missing_ok=True)
+        checkpoints.save_tensors(path, {"images": images}, {"key": key})
+    except OSError as err:
+        raise ValueError(
+            f"cannot write the thumbnail cache {path} ({err}); set MLG_CACHE_DIR to a writable "
+            "folder or pass cache=False"
+        ) from err
 
 
 # --8<-- [end:thumbnails]
@@ -819,7 +797,7 @@ class Split:
     def write_json(self, out_dir: str | Path) -> Path:
         """Write `to_json()` to `<out_dir>/<name>.json` atomically and return the path."""
         path = Path(out_dir) / f"{self.name}.json"
-        _atomic_write(path, self.to_json().encode("utf-8"))
+        checkpoints.atomic_write(path, self.to_json().encode("utf-8"))
         return path
 
 

@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from benchmarks import common, evaluate, run_all, train
+from reference_impl import checkpoints
 from reference_impl.protonet import ProtoNetConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def test_train_records_the_commit_each_session_started_from(
         calls = itertools.chain([session], itertools.repeat("moved"))
         monkeypatch.setattr(common, "git_commit", lambda calls=calls: next(calls))
         assert train.main([*flags, *extra]) == 0
-    described = json.loads((tmp_path / "r" / train.MODEL_FILE).with_suffix(".json").read_text())
+    described = checkpoints.load_checkpoint(tmp_path / "r" / train.MODEL_FILE).metadata
     assert described["extra"]["git_commit"] == "B"
     assert described["extra"]["git_commits"] == ["A", "B"]
 
@@ -459,7 +460,9 @@ def test_run_table_shows_each_runs_training_tasks_from_its_checkpoint(tmp_path: 
     maml_config = dataclasses.asdict(train.resolve_config(args, cfg_class, num_train_classes=4400))
     protonet_config = dataclasses.asdict(ProtoNetConfig(n_way=60, k_shot=1, lr_halve_every=400))
     for name, config in (("maml_5w5s_maml", maml_config), ("protonet_5w1s_maml", protonet_config)):
-        (folder / "checkpoints" / f"{name}.json").write_text(json.dumps({"config": config}))
+        checkpoints.save_tensors(
+            folder / "checkpoints" / f"{name}.safetensors", {}, {"config": config}
+        )
         method, setting, split = name.split("_")
         result = {
             **_result(method, setting, split, 0.99),
@@ -492,9 +495,7 @@ def test_variant_table_names_the_config_fields_that_differ_from_the_published_ru
         args, cfg_class = train.parse_args(["maml", "5w5s", *extra])
         configs[where] = dataclasses.asdict(train.resolve_config(args, cfg_class, 4400))
         checkpoint = f"benchmarks/results/omniglot/{where}checkpoints/maml_5w5s_maml.safetensors"
-        (tmp_path / checkpoint).with_suffix(".json").write_text(
-            json.dumps({"config": configs[where]})
-        )
+        checkpoints.save_tensors(tmp_path / checkpoint, {}, {"config": configs[where]})
         result = {
             **_result("maml", "5w5s", "maml", 0.99 + len(extra) / 1000),
             "checkpoint": checkpoint,
@@ -538,8 +539,8 @@ def test_validation_table_lists_each_trained_models_history_once(tmp_path: Path)
         {"step": 901, "accuracy": 0.9795, "ci95": 0.01, "episodes": 200},
     ]
     checkpoint = "benchmarks/results/omniglot/checkpoints/protonet_5w1s_maml.safetensors"
-    (tmp_path / checkpoint).with_suffix(".json").write_text(
-        json.dumps({"config": {}, "extra": {"validation": history}})
+    checkpoints.save_tensors(
+        tmp_path / checkpoint, {}, {"config": {}, "extra": {"validation": history}}
     )
     for setting in ("5w1s", "20w1s"):
         result = {**_result("protonet", setting, "maml", 0.98), "checkpoint": checkpoint}

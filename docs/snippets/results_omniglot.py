@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
+
+from reference_impl import checkpoints
 
 
 def repo_root() -> Path:
@@ -44,16 +47,20 @@ TARGETS = {
 """The project's targets on the maml split (issue 9), in percent."""
 
 
+@functools.cache
+def _description(checkpoint: Path) -> dict:
+    """The description inside a checkpoint file (SHA-256 verified); empty if there is no file."""
+    return checkpoints.load_tensors(checkpoint)[1] if checkpoint.is_file() else {}
+
+
 def _load(path: Path, root: Path) -> dict:
     """One result file, with `train_config` and `train_validation` (the validation history) from
-    the description beside its checkpoint."""
+    the description inside its checkpoint."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("checkpoint"):
-        sidecar = root / Path(data["checkpoint"]).with_suffix(".json")
-        if sidecar.is_file():
-            described = json.loads(sidecar.read_text(encoding="utf-8"))
-            data["train_config"] = described.get("config")
-            data["train_validation"] = described.get("extra", {}).get("validation")
+        described = _description(root / data["checkpoint"])
+        data["train_config"] = described.get("config")
+        data["train_validation"] = described.get("extra", {}).get("validation")
     return data
 
 
