@@ -11,8 +11,11 @@ method is scored on the same episodes. The default episode count is the paper's:
 reported, the first being the headline.
 
 The result goes to `benchmarks/results/omniglot/<method>_<setting>_<split>.json` and the
-checkpoint is copied beside it (`benchmarks/results/omniglot/checkpoints/`), so every published
-number can be re-evaluated with `reference_impl.checkpoints.load_predictor`.
+checkpoint (one file) is published beside it (`benchmarks/results/omniglot/checkpoints/`), so
+every published number can be re-evaluated with `reference_impl.checkpoints.load_predictor`; the
+result's `checkpoint_sha256` is the content SHA-256 recorded in that file. A checkpoint whose
+harness label does not match the model it holds (a ProtoNet labelled `maml`) is refused, so it
+cannot replace another method's result; so is a symbolic link.
 
 Besides the headline, a result file keeps what paired comparisons need:
 
@@ -69,7 +72,38 @@ def read_checkpoint_metadata(path: Path) -> dict[str, Any]:
     extra = meta.get("extra") or {}
     if "harness_method" not in extra or "setting" not in extra:
         raise HarnessError(f"{path} was not written by benchmarks.train (no harness metadata)")
+    check_method(path, meta)
     return meta
+
+
+def check_method(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose harness method does not match the model it holds.
+
+    The result file and the published checkpoint are named after `extra["harness_method"]`, so
+    a ProtoNet labelled `maml` would overwrite the MAML result. The label must name a known
+    harness method whose module is the checkpoint's `method` and whose fixed config fields
+    (e.g. `first_order=True` for `fomaml`) the stored config has.
+
+    Raises:
+        HarnessError: On a mismatch, naming the file, the label and the recorded method.
+    """
+    label, recorded = meta["extra"]["harness_method"], meta.get("method")
+    if label not in common.METHODS:
+        raise HarnessError(
+            f"{path}: harness method {label!r} is unknown; expected one of {', '.join(common.METHODS)}"
+        )
+    method = common.METHODS[label]
+    if method.module != recorded:
+        raise HarnessError(
+            f"{path}: labelled {label!r} but holds a {recorded!r} model; refusing to evaluate it "
+            f"as {label} (its result would replace the {label} result)"
+        )
+    config = meta.get("config") or {}
+    wrong = {k: config.get(k) for k, v in method.fixed.items() if config.get(k) != v}
+    if wrong:
+        raise HarnessError(
+            f"{path}: labelled {label!r} but its config has {wrong}; {label} means {dict(method.fixed)}"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +177,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise HarnessError("--device cuda requested but torch.cuda.is_available() is False")
     meta = read_checkpoint_metadata(args.checkpoint)
+    meta_sha256 = checkpoint_sha256(args.checkpoint)
     extra = meta["extra"]
     method_name, trained, split = extra["harness_method"], extra["setting"], meta["split"]
     method = common.METHODS[method_name]
@@ -158,6 +193,11 @@ def run(argv: list[str]) -> dict[str, Any]:
         )
     if args.bn_batches < 1:
         raise HarnessError(f"--bn-batches must be positive, got {args.bn_batches}")
+    publish_to = None
+    if not args.no_publish and args.out is None:
+        # named after the setting it was trained for: a reused model is published once
+        publish_to = common.CHECKPOINTS_DIR / f"{method_name}_{trained}_{split}.safetensors"
+        check_publishable(args.checkpoint, publish_to)  # before the long evaluation
     data_kind = extra.get("data", "omniglot")
     if data_kind != "omniglot" and args.out is None:
         raise HarnessError(
@@ -215,11 +255,8 @@ def run(argv: list[str]) -> dict[str, Any]:
     name = f"{method_name}_{setting}_{split}"
     out = args.out if args.out is not None else common.OMNIGLOT_RESULTS / f"{name}.json"
     checkpoint_ref = common.relative(args.checkpoint)
-    if not args.no_publish and args.out is None:
-        # named after the setting it was trained for: a reused model is published once
-        checkpoint_ref = publish_checkpoint(
-            args.checkpoint, common.CHECKPOINTS_DIR / f"{method_name}_{trained}_{split}.safetensors"
-        )
+    if publish_to is not None:
+        checkpoint_ref = publish_checkpoint(args.checkpoint, publish_to)
     head = evaluations[0]
     result: dict[str, Any] = {
         "method": method_name, "setting": setting, "trained_setting": trained,
@@ -231,6 +268,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "train_world_size": extra.get("world_size", 1), "stopped_by": extra.get("stopped_by"),
         "selected": extra.get("selected"), "validation": (extra.get("validation") or [])[-1:],
         "eval_seconds": eval_seconds, "checkpoint": checkpoint_ref,
+        "checkpoint_sha256": meta_sha256,
         "machine": common.machine_info(args.device), "train_machine": extra.get("machine"),
         "torch": torch.__version__, "git_commit": common.git_commit(),
         "train_git_commit": extra.get("git_commit"),
@@ -381,19 +419,53 @@ def result_text(result: dict[str, Any]) -> str:
     return text + "\n"
 
 
-def publish_checkpoint(source: Path, target: Path) -> str:
-    """Copy a checkpoint and its sidecar files (same stem) to `target`; return its repo path.
+def checkpoint_sha256(path: Path) -> str:
+    """The content SHA-256 recorded inside a checkpoint (`checkpoints.content_sha256`)."""
+    import safetensors
 
-    Re-evaluating a checkpoint that is already published (`source` is `target`) copies nothing.
-    Each file goes through `common.atomic_write_bytes`, so an interrupted copy never
-    leaves a half-written checkpoint where a result points.
+    with safetensors.safe_open(str(path), framework="pt") as f:
+        return str((f.metadata() or {}).get("sha256"))
+
+
+def check_publishable(source: Path, target: Path) -> None:
+    """Refuse to publish from or onto a symbolic link, or anything but a regular file.
+
+    Raises:
+        HarnessError: Naming the offending path.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    for path, role in ((source, "checkpoint"), (target, "published checkpoint")):
+        if path.is_symlink():
+            raise HarnessError(f"{role} {path} is a symbolic link; publish the file itself")
+    if not source.is_file():
+        raise HarnessError(f"checkpoint {source} is not a regular file")
+    if target.exists() and not target.is_file():
+        raise HarnessError(f"published checkpoint {target} exists and is not a regular file")
+
+
+def publish_checkpoint(source: Path, target: Path) -> str:
+    """Publish the checkpoint file `source` as `target`; return `target`'s repository path.
+
+    Exactly one file is published: the checkpoint is one file holding weights and description,
+    so nothing else beside it (a stray `model.v0.json`, a `model.secret`) is looked at. The
+    checkpoint is read and verified (`load_checkpoint`), and what was verified is written to
+    `target` through `checkpoints.save_tensors` (temporary file and rename), so the published
+    file is complete and checks out, or the old one stays. Re-evaluating a checkpoint that is
+    already published (`source` is `target`) writes nothing.
+
+    Raises:
+        HarnessError: If either path is a symbolic link or not a regular file, or the checkpoint
+            fails its checks (nothing is written).
+    """
+    from reference_impl import checkpoints
+
+    check_publishable(source, target)
     if source.resolve() == target.resolve():
         return common.relative(target)
-    for file in source.parent.glob(f"{source.stem}.*"):
-        if file.is_file():
-            common.atomic_write_bytes(target.with_suffix(file.suffix), file.read_bytes())
+    try:
+        loaded = checkpoints.load_checkpoint(source)
+        checkpoints.save_tensors(target, loaded.state_dict, loaded.metadata)
+    except ValueError as err:
+        raise HarnessError(f"cannot publish {source}: {err}") from err
     return common.relative(target)
 
 

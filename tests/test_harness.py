@@ -767,27 +767,6 @@ def test_task_shift_scores_fresh_val_and_test_tasks_against_a_val_calibration(
     assert not (tmp_path / "bad.json").exists()
 
 
-def test_publish_checkpoint_copies_sidecars_and_republishing_in_place_is_a_no_op(
-    tmp_path: Path,
-) -> None:
-    """Re-evaluating a committed checkpoint (source == target) must not fail or touch its bytes."""
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "model.safetensors").write_bytes(b"weights-1")
-    (run / "model.json").write_bytes(b'{"sidecar": 1}')
-    target = tmp_path / "published" / "protonet_5w1s_maml.safetensors"
-    evaluate.publish_checkpoint(run / "model.safetensors", target)
-    assert target.read_bytes() == b"weights-1"
-    assert target.with_suffix(".json").read_bytes() == b'{"sidecar": 1}'
-    assert sorted(p.name for p in target.parent.iterdir()) == [
-        "protonet_5w1s_maml.json",
-        "protonet_5w1s_maml.safetensors",
-    ]
-    evaluate.publish_checkpoint(target, target)
-    assert target.read_bytes() == b"weights-1"
-    assert target.with_suffix(".json").read_bytes() == b'{"sidecar": 1}'
-
-
 def _documented_commands(module: str) -> list[tuple[str, list[str]]]:
     """`-m benchmarks.<module> ...` lines in the bash blocks of README.md and the docs."""
     found, marker = [], f"-m benchmarks.{module} "
