@@ -9,7 +9,7 @@ Everything the training, evaluation and distributed entry points agree on lives 
 * `write_tensor_file` / `read_tensor_file`: the resume state as safetensors (tensors plus a JSON
   string of metadata, no pickle) through `reference_impl.checkpoints`, written atomically;
 * `machine_info`, `git_commit`: provenance recorded in every result file;
-* `Progress`: a dependency-free progress bar on stderr.
+* `Progress`, `EvalProgress`: dependency-free progress bars on stderr (training, evaluation).
 """
 
 from __future__ import annotations
@@ -634,6 +634,36 @@ class Progress:
             self.stream.flush()
 
 
+class EvalProgress(Progress):
+    """Evaluation's progress line: episodes done, running accuracy, episodes/s, ETA.
+
+    Same drawing rules as `Progress` (in place on a terminal, else a line every `log_every`
+    seconds, default 10); `update(done, accuracy)` takes the running accuracy.
+    """
+
+    def __init__(self, total: int, **kwargs: Any) -> None:
+        kwargs.setdefault("log_every", 10.0)
+        super().__init__(total, **kwargs)
+        self.accuracy = math.nan
+
+    def line(self, step: int) -> str:
+        """The text after `step` episodes."""
+        elapsed = time.perf_counter() - self.t0
+        rate = (step - self.start) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - step) / rate if rate > 0 else math.inf
+        filled = int(24 * step / max(self.total, 1))
+        return (
+            f"[{'#' * filled}{'.' * (24 - filled)}] {step}/{self.total} episodes | "
+            f"accuracy {100 * self.accuracy:.2f}% | {rate:.1f} episodes/s | "
+            f"ETA {format_seconds(eta)}"
+        )
+
+    def update(self, step: int, accuracy: float, *, force: bool = False) -> None:
+        """Record the running accuracy after `step` episodes and redraw if due."""
+        self.accuracy = accuracy
+        super().update(step, math.nan, force=force)
+
+
 # ---------------------------------------------------------------------------------------------
 # Episodes and evaluation: the shared modules of the data layer
 
@@ -652,21 +682,39 @@ def fixed_episodes(
         ) from err
 
 
-def evaluate_prefixes(predict: Any, episodes: Any, counts: list[int]) -> list[dict[str, float]]:
+def evaluate_prefixes(
+    predict: Any,
+    episodes: Any,
+    counts: list[int],
+    on_episode: Callable[[int, float], None] | None = None,
+) -> list[dict[str, float]]:
     """Score `predict` once on the longest prefix and report each count's first episodes.
 
     `fixed_episodes` is prefix-stable (the first 600 of 1000 episodes are the 600-episode set),
     so the 600- and 1000-episode figures of one run share their first 600 episodes.
+
+    Args:
+        predict: The shared predictor signature.
+        episodes: Prefix-stable episodes, e.g. from `fixed_episodes`.
+        counts: Episode counts to report.
+        on_episode: Called as `on_episode(done, running_accuracy)` after every episode.
 
     Returns:
         One `{"episodes", "accuracy", "ci95"}` per count, in the order given.
     """
     from reference_impl import evaluation
 
-    result = evaluation.evaluate_predictor(predict, episodes[: max(counts)])
+    chosen = episodes[: max(counts)]
+    if on_episode is None:
+        per_episode = evaluation.evaluate_predictor(predict, chosen).per_episode
+    else:
+        per_episode = []
+        for episode in chosen:  # one at a time: the same numbers, with a running accuracy
+            per_episode.extend(evaluation.evaluate_predictor(predict, [episode]).per_episode)
+            on_episode(len(per_episode), math.fsum(per_episode) / len(per_episode))
     out = []
     for count in counts:
-        part = result.per_episode[:count]
+        part = per_episode[:count]
         accuracy = math.fsum(part) / len(part)
         out.append(
             {

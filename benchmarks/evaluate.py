@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-publish", action="store_true", help="do not copy the checkpoint beside the result"
     )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress line (episodes, running accuracy, ETA)"
+    )
     return parser
 
 
@@ -146,7 +149,9 @@ def run(argv: list[str]) -> dict[str, Any]:
         data, n_way, k_shot, common.TEST_QUERIES, max(counts), args.eval_seed
     )
     start = time.perf_counter()
-    evaluations = common.evaluate_prefixes(on_device, episodes, counts)
+    progress = common.EvalProgress(max(counts), enabled=not args.quiet)
+    evaluations = common.evaluate_prefixes(on_device, episodes, counts, progress.update)
+    progress.close()
     for e in evaluations:
         print(
             f"{method_name} {setting} {split} {args.split_part}: "

@@ -19,13 +19,37 @@ budget is spent) it writes `<out>/model.safetensors` through `reference_impl.che
 
 With `--distributed` (or under `torchrun`, which sets `WORLD_SIZE`) the meta-batch of tasks is
 split across processes and the meta-gradient all-reduced (`benchmarks.distributed`).
+
+Every update also appends one line to `<out>/metrics.jsonl` (JSON Lines, UTF-8, one object per
+update, in update order):
+
+    {"update": 500, "loss": 0.4127, "seconds": 611.2, "train_accuracy": 0.88,
+     "val_accuracy": 0.9712, "val_ci95": 0.0041, "val_episodes": 200}
+
+* `update` (int): updates done, 1, 2, ... with no gaps and no repeats, across resumed sessions;
+* `loss` (float): the update's training loss over the whole meta-batch (or class batch);
+* `seconds` (float): wall-clock seconds of training after this update, summed over sessions
+  (the clock `--budget-minutes` counts; it includes the time of earlier validations);
+* `train_accuracy` (float, optional): the training batch's query accuracy, where the method
+  reports one;
+* `val_accuracy`, `val_ci95`, `val_episodes` (optional): present only on updates where the model
+  was validated (every `--val-every` updates and after the last one): mean accuracy over the
+  fixed validation episodes and its 95% confidence half-width.
+
+Each line is written with one `write` on a file opened for appending, then flushed and
+fsynced before the next resume checkpoint, so a checkpoint never covers an update whose line is
+missing. `--resume` first rewrites the file (temporary file and rename) keeping exactly the lines
+of the updates the checkpoint holds, dropping later or half-written lines of the killed session,
+so after any interruption the file lists every update once.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
+import os
 import random
 import signal
 import sys
@@ -49,6 +73,8 @@ MODEL_FILE = "model.safetensors"
 """Final weights inside the run folder (`reference_impl.checkpoints` format)."""
 BEST_FILE = "best.safetensors"
 """Weights at the best validation accuracy."""
+METRICS_FILE = "metrics.jsonl"
+"""Per-update record inside the run folder (format in the module docstring)."""
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 HARNESS_FIELDS = {"seed"}
 """Config fields set by harness flags rather than generated ones."""
@@ -309,6 +335,48 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------------------------------
+# The per-update metrics file
+
+
+class MetricsLog:
+    """`<out>/metrics.jsonl`: one JSON line per update, appended durably, consistent on resume.
+
+    Args:
+        path: The file.
+        resume_step: `None` for a new run (the file starts empty); else the step of the resume
+            checkpoint: lines of later updates, and any unparsable line (a write cut short by a
+            kill), are dropped by an atomic rewrite, so the next line is update `resume_step + 1`.
+    """
+
+    def __init__(self, path: Path, resume_step: int | None) -> None:
+        self.path = path
+        kept: list[str] = []
+        if resume_step is not None and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and int(record.get("update", 0)) <= resume_step:
+                    kept.append(line + "\n")
+        common.atomic_write_bytes(path, "".join(kept).encode("utf-8"))
+        self.fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write `record` as one line with a single `write`, then flush it to disk (fsync)."""
+        if self.fd is None:
+            raise ValueError(f"{self.path} is closed")
+        os.write(self.fd, (json.dumps(record) + "\n").encode("utf-8"))
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        """Close the file (further appends raise)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+# ---------------------------------------------------------------------------------------------
 # Checkpoints
 
 
@@ -508,6 +576,17 @@ def run(argv: list[str]) -> dict[str, Any]:
         trainer.load_state(tensors, meta["trainer"])
         history, train_seconds = meta["history"], float(meta["train_seconds"])
         done = bool(meta["done"]) and trainer.step >= trainer.total_steps
+        resumed_step: int | None = trainer.step
+    else:
+        resumed_step = None
+    metrics = MetricsLog(out / METRICS_FILE, resumed_step) if info.is_main else None
+    pending: dict[str, Any] = {}  # this update's metrics line, written before any checkpoint
+
+    def write_pending() -> None:
+        if metrics is not None and pending:
+            metrics.append(dict(pending))
+        pending.clear()
+
     command = common.command_line("benchmarks.train", argv)
     if info.world_size > 1:
         command = (
@@ -574,6 +653,8 @@ def run(argv: list[str]) -> dict[str, Any]:
             {"step": trainer.step, "accuracy": accuracy, "ci95": ci95, "episodes": count}
         )
         progress.val = accuracy
+        if pending.get("update") == trainer.step:
+            pending.update(val_accuracy=accuracy, val_ci95=ci95, val_episodes=count)
         progress.message(
             f"validation at step {trainer.step}: {100 * accuracy:.2f}% ± {100 * ci95:.2f}"
         )
@@ -613,6 +694,9 @@ def run(argv: list[str]) -> dict[str, Any]:
                 ) from err
             train_seconds = base_seconds + time.perf_counter() - session_start
             progress.update(trainer.step, stats["loss"])
+            pending.update(update=trainer.step, loss=stats["loss"], seconds=round(train_seconds, 3))
+            if "accuracy" in stats:
+                pending["train_accuracy"] = stats["accuracy"]
             if info.is_main and args.val_every > 0 and trainer.step % args.val_every == 0:
                 validate()
             if distributed.any_rank(bool(stop_requested), info):
@@ -624,9 +708,13 @@ def run(argv: list[str]) -> dict[str, Any]:
             if args.stop_after is not None and trainer.step >= args.stop_after:
                 stopped_by = "stop-after"
                 break
+            if trainer.step >= trainer.total_steps:
+                break  # the last update's line is written after its final validation
+            write_pending()
             if trainer.step % args.checkpoint_every == 0:
                 save_resume()
         if stopped_by in ("stop-after", "interrupted"):
+            write_pending()
             save_resume(stopped_by)
             progress.message(
                 f"stopped after update {trainer.step} ({stopped_by}); continue with --resume"
@@ -636,6 +724,7 @@ def run(argv: list[str]) -> dict[str, Any]:
             if not history["validation"] or history["validation"][-1]["step"] != trainer.step:
                 if info.is_main:
                     validate()
+            write_pending()
             if info.is_main:
                 save_model(
                     out / MODEL_FILE,
@@ -651,6 +740,8 @@ def run(argv: list[str]) -> dict[str, Any]:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+        if metrics is not None:
+            metrics.close()
     distributed.barrier(info)
     progress.close()
     summary = {
