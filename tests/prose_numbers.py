@@ -250,3 +250,18 @@ def pages() -> list[Path]:
         for p in DOCS.rglob("*.md")
         if "reference" not in p.relative_to(DOCS).parts[:1] and not p.name.startswith(".")
     )
+
+
+if __name__ == "__main__":  # python tests/prose_numbers.py [docs/page.md ...]: list typed numbers
+    import sys
+
+    allow = read_allow_list()
+    targets = [Path(a).resolve() for a in sys.argv[1:]] or pages()
+    total = 0
+    for target in targets:
+        rel = target.relative_to(DOCS).as_posix()
+        for typed in typed_numbers(rel, target.read_text(encoding="utf-8"), allow.get(rel)):
+            print(typed)
+            total += 1
+    print(f"{total} typed number(s)", file=sys.stderr)
+    raise SystemExit(1 if total else 0)
