@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import sys
 import time
 from pathlib import Path
@@ -114,7 +113,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     meta = read_checkpoint_metadata(args.checkpoint)
     extra = meta["extra"]
     method_name, trained, split = extra["harness_method"], extra["setting"], meta["split"]
-    method = common.METHODS[method_name]
+    method = common.load_method(method_name)
     setting = args.setting or trained
     n_way, k_shot = common.parse_setting(setting)
     counts = args.episodes or [method.test_episodes]
@@ -129,10 +128,8 @@ def run(argv: list[str]) -> dict[str, Any]:
         data=data_kind, data_root=args.data_root, split=split, download=args.download
     )
     if setting != trained:
-        cfg_class = getattr(importlib.import_module(f"reference_impl.{method.module}"),
-                            method.config_class)  # fmt: skip
         # The class count only feeds the baseline's num_classes, equal for both settings.
-        common.transferable_setting(method_name, cfg_class, trained, setting, 0)
+        common.transferable_setting(method_name, trained, setting, 0)
     data = load_part(data_args, args.split_part, torch.float32)
 
     from reference_impl import checkpoints

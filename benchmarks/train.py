@@ -4,9 +4,9 @@
         [--budget-minutes M] [--out DIR] [--resume] [--device cpu|cuda] [--<config-field> VALUE ...]
 
 METHOD is `maml`, `fomaml`, `protonet`, `fast_weights` or `baseline`; SETTING is `5w1s`, `5w5s`,
-`20w1s` or `20w5s`. The method's config starts from its dataclass defaults, then the setting's
-protocol (`benchmarks.common.omniglot_overrides`), then any `--<field>` flag; the flags are
-generated from the config dataclass (`--help` after a method name lists them).
+`20w1s` or `20w5s` (the methods are the rows of `reference_impl.methods.METHODS`). The config
+starts from the setting's protocol (the algorithm file's `omniglot_config`), then any `--<field>`
+flag; the flags are generated from the config dataclass (`--help` after a method name lists them).
 
 The harness owns the loop and calls the method's `build_model` and `train_step`, so it can stop
 anywhere and continue bit for bit: every `--checkpoint-every` updates it writes
@@ -65,7 +65,7 @@ from torch import Tensor, nn
 from benchmarks import common, distributed
 from benchmarks.common import HarnessError
 from benchmarks.distributed import DistInfo
-from reference_impl import episodes, evaluation
+from reference_impl import episodes, evaluation, methods
 
 RESUME_FILE = "resume.safetensors"
 """Resume state inside the run folder."""
@@ -150,7 +150,7 @@ class Trainer:
     """One method, one config, one task source: builds the model and takes resumable steps.
 
     Args:
-        method_name: A key of `common.METHODS`.
+        method_name: A name in the method table (`reference_impl.methods`).
         cfg: The method's config.
         train_data: Training classes, shape `(C, 20, 1, 28, 28)` (CPU).
         seed: Seeds the initialisation (`torch.manual_seed`) and the task generator.
@@ -171,7 +171,7 @@ class Trainer:
         info: DistInfo | None = None,
     ) -> None:
         self.method_name = method_name
-        self.method, self.module, self.cfg_class = common.load_method(method_name)
+        self.method = common.load_method(method_name)
         self.cfg = cfg
         self.train_data = train_data
         self.seed = seed
@@ -185,7 +185,7 @@ class Trainer:
             )
         torch.manual_seed(seed)
         random.seed(seed)
-        self.model: nn.Module = self.module.build_model(cfg).to(device=self.device, dtype=dtype)
+        self.model: nn.Module = self.method.build_model(cfg).to(device=self.device, dtype=dtype)
         self.lr_field = common.lr_field(type(cfg))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=getattr(cfg, self.lr_field))
         self.step_optimizer: Any = (
@@ -196,9 +196,6 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(seed)
         self.step = 0
         self.total_steps = int(getattr(cfg, common.steps_field(type(cfg))))
-        self.schedule: Callable[[Any, int], float] | None = getattr(
-            self.module, "learning_rate", None
-        )
         if self.method.episodic:
             self.n_way = int(cfg.n_way)
             self.k_shot = int(cfg.k_shot)
@@ -253,8 +250,8 @@ class Trainer:
         Returns:
             `loss` (and `accuracy` where the method reports it) over the whole meta-batch.
         """
-        if self.schedule is not None:
-            lr = float(self.schedule(self.cfg, self.step))
+        if self.method.learning_rate is not None:
+            lr = float(self.method.learning_rate(self.cfg, self.step))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
         batch = self.sample()
@@ -264,18 +261,14 @@ class Trainer:
             cast(distributed.AllReduceOptimizer, self.step_optimizer).weight = weight
         batch = self._to_device(batch)
         self.model.train()
-        if self.method.episodic:
-            out = self.module.train_step(self.model, self.step_optimizer, batch, self.cfg)
-            stats = dict(out) if isinstance(out, dict) else {"loss": float(out)}
-        else:
-            stats = {"loss": float(self.module.train_step(self.model, self.step_optimizer, *batch))}
+        stats = dict(self.method.train_step(self.model, self.step_optimizer, batch, self.cfg))
         self.step += 1
         return distributed.all_reduce_stats(stats, weight, self.info)
 
     def predictor(self) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
         """The method's one-episode predictor for the current weights; takes CPU episodes in
         the data dtype, runs on the model's device and dtype, returns CPU logits."""
-        predict = self.module.make_predict(self.model, self.cfg)
+        predict = self.method.make_predict(self.model, self.cfg)
 
         def on_device(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
             logits = predict(
@@ -386,11 +379,17 @@ def save_model(path: Path, trainer: Trainer, split: str, extra: dict[str, Any]) 
 
     model = trainer.model
     if trainer.dtype != torch.float32 or trainer.device.type != "cpu":
-        model = trainer.module.build_model(trainer.cfg)  # a float32 CPU copy for publishing
+        model = trainer.method.build_model(trainer.cfg)  # a float32 CPU copy for publishing
         model.load_state_dict({k: v.float().cpu() for k, v in trainer.model.state_dict().items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     checkpoints.save_checkpoint(
-        path, model, trainer.method.module, trainer.cfg, split=split, seed=trainer.seed, extra=extra
+        path,
+        model,
+        trainer.method.algorithm,
+        trainer.cfg,
+        split=split,
+        seed=trainer.seed,
+        extra=extra,
     )
 
 
@@ -413,7 +412,7 @@ def build_parser(
         add_help=not first_pass,
     )
     parser.add_argument(
-        "method", nargs="?" if first_pass else None, help=f"one of {', '.join(common.METHODS)}"
+        "method", nargs="?" if first_pass else None, help=f"one of {', '.join(methods.METHODS)}"
     )
     parser.add_argument("setting", nargs="?", help=f"one of {', '.join(common.SETTINGS)}")
     parser.add_argument("--split", choices=common.SPLITS, default="maml", help="Omniglot split")
@@ -492,7 +491,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
     known, _ = build_parser(first_pass=True).parse_known_args(argv)
     if known.method is None:  # no method: the plain parser's usage error, or its help
         build_parser().parse_args(argv)
-    _, _, cfg_class = common.load_method(known.method)
+    cfg_class = common.load_method(known.method).config_class
     args = build_parser(cfg_class).parse_args(argv)
     if args.setting is None:
         raise HarnessError(f"missing SETTING; expected one of {', '.join(common.SETTINGS)}")
@@ -511,13 +510,13 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
 def resolve_config(args: argparse.Namespace, cfg_class: type, num_train_classes: int) -> Any:
     """Config = dataclass defaults < setting protocol < `--<field>` flags < harness flags."""
     n_way, k_shot = common.parse_setting(args.setting)
-    values = common.omniglot_overrides(args.method, cfg_class, n_way, k_shot, num_train_classes)
+    values = common.omniglot_fields(args.method, n_way, k_shot, num_train_classes)
     values.update(common.config_overrides(args))
     if args.episodes is not None:
         values[common.steps_field(cfg_class)] = args.episodes
     if "seed" in common.field_names(cfg_class):
         values["seed"] = args.seed
-    values.update(common.METHODS[args.method].fixed)
+    values.update(common.load_method(args.method).fixed)
     return common.make_config(cfg_class, values)
 
 

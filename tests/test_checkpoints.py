@@ -1,15 +1,15 @@
 """Tests of `reference_impl.checkpoints`: the safetensors layout against the specification,
-refusal of damaged files, and save -> load_predictor round trips (a registered test double and
-the real `protonet`)."""
+refusal of damaged files, and save -> load_predictor round trips (a test double added to the
+method table with `methods.register`, and the real `protonet`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import re
 import struct
 import subprocess
-import sys
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from reference_impl import checkpoints as ck
+from reference_impl import methods
 
 # ---------------------------------------------------------------- a method module test double
-MODULE_NAME = "mlg_test_tiny_method"
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class TinyConfig:
     in_features: int = 6
     hidden: tuple[int, ...] = (5, 3)
     temperature: float = 2.0
+    seed: int = 0
 
 
 def build_model(cfg: TinyConfig) -> nn.Module:
@@ -55,16 +56,27 @@ def make_predict(model: nn.Module, cfg: TinyConfig):  # type: ignore[no-untyped-
     return predict
 
 
+def train_step(model: nn.Module, optimizer, batch, cfg: TinyConfig) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    raise NotImplementedError("checkpoint tests never train the double")
+
+
+TINY = methods.Method(
+    name="tiny",
+    module=types.ModuleType("tiny"),
+    config_class=TinyConfig,
+    omniglot=lambda n_way, k_shot, classes: TinyConfig(),
+    build_model=build_model,
+    train_step=train_step,
+    make_predict=make_predict,
+    episodic=False,
+)
+
+
 @pytest.fixture
-def tiny_method(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    module = types.ModuleType(MODULE_NAME)
-    module.TinyConfig = TinyConfig  # type: ignore[attr-defined]
-    module.build_model = build_model  # type: ignore[attr-defined]
-    module.make_predict = make_predict  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, MODULE_NAME, module)
-    ck.register_method("tiny", MODULE_NAME)
+def tiny_method() -> Iterator[str]:
+    methods.register(TINY)
     yield "tiny"
-    ck.unregister_method("tiny")
+    methods.unregister("tiny")
 
 
 def trained_tiny(cfg: TinyConfig) -> nn.Module:
@@ -251,7 +263,7 @@ def test_checkpoint_sidecar_records_provenance(tmp_path: Path, tiny_method: str)
     )
     meta = json.loads((tmp_path / "t.json").read_text())
     assert meta["method"] == "tiny" and meta["config_class"] == "TinyConfig"
-    assert meta["config"] == {"in_features": 6, "hidden": [5, 3], "temperature": 2.0}
+    assert meta["config"] == {"in_features": 6, "hidden": [5, 3], "temperature": 2.0, "seed": 0}
     assert (meta["split"], meta["seed"], meta["extra"]) == ("lake", 5, {})
     git = subprocess.run(
         ["git", "rev-parse", "HEAD"],
@@ -355,9 +367,9 @@ def test_save_checkpoint_rejects_bad_arguments_and_writes_nothing(
     tmp_path: Path, tiny_method: str
 ) -> None:
     cfg, model = TinyConfig(), build_model(TinyConfig())
-    with pytest.raises(ValueError, match=r"unknown method 'tinyy'; expected one of \["):
+    with pytest.raises(ValueError, match=r"unknown method 'tinyy'; expected one of maml, "):
         ck.save_checkpoint(tmp_path / "a.safetensors", model, "tinyy", cfg, split="maml", seed=0)
-    with pytest.raises(ValueError, match="cfg must be a config dataclass instance, got dict"):
+    with pytest.raises(ValueError, match="cfg must be a TinyConfig for method 'tiny', got dict"):
         ck.save_checkpoint(tmp_path / "a.safetensors", model, tiny_method, {}, split="maml", seed=0)
     with pytest.raises(ValueError, match="not JSON-serialisable"):
         ck.save_checkpoint(
@@ -383,12 +395,12 @@ def test_load_model_refuses_unregistered_method_and_misfit_weights(
     )
     side = tmp_path / "t.json"
     meta = json.loads(side.read_text())
-    ck.unregister_method(tiny_method)
+    methods.unregister(tiny_method)
     try:
-        with pytest.raises(ValueError, match="method 'tiny' is not registered"):
+        with pytest.raises(ValueError, match="method 'tiny' is not in the method table"):
             ck.load_predictor(path)
     finally:
-        ck.register_method(tiny_method, MODULE_NAME)
+        methods.register(TINY)
     ck.save_safetensors(
         path,
         {"0.weight": torch.zeros(1)},
@@ -404,15 +416,15 @@ def test_load_model_refuses_unregistered_method_and_misfit_weights(
         ck.load_predictor(path)
 
 
-def test_register_method_guards_existing_names() -> None:
-    with pytest.raises(
-        ValueError, match=re.escape("method 'maml' is registered to 'reference_impl.maml'")
-    ):
-        ck.register_method("maml", "elsewhere.maml")
-    ck.register_method("maml", "reference_impl.maml")  # same mapping: accepted
-    with pytest.raises(ValueError, match="method 'nope' is not registered"):
-        ck.unregister_method("nope")
-    assert ck.registered_methods()["protonet"] == "reference_impl.protonet"
+def test_register_guards_existing_names() -> None:
+    with pytest.raises(ValueError, match=re.escape("method 'maml' is already in the table")):
+        methods.register(dataclasses.replace(TINY, name="maml"))
+    methods.register(methods.METHODS["maml"])  # the same row again: accepted
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        methods.unregister("nope")
+    with pytest.raises(ValueError, match="checkpoints store 'tiny', which must be a row"):
+        methods.register(dataclasses.replace(TINY, name="tiny_variant"))
+    assert "tiny_variant" not in methods.METHODS
 
 
 def test_protonet_checkpoint_round_trip_identical_predictions(tmp_path: Path) -> None:
