@@ -2,14 +2,15 @@
 
 Everything the training, evaluation and distributed entry points agree on lives here:
 
-* `METHODS` and `SETTINGS`: the names accepted on the command line and what they mean;
-* `omniglot_config`: a method's config for an Omniglot setting, following the papers' protocol;
+* `SETTINGS`: the setting names accepted on the command line (methods come from the method
+  table, `reference_impl.methods`);
+* `omniglot_fields`: a method's config for an Omniglot setting, its algorithm file's preset;
 * `add_config_flags` / `config_overrides`: command-line flags generated from a config dataclass,
   so the harness never keeps a second hand-written list of hyperparameters;
 * `write_tensor_file` / `read_tensor_file`: the resume state as one safetensors file (tensors plus
   JSON metadata under one SHA-256, no pickle) through `reference_impl.checkpoints`, atomically;
 * `machine_info`, `git_commit`: provenance recorded in every result file;
-* `Progress`: a dependency-free progress bar on stderr.
+* `Progress`, `EvalProgress`: dependency-free progress bars on stderr (training, evaluation).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import argparse
 import ast
 import dataclasses
 import datetime
-import importlib
 import inspect
 import itertools
 import json
@@ -31,11 +31,12 @@ import textwrap
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TextIO
 
 import torch
 from torch import Tensor
+
+from reference_impl import methods
 
 REPO = Path(__file__).resolve().parents[1]
 """Repository root."""
@@ -52,40 +53,6 @@ RUNS_DIR = REPO / "benchmarks" / "runs"
 class HarnessError(Exception):
     """A user error the command line reports in one line, without a traceback."""
 
-
-@dataclasses.dataclass(frozen=True)
-class Method:
-    """A command-line method name: the reference module it runs and fixed config overrides."""
-
-    module: str
-    """Module under `reference_impl` (also the method name checkpoints store)."""
-    config_class: str
-    """Name of the module's config dataclass."""
-    fixed: Mapping[str, Any]
-    """Config fields this method name pins (e.g. `first_order=True` for FOMAML)."""
-    episodic: bool = True
-    """Trained on episodes (`False`: the baseline, trained on labelled class batches)."""
-    test_episodes: int = 1000
-    """Default number of test episodes: 600 for MAML (its code), 1000 otherwise (ProtoNets)."""
-    test_only: tuple[str, ...] = ("test_n_way", "test_n_query", "test_inner_steps")
-    """Config fields that training never reads, so a checkpoint trained for one setting may be
-    tested in another whose protocol differs only in these (`transferable_setting`)."""
-
-
-METHODS: dict[str, Method] = {
-    "maml": Method("maml", "MAMLConfig", {"first_order": False}, test_episodes=600),
-    "fomaml": Method("maml", "MAMLConfig", {"first_order": True}, test_episodes=600),
-    "protonet": Method("protonet", "ProtoNetConfig", {}),
-    "fast_weights": Method("fast_weights", "FastWeightsConfig", {}),
-    "baseline": Method(
-        "baseline",
-        "BaselineConfig",
-        {},
-        episodic=False,
-        test_only=("n_way", "k_shot", "test_n_way", "test_n_query"),
-    ),
-}
-"""Method names accepted by `benchmarks.train`."""
 
 SETTINGS: dict[str, tuple[int, int]] = {
     "5w1s": (5, 1),
@@ -108,23 +75,16 @@ LR_FIELDS = ("outer_lr", "lr")
 """Config fields that hold the Adam step size, in the order they are looked for."""
 
 
-def load_method(name: str) -> tuple[Method, ModuleType, type]:
-    """The `Method`, its reference module and its config class.
+def load_method(name: str) -> methods.Method:
+    """The method table's row of a command-line method name.
 
     Raises:
-        HarnessError: If the name is unknown or the module is not importable.
+        HarnessError: If the name is not in `reference_impl.methods.METHODS`.
     """
-    if name not in METHODS:
-        raise HarnessError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")
-    method = METHODS[name]
     try:
-        module = importlib.import_module(f"reference_impl.{method.module}")
-    except ModuleNotFoundError as err:
-        raise HarnessError(f"method {name!r} needs reference_impl.{method.module}: {err}") from err
-    cfg_class = getattr(module, method.config_class, None)
-    if cfg_class is None:
-        raise HarnessError(f"reference_impl.{method.module} has no {method.config_class}")
-    return method, module, cfg_class
+        return methods.get(name)
+    except ValueError as err:
+        raise HarnessError(str(err)) from err
 
 
 def run_cli(module: str, run: Callable[[list[str]], Any], argv: list[str] | None) -> int:
@@ -171,59 +131,28 @@ def lr_field(cfg_class: type) -> str:
     raise HarnessError(f"{cfg_class.__name__} has none of the learning-rate fields {LR_FIELDS}")
 
 
-def omniglot_overrides(
-    method_name: str, cfg_class: type, n_way: int, k_shot: int, num_train_classes: int
+def omniglot_fields(
+    method_name: str, n_way: int, k_shot: int, num_train_classes: int
 ) -> dict[str, Any]:
-    """Config fields that put a method on Omniglot in one setting, following the papers.
-
-    * MAML (Finn et al. 2017, Appendix A.1): Conv-4 with strided convolutions; 5-way: one inner
-      step at alpha 0.4, meta-batch 32, three steps at test; 20-way: five steps at alpha 0.1 for
-      training and test, meta-batch 16 (taken from `reference_impl.maml.omniglot_config`).
-    * ProtoNets (Snell et al. 2017, §3.1): 60-way training episodes, 5 queries per class,
-      training shot = test shot.
-    * Fast weights: Conv-4 encoder, 20-way training episodes with 5 queries per class.
-    * The baseline pre-trains on every training class (`num_classes`) for up to 30000 updates
-      (a wall-clock budget normally ends it first).
-
-    Only fields the config class has are returned, so the mapping survives small API changes.
+    """Every config field of a method on Omniglot in one setting: its algorithm file's preset
+    (`omniglot_config`, the paper's protocol) with the table's fixed fields.
 
     Args:
-        method_name: A key of `METHODS`.
-        cfg_class: The method's config dataclass.
+        method_name: A name in the method table.
         n_way: Test classes per episode.
         k_shot: Shots.
         num_train_classes: Classes (rotations included) of the training part of the split.
 
     Returns:
-        Field name -> value.
+        Field name -> value, for every field of the method's config class.
     """
-    method = METHODS[method_name]
-    wanted: dict[str, Any] = {"k_shot": k_shot, "n_way": n_way, "test_n_way": n_way}
-    for image_field, value in (("embedding", "conv4"), ("encoder", "conv4"), ("backbone", "conv4")):
-        wanted[image_field] = value
-    wanted.update({"in_channels": 1, "image_size": 28, "test_n_query": TEST_QUERIES})
-    if method.module == "maml":
-        wanted.update(_maml_protocol(n_way, k_shot))
-    elif method.module == "protonet":
-        wanted.update({"n_way": 60, "n_query": 5, "fast": True})  # fast: same outputs, faster CPU
-    elif method.module == "fast_weights":
-        # 20-way training episodes beat 5-way for the same images seen (GPU sweep in the
-        # fast-weights notes); `predict` reads N from the support labels, so any test N works.
-        wanted.update({"n_query": 5, "n_way": max(n_way, 20)})
-    elif method.module == "baseline":
-        # The config's 300 steps are sized for the synthetic demo; on Omniglot a 30-minute
-        # budget runs about 3000 updates of 128 images on one core, so the step count must not
-        # end training first. 30000 updates is about 40 passes over the maml split's images.
-        wanted.update(
-            {"num_classes": num_train_classes, "n_query": TEST_QUERIES, "train_steps": 30000}
-        )
-    wanted.update(method.fixed)
-    names = field_names(cfg_class)
-    return {name: value for name, value in wanted.items() if name in names}
+    method = load_method(method_name)
+    preset = method.omniglot(n_way, k_shot, num_train_classes)
+    return {**dataclasses.asdict(preset), **method.fixed}
 
 
 def transferable_setting(
-    method_name: str, cfg_class: type, trained: str, tested: str, num_train_classes: int
+    method_name: str, trained: str, tested: str, num_train_classes: int
 ) -> None:
     """Check that a checkpoint trained for setting `trained` may be reported under `tested`.
 
@@ -235,38 +164,22 @@ def transferable_setting(
     Raises:
         HarnessError: Naming the fields whose training value differs.
     """
-    method = METHODS[method_name]
+    method = load_method(method_name)
     configs = [
-        omniglot_overrides(method_name, cfg_class, *parse_setting(s), num_train_classes)
+        omniglot_fields(method_name, *parse_setting(s), num_train_classes)
         for s in (trained, tested)
     ]
     differ = sorted(
         name
-        for name in set(configs[0]) | set(configs[1])
-        if name not in method.test_only and configs[0].get(name) != configs[1].get(name)
+        for name in configs[0]
+        if name not in method.test_only and configs[0][name] != configs[1][name]
     )
     if differ:
-        fields = ", ".join(f"{n} {configs[0].get(n)!r} -> {configs[1].get(n)!r}" for n in differ)
+        fields = ", ".join(f"{n} {configs[0][n]!r} -> {configs[1][n]!r}" for n in differ)
         raise HarnessError(
             f"a {method_name} checkpoint trained for {trained} cannot be reported as {tested}: "
             f"training for {tested} differs in {fields}; train that setting instead"
         )
-
-
-def _maml_protocol(n_way: int, k_shot: int) -> dict[str, Any]:
-    """MAML's Appendix A.1 fields: `reference_impl.maml.omniglot_config` where it exists."""
-    module = importlib.import_module("reference_impl.maml")
-    preset = getattr(module, "omniglot_config", None)
-    if preset is not None:
-        return dataclasses.asdict(preset(n_way, k_shot))
-    five_way = n_way <= 5
-    return {
-        "task": "omniglot",
-        "inner_lr": 0.4 if five_way else 0.1,
-        "inner_steps": 1 if five_way else 5,
-        "test_inner_steps": 3 if five_way else 5,
-        "meta_batch_size": 32 if five_way else 16,
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -633,6 +546,36 @@ class Progress:
             self.stream.flush()
 
 
+class EvalProgress(Progress):
+    """Evaluation's progress line: episodes done, running accuracy, episodes/s, ETA.
+
+    Same drawing rules as `Progress` (in place on a terminal, else a line every `log_every`
+    seconds, default 10); `update(done, accuracy)` takes the running accuracy.
+    """
+
+    def __init__(self, total: int, **kwargs: Any) -> None:
+        kwargs.setdefault("log_every", 10.0)
+        super().__init__(total, **kwargs)
+        self.accuracy = math.nan
+
+    def line(self, step: int) -> str:
+        """The text after `step` episodes."""
+        elapsed = time.perf_counter() - self.t0
+        rate = (step - self.start) / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - step) / rate if rate > 0 else math.inf
+        filled = int(24 * step / max(self.total, 1))
+        return (
+            f"[{'#' * filled}{'.' * (24 - filled)}] {step}/{self.total} episodes | "
+            f"accuracy {100 * self.accuracy:.2f}% | {rate:.1f} episodes/s | "
+            f"ETA {format_seconds(eta)}"
+        )
+
+    def update(self, step: int, accuracy: float, *, force: bool = False) -> None:
+        """Record the running accuracy after `step` episodes and redraw if due."""
+        self.accuracy = accuracy
+        super().update(step, math.nan, force=force)
+
+
 # ---------------------------------------------------------------------------------------------
 # Episodes and evaluation: the shared modules of the data layer
 
@@ -649,3 +592,48 @@ def fixed_episodes(
         raise HarnessError(
             f"cannot draw {n_way}-way {k_shot}-shot evaluation episodes: {err}"
         ) from err
+
+
+def evaluate_prefixes(
+    predict: Any,
+    episodes: Any,
+    counts: list[int],
+    on_episode: Callable[[int, float], None] | None = None,
+) -> tuple[list[dict[str, float]], list[float]]:
+    """Score `predict` once on the longest prefix and report each count's first episodes.
+
+    `fixed_episodes` is prefix-stable (the first 600 of 1000 episodes are the 600-episode set),
+    so the 600- and 1000-episode figures of one run share their first 600 episodes.
+
+    Args:
+        predict: The shared predictor signature.
+        episodes: Prefix-stable episodes, e.g. from `fixed_episodes`.
+        counts: Episode counts to report.
+        on_episode: Called as `on_episode(done, running_accuracy)` after every episode.
+
+    Returns:
+        One `{"episodes", "accuracy", "ci95"}` per count, in the order given, and the accuracy
+        of every episode scored (the longest count), in order.
+    """
+    from reference_impl import evaluation
+
+    chosen = episodes[: max(counts)]
+    if on_episode is None:
+        per_episode = evaluation.evaluate_predictor(predict, chosen).per_episode
+    else:
+        per_episode = []
+        for episode in chosen:  # one at a time: the same numbers, with a running accuracy
+            per_episode.extend(evaluation.evaluate_predictor(predict, [episode]).per_episode)
+            on_episode(len(per_episode), math.fsum(per_episode) / len(per_episode))
+    out = []
+    for count in counts:
+        part = per_episode[:count]
+        accuracy = math.fsum(part) / len(part)
+        out.append(
+            {
+                "episodes": len(part),
+                "accuracy": accuracy,
+                "ci95": evaluation.confidence_interval95(part),
+            }
+        )
+    return out, per_episode

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import importlib
 import json
 import math
 import sys
@@ -87,13 +86,15 @@ def check_method(path: Path, meta: dict[str, Any]) -> None:
     Raises:
         HarnessError: On a mismatch, naming the file, the label and the recorded method.
     """
+    from reference_impl import methods
+
     label, recorded = meta["extra"]["harness_method"], meta.get("method")
-    if label not in common.METHODS:
+    if label not in methods.METHODS:
         raise HarnessError(
-            f"{path}: harness method {label!r} is unknown; expected one of {', '.join(common.METHODS)}"
+            f"{path}: harness method {label!r} is unknown; expected one of {', '.join(methods.METHODS)}"
         )
-    method = common.METHODS[label]
-    if method.module != recorded:
+    method = methods.METHODS[label]
+    if method.algorithm != recorded:
         raise HarnessError(
             f"{path}: labelled {label!r} but holds a {recorded!r} model; refusing to evaluate it "
             f"as {label} (its result would replace the {label} result)"
@@ -164,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-publish", action="store_true", help="do not copy the checkpoint beside the result"
     )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress line (episodes, running accuracy, ETA)"
+    )
     return parser
 
 
@@ -180,13 +184,13 @@ def run(argv: list[str]) -> dict[str, Any]:
     meta_sha256 = checkpoint_sha256(args.checkpoint)
     extra = meta["extra"]
     method_name, trained, split = extra["harness_method"], extra["setting"], meta["split"]
-    method = common.METHODS[method_name]
+    method = common.load_method(method_name)
     setting = args.setting or trained
     n_way, k_shot = common.parse_setting(setting)
     counts = args.episodes or [method.test_episodes]
     if min(counts) < 1:
         raise HarnessError(f"--episodes must be positive, got {counts}")
-    if args.batch_norm != "episode" and method.module != "protonet":
+    if args.batch_norm != "episode" and method.algorithm != "protonet":
         raise HarnessError(
             f"--batch-norm {args.batch_norm} applies to protonet (the ProtoNets authors' "
             f"model.eval()); {method_name} normalises with each batch's statistics, as its code does"
@@ -207,10 +211,8 @@ def run(argv: list[str]) -> dict[str, Any]:
         data=data_kind, data_root=args.data_root, split=split, download=args.download
     )
     if setting != trained:
-        cfg_class = getattr(importlib.import_module(f"reference_impl.{method.module}"),
-                            method.config_class)  # fmt: skip
         # The class count only feeds the baseline's num_classes, equal for both settings.
-        common.transferable_setting(method_name, cfg_class, trained, setting, 0)
+        common.transferable_setting(method_name, trained, setting, 0)
     data = load_part(data_args, args.split_part, torch.float32)
 
     from reference_impl import checkpoints
@@ -229,7 +231,9 @@ def run(argv: list[str]) -> dict[str, Any]:
     start = time.perf_counter()
     running: dict[str, Any] | None = None
     if args.batch_norm != "running":
-        evaluations, correct = score(on_device, episodes, counts)
+        progress = common.EvalProgress(max(counts), enabled=not args.quiet)
+        evaluations, correct = score(on_device, episodes, counts, progress.update)
+        progress.close()
         report(f"{method_name} {setting} {split} {args.split_part}", evaluations)
     eval_seconds = time.perf_counter() - start
     if args.batch_norm != "episode":
@@ -291,33 +295,17 @@ def run(argv: list[str]) -> dict[str, Any]:
 
 
 def score(
-    predict: Any, episodes: Any, counts: list[int]
+    predict: Any, episodes: Any, counts: list[int], on_episode: Any = None
 ) -> tuple[list[dict[str, float]], list[int]]:
-    """Score `predict` once on the longest prefix and report each count's first episodes.
-
-    `fixed_episodes` is prefix-stable (the first 600 of 1000 episodes are the 600-episode set),
-    so the 600- and 1000-episode figures of one run share their first 600 episodes.
+    """`common.evaluate_prefixes`, with the correct-query count of every episode scored.
 
     Returns:
         One `{"episodes", "accuracy", "ci95"}` per count, in the order given, and the number of
-        correct queries of every episode evaluated (the longest count).
+        correct queries of every episode evaluated (the longest count), in order.
     """
-    from reference_impl import evaluation
-
-    result = evaluation.evaluate_predictor(predict, episodes[: max(counts)])
+    evaluations, per_episode = common.evaluate_prefixes(predict, episodes, counts, on_episode)
     queries = episodes[0].query_y.shape[0]
-    correct = [round(a * queries) for a in result.per_episode]  # exact: a = hits / queries
-    out = []
-    for count in counts:
-        part = result.per_episode[:count]
-        out.append(
-            {
-                "episodes": len(part),
-                "accuracy": math.fsum(part) / len(part),
-                "ci95": evaluation.confidence_interval95(part),
-            }
-        )
-    return out, correct
+    return evaluations, [round(a * queries) for a in per_episode]  # exact: a = hits / queries
 
 
 def paired_difference(first: list[int], second: list[int], queries: int) -> dict[str, float]:

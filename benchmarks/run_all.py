@@ -21,7 +21,6 @@ Usage: `python -m benchmarks.run_all [--dry-run] [--plan] [--only SUBSTRING] [--
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import shlex
 import subprocess
@@ -113,17 +112,13 @@ def trained_name(result: dict) -> str:
 
 def reused_setting(method: str, setting: str, split: str) -> str | None:
     """An earlier setting of `PLAN` whose model this run can reuse (identical training), if any."""
-    module = common.METHODS[method]
-    cfg_class = getattr(
-        importlib.import_module(f"reference_impl.{module.module}"), module.config_class
-    )
     for earlier_method, earlier, earlier_split in PLAN:
         if (earlier_method, earlier, earlier_split) == (method, setting, split):
             return None
         if (earlier_method, earlier_split) != (method, split):
             continue
         try:
-            common.transferable_setting(method, cfg_class, earlier, setting, 0)
+            common.transferable_setting(method, earlier, setting, 0)
         except common.HarnessError:
             continue
         return earlier

@@ -51,9 +51,13 @@ def shift_rows(
     meta = read_checkpoint_metadata(checkpoint)
     method, split = meta["method"], meta["split"]
     model, cfg = checkpoints.load_model(checkpoint)
-    embed = signals.method_features(method, model, cfg)
-    if embed is None:
+    features = common.load_method(method).embed
+    if features is None:
         raise HarnessError(f"{checkpoint}: method {method!r} has no feature extractor to score")
+
+    def embed(x: torch.Tensor) -> torch.Tensor:
+        return features(model, x, cfg)
+
     predict = checkpoints.load_predictor(checkpoint)
     data_args = argparse.Namespace(
         data=meta["extra"].get("data", "omniglot"), data_root=None, split=split

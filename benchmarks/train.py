@@ -4,9 +4,9 @@
         [--budget-minutes M] [--out DIR] [--resume] [--device cpu|cuda] [--<config-field> VALUE ...]
 
 METHOD is `maml`, `fomaml`, `protonet`, `fast_weights` or `baseline`; SETTING is `5w1s`, `5w5s`,
-`20w1s` or `20w5s`. The method's config starts from its dataclass defaults, then the setting's
-protocol (`benchmarks.common.omniglot_overrides`), then any `--<field>` flag; the flags are
-generated from the config dataclass (`--help` after a method name lists them).
+`20w1s` or `20w5s` (the methods are the rows of `reference_impl.methods.METHODS`). The config
+starts from the setting's protocol (the algorithm file's `omniglot_config`), then any `--<field>`
+flag; the flags are generated from the config dataclass (`--help` after a method name lists them).
 
 The harness owns the loop and calls the method's `build_model` and `train_step`, so it can stop
 anywhere and continue bit for bit: every `--checkpoint-every` updates it writes
@@ -19,13 +19,37 @@ budget is spent) it writes `<out>/model.safetensors` through `reference_impl.che
 
 With `--distributed` (or under `torchrun`, which sets `WORLD_SIZE`) the meta-batch of tasks is
 split across processes and the meta-gradient all-reduced (`benchmarks.distributed`).
+
+Every update also appends one line to `<out>/metrics.jsonl` (JSON Lines, UTF-8, one object per
+update, in update order):
+
+    {"update": 500, "loss": 0.4127, "seconds": 611.2, "train_accuracy": 0.88,
+     "val_accuracy": 0.9712, "val_ci95": 0.0041, "val_episodes": 200}
+
+* `update` (int): updates done, 1, 2, ... with no gaps and no repeats, across resumed sessions;
+* `loss` (float): the update's training loss over the whole meta-batch (or class batch);
+* `seconds` (float): wall-clock seconds of training after this update, summed over sessions
+  (the clock `--budget-minutes` counts; it includes the time of earlier validations);
+* `train_accuracy` (float, optional): the training batch's query accuracy, where the method
+  reports one;
+* `val_accuracy`, `val_ci95`, `val_episodes` (optional): present only on updates where the model
+  was validated (every `--val-every` updates and after the last one): mean accuracy over the
+  fixed validation episodes and its 95% confidence half-width.
+
+Each line is written with one `write` on a file opened for appending, then flushed and
+fsynced before the next resume checkpoint, so a checkpoint never covers an update whose line is
+missing. `--resume` first rewrites the file (temporary file and rename) keeping exactly the lines
+of the updates the checkpoint holds, dropping later or half-written lines of the killed session,
+so after any interruption the file lists every update once.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
+import os
 import random
 import signal
 import sys
@@ -41,7 +65,7 @@ from torch import Tensor, nn
 from benchmarks import common, distributed
 from benchmarks.common import HarnessError
 from benchmarks.distributed import DistInfo
-from reference_impl import episodes, evaluation
+from reference_impl import episodes, evaluation, methods
 
 RESUME_FILE = "resume.safetensors"
 """Resume state inside the run folder."""
@@ -49,6 +73,8 @@ MODEL_FILE = "model.safetensors"
 """Final weights inside the run folder (`reference_impl.checkpoints` format)."""
 BEST_FILE = "best.safetensors"
 """Weights at the best validation accuracy."""
+METRICS_FILE = "metrics.jsonl"
+"""Per-update record inside the run folder (format in the module docstring)."""
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 HARNESS_FIELDS = {"seed"}
 """Config fields set by harness flags rather than generated ones."""
@@ -124,7 +150,7 @@ class Trainer:
     """One method, one config, one task source: builds the model and takes resumable steps.
 
     Args:
-        method_name: A key of `common.METHODS`.
+        method_name: A name in the method table (`reference_impl.methods`).
         cfg: The method's config.
         train_data: Training classes, shape `(C, 20, 1, 28, 28)` (CPU).
         seed: Seeds the initialisation (`torch.manual_seed`) and the task generator.
@@ -145,7 +171,7 @@ class Trainer:
         info: DistInfo | None = None,
     ) -> None:
         self.method_name = method_name
-        self.method, self.module, self.cfg_class = common.load_method(method_name)
+        self.method = common.load_method(method_name)
         self.cfg = cfg
         self.train_data = train_data
         self.seed = seed
@@ -159,7 +185,7 @@ class Trainer:
             )
         torch.manual_seed(seed)
         random.seed(seed)
-        self.model: nn.Module = self.module.build_model(cfg).to(device=self.device, dtype=dtype)
+        self.model: nn.Module = self.method.build_model(cfg).to(device=self.device, dtype=dtype)
         self.lr_field = common.lr_field(type(cfg))
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=getattr(cfg, self.lr_field))
         self.step_optimizer: Any = (
@@ -170,9 +196,6 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(seed)
         self.step = 0
         self.total_steps = int(getattr(cfg, common.steps_field(type(cfg))))
-        self.schedule: Callable[[Any, int], float] | None = getattr(
-            self.module, "learning_rate", None
-        )
         if self.method.episodic:
             self.n_way = int(cfg.n_way)
             self.k_shot = int(cfg.k_shot)
@@ -227,8 +250,8 @@ class Trainer:
         Returns:
             `loss` (and `accuracy` where the method reports it) over the whole meta-batch.
         """
-        if self.schedule is not None:
-            lr = float(self.schedule(self.cfg, self.step))
+        if self.method.learning_rate is not None:
+            lr = float(self.method.learning_rate(self.cfg, self.step))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
         batch = self.sample()
@@ -238,18 +261,14 @@ class Trainer:
             cast(distributed.AllReduceOptimizer, self.step_optimizer).weight = weight
         batch = self._to_device(batch)
         self.model.train()
-        if self.method.episodic:
-            out = self.module.train_step(self.model, self.step_optimizer, batch, self.cfg)
-            stats = dict(out) if isinstance(out, dict) else {"loss": float(out)}
-        else:
-            stats = {"loss": float(self.module.train_step(self.model, self.step_optimizer, *batch))}
+        stats = dict(self.method.train_step(self.model, self.step_optimizer, batch, self.cfg))
         self.step += 1
         return distributed.all_reduce_stats(stats, weight, self.info)
 
     def predictor(self) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
         """The method's one-episode predictor for the current weights; takes CPU episodes in
         the data dtype, runs on the model's device and dtype, returns CPU logits."""
-        predict = self.module.make_predict(self.model, self.cfg)
+        predict = self.method.make_predict(self.model, self.cfg)
 
         def on_device(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
             logits = predict(
@@ -309,6 +328,48 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------------------------------
+# The per-update metrics file
+
+
+class MetricsLog:
+    """`<out>/metrics.jsonl`: one JSON line per update, appended durably, consistent on resume.
+
+    Args:
+        path: The file.
+        resume_step: `None` for a new run (the file starts empty); else the step of the resume
+            checkpoint: lines of later updates, and any unparsable line (a write cut short by a
+            kill), are dropped by an atomic rewrite, so the next line is update `resume_step + 1`.
+    """
+
+    def __init__(self, path: Path, resume_step: int | None) -> None:
+        self.path = path
+        kept: list[str] = []
+        if resume_step is not None and path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and int(record.get("update", 0)) <= resume_step:
+                    kept.append(line + "\n")
+        common.atomic_write_bytes(path, "".join(kept).encode("utf-8"))
+        self.fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write `record` as one line with a single `write`, then flush it to disk (fsync)."""
+        if self.fd is None:
+            raise ValueError(f"{self.path} is closed")
+        os.write(self.fd, (json.dumps(record) + "\n").encode("utf-8"))
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        """Close the file (further appends raise)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+# ---------------------------------------------------------------------------------------------
 # Checkpoints
 
 
@@ -318,11 +379,17 @@ def save_model(path: Path, trainer: Trainer, split: str, extra: dict[str, Any]) 
 
     model = trainer.model
     if trainer.dtype != torch.float32 or trainer.device.type != "cpu":
-        model = trainer.module.build_model(trainer.cfg)  # a float32 CPU copy for publishing
+        model = trainer.method.build_model(trainer.cfg)  # a float32 CPU copy for publishing
         model.load_state_dict({k: v.float().cpu() for k, v in trainer.model.state_dict().items()})
     path.parent.mkdir(parents=True, exist_ok=True)
     checkpoints.save_checkpoint(
-        path, model, trainer.method.module, trainer.cfg, split=split, seed=trainer.seed, extra=extra
+        path,
+        model,
+        trainer.method.algorithm,
+        trainer.cfg,
+        split=split,
+        seed=trainer.seed,
+        extra=extra,
     )
 
 
@@ -345,7 +412,7 @@ def build_parser(
         add_help=not first_pass,
     )
     parser.add_argument(
-        "method", nargs="?" if first_pass else None, help=f"one of {', '.join(common.METHODS)}"
+        "method", nargs="?" if first_pass else None, help=f"one of {', '.join(methods.METHODS)}"
     )
     parser.add_argument("setting", nargs="?", help=f"one of {', '.join(common.SETTINGS)}")
     parser.add_argument("--split", choices=common.SPLITS, default="maml", help="Omniglot split")
@@ -424,7 +491,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
     known, _ = build_parser(first_pass=True).parse_known_args(argv)
     if known.method is None:  # no method: the plain parser's usage error, or its help
         build_parser().parse_args(argv)
-    _, _, cfg_class = common.load_method(known.method)
+    cfg_class = common.load_method(known.method).config_class
     args = build_parser(cfg_class).parse_args(argv)
     if args.setting is None:
         raise HarnessError(f"missing SETTING; expected one of {', '.join(common.SETTINGS)}")
@@ -443,13 +510,13 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
 def resolve_config(args: argparse.Namespace, cfg_class: type, num_train_classes: int) -> Any:
     """Config = dataclass defaults < setting protocol < `--<field>` flags < harness flags."""
     n_way, k_shot = common.parse_setting(args.setting)
-    values = common.omniglot_overrides(args.method, cfg_class, n_way, k_shot, num_train_classes)
+    values = common.omniglot_fields(args.method, n_way, k_shot, num_train_classes)
     values.update(common.config_overrides(args))
     if args.episodes is not None:
         values[common.steps_field(cfg_class)] = args.episodes
     if "seed" in common.field_names(cfg_class):
         values["seed"] = args.seed
-    values.update(common.METHODS[args.method].fixed)
+    values.update(common.load_method(args.method).fixed)
     return common.make_config(cfg_class, values)
 
 
@@ -508,6 +575,17 @@ def run(argv: list[str]) -> dict[str, Any]:
         trainer.load_state(tensors, meta["trainer"])
         history, train_seconds = meta["history"], float(meta["train_seconds"])
         done = bool(meta["done"]) and trainer.step >= trainer.total_steps
+        resumed_step: int | None = trainer.step
+    else:
+        resumed_step = None
+    metrics = MetricsLog(out / METRICS_FILE, resumed_step) if info.is_main else None
+    pending: dict[str, Any] = {}  # this update's metrics line, written before any checkpoint
+
+    def write_pending() -> None:
+        if metrics is not None and pending:
+            metrics.append(dict(pending))
+        pending.clear()
+
     command = common.command_line("benchmarks.train", argv)
     if info.world_size > 1:
         command = (
@@ -574,6 +652,8 @@ def run(argv: list[str]) -> dict[str, Any]:
             {"step": trainer.step, "accuracy": accuracy, "ci95": ci95, "episodes": count}
         )
         progress.val = accuracy
+        if pending.get("update") == trainer.step:
+            pending.update(val_accuracy=accuracy, val_ci95=ci95, val_episodes=count)
         progress.message(
             f"validation at step {trainer.step}: {100 * accuracy:.2f}% ± {100 * ci95:.2f}"
         )
@@ -613,6 +693,9 @@ def run(argv: list[str]) -> dict[str, Any]:
                 ) from err
             train_seconds = base_seconds + time.perf_counter() - session_start
             progress.update(trainer.step, stats["loss"])
+            pending.update(update=trainer.step, loss=stats["loss"], seconds=round(train_seconds, 3))
+            if "accuracy" in stats:
+                pending["train_accuracy"] = stats["accuracy"]
             if info.is_main and args.val_every > 0 and trainer.step % args.val_every == 0:
                 validate()
             if distributed.any_rank(bool(stop_requested), info):
@@ -624,9 +707,13 @@ def run(argv: list[str]) -> dict[str, Any]:
             if args.stop_after is not None and trainer.step >= args.stop_after:
                 stopped_by = "stop-after"
                 break
+            if trainer.step >= trainer.total_steps:
+                break  # the last update's line is written after its final validation
+            write_pending()
             if trainer.step % args.checkpoint_every == 0:
                 save_resume()
         if stopped_by in ("stop-after", "interrupted"):
+            write_pending()
             save_resume(stopped_by)
             progress.message(
                 f"stopped after update {trainer.step} ({stopped_by}); continue with --resume"
@@ -636,6 +723,7 @@ def run(argv: list[str]) -> dict[str, Any]:
             if not history["validation"] or history["validation"][-1]["step"] != trainer.step:
                 if info.is_main:
                     validate()
+            write_pending()
             if info.is_main:
                 save_model(
                     out / MODEL_FILE,
@@ -651,6 +739,8 @@ def run(argv: list[str]) -> dict[str, Any]:
     finally:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
+        if metrics is not None:
+            metrics.close()
     distributed.barrier(info)
     progress.close()
     summary = {

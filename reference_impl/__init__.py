@@ -8,7 +8,9 @@ The package has two kinds of module:
   set into a fast weight matrix with a learned delta rule) and `baseline` (the transfer-learning
   comparator).
 * **Shared infrastructure** that may import the algorithm files but never the reverse: Omniglot
-  loading and splits, episode sampling, evaluation, checkpoints and deployment signals.
+  loading and splits, episode sampling, evaluation, checkpoints and deployment signals. The
+  method table `methods` is the one place that lists the algorithm files; everything else finds
+  a method there.
 
 Every algorithm exposes a predictor with one signature,
 `predict(support_x, support_y, query_x) -> logits` of shape `(N*Q, N)`, so that every method is

@@ -20,11 +20,10 @@ harness's resume state and the Omniglot thumbnail cache use them); `save_checkpo
 `.<name>.<pid>.<random>.tmp`; one left behind by a process that was killed while writing is
 removed by the next write or load of the same file.
 
-`load_predictor(path)` rebuilds the model through the method's own module: the method name is
-looked up in a registry (`"maml"`, `"protonet"`, `"fast_weights"`, `"baseline"` ->
-`reference_impl.<name>`; `register_method` adds more), and the module provides the config class,
-`build_model(cfg)` and `make_predict(model, cfg)`. Only registered modules are ever imported, so
-a checkpoint cannot name arbitrary code to run.
+`load_predictor(path)` rebuilds the model through the method table
+(`reference_impl.methods`): the stored method name selects a row, whose config class,
+`build_model(cfg)` and `make_predict(model, cfg)` do the rest. Only modules in the table are
+ever used, so a checkpoint cannot name arbitrary code to run.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
 import secrets
@@ -45,6 +43,7 @@ import safetensors.torch
 import torch
 from torch import Tensor, nn
 
+from reference_impl import methods
 from reference_impl.evaluation import Predict
 
 FORMAT = "meta-learning-glossary/checkpoint-v2"
@@ -231,58 +230,6 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
 # --8<-- [end:safetensors]
 
 
-# --8<-- [start:registry]
-_METHODS: dict[str, str] = {
-    "maml": "reference_impl.maml",
-    "protonet": "reference_impl.protonet",
-    "fast_weights": "reference_impl.fast_weights",
-    "baseline": "reference_impl.baseline",
-}
-
-
-def register_method(name: str, module_path: str, *, replace: bool = False) -> None:
-    """Let checkpoints of method `name` be rebuilt by the module `module_path`.
-
-    The module must define the config dataclass named in the checkpoint, `build_model(cfg)` and
-    `make_predict(model, cfg)`.
-
-    Args:
-        name: Method name stored in checkpoints.
-        module_path: Importable module path, e.g. `"my_package.my_method"`.
-        replace: Allow replacing an existing, different registration.
-
-    Raises:
-        ValueError: If `name` or `module_path` is empty, or `name` is registered to another
-            module and `replace` is False.
-    """
-    if not name or not module_path:
-        raise ValueError(f"need a method name and a module path, got {name!r} -> {module_path!r}")
-    if _METHODS.get(name, module_path) != module_path and not replace:
-        raise ValueError(
-            f"method {name!r} is registered to {_METHODS[name]!r}; pass replace=True to change it"
-        )
-    _METHODS[name] = module_path
-
-
-def unregister_method(name: str) -> None:
-    """Remove a registration made with `register_method`.
-
-    Raises:
-        ValueError: If `name` is not registered.
-    """
-    if name not in _METHODS:
-        raise ValueError(f"method {name!r} is not registered; registered: {sorted(_METHODS)}")
-    del _METHODS[name]
-
-
-def registered_methods() -> dict[str, str]:
-    """A copy of the registry: method name -> module path."""
-    return dict(_METHODS)
-
-
-# --8<-- [end:registry]
-
-
 # --8<-- [start:checkpoint]
 class Checkpoint(NamedTuple):
     """The contents of a checkpoint."""
@@ -322,7 +269,8 @@ def save_checkpoint(
     Args:
         path: The file, conventionally `<name>.safetensors`.
         model: The network returned by the method's `build_model(cfg)`.
-        method: Registered method name (`"maml"`, `"protonet"`, `"fast_weights"`, `"baseline"`).
+        method: A name in the method table (`reference_impl.methods.METHODS`); the harness
+            stores the algorithm's (`Method.algorithm`: `"maml"` for FOMAML too).
         cfg: The method's config dataclass instance.
         split: Data split the model was trained on (e.g. `"maml"`).
         seed: Training seed.
@@ -332,13 +280,14 @@ def save_checkpoint(
         The path of the file.
 
     Raises:
-        ValueError: If `method` is not registered, `cfg` is not a dataclass instance, or the
+        ValueError: If `method` is not in the table, `cfg` is not its config class, or the
             description is not JSON-serialisable (nothing is written).
     """
-    if method not in _METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {sorted(_METHODS)}")
-    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
-        raise ValueError(f"cfg must be a config dataclass instance, got {type(cfg).__name__}")
+    config_class = methods.get(method).config_class
+    if not isinstance(cfg, config_class):
+        raise ValueError(
+            f"cfg must be a {config_class.__name__} for method {method!r}, got {type(cfg).__name__}"
+        )
     description = {
         "format": FORMAT, "method": method, "config_class": type(cfg).__name__,
         "config": dataclasses.asdict(cfg), "split": split, "seed": seed,
@@ -393,27 +342,27 @@ def config_from_json(cls: type, fields: dict[str, Any]) -> Any:
     return cls(**{name: as_tuple(value) for name, value in fields.items()})
 
 
-def _rebuild(path: str | Path, device: str | torch.device) -> tuple[Any, nn.Module, Any]:
-    """Module, model (eval mode, on `device`, stored weights) and config of a checkpoint."""
+def _rebuild(path: str | Path, device: str | torch.device) -> tuple[methods.Method, nn.Module, Any]:
+    """Table row, model (eval mode, on `device`, stored weights) and config of a checkpoint."""
     state, metadata = load_checkpoint(path)
-    method = metadata["method"]
-    if method not in _METHODS:
+    method, class_name = metadata["method"], metadata["config_class"]
+    if method not in methods.METHODS:
         raise ValueError(
-            f"{path}: method {method!r} is not registered; registered: {sorted(_METHODS)}"
+            f"{path}: method {method!r} is not in the method table; it has {sorted(methods.METHODS)}"
         )
-    module = importlib.import_module(_METHODS[method])
-    cls = getattr(module, metadata["config_class"], None)
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+    row = methods.METHODS[method]
+    if row.config_class.__name__ != class_name:
         raise ValueError(
-            f"{path}: {_METHODS[method]} has no config dataclass {metadata['config_class']!r}"
+            f"{path}: config class {class_name!r}; method {method!r} uses "
+            f"{row.config_class.__name__!r}"
         )
-    cfg = config_from_json(cls, metadata["config"])
-    model = module.build_model(cfg)
+    cfg = config_from_json(row.config_class, metadata["config"])
+    model = row.build_model(cfg)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise ValueError(f"{path}: weights do not fit {method}.build_model(cfg): {err}") from err
-    return module, model.to(device).eval(), cfg
+    return row, model.to(device).eval(), cfg
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Any]:
@@ -427,8 +376,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         The model with the stored weights and the config instance.
 
     Raises:
-        ValueError: As `load_checkpoint`, or if the method is not registered, its module lacks
-            the config class, or the weights do not fit the rebuilt model.
+        ValueError: As `load_checkpoint`, or if the method is not in the method table, the
+            stored config class is not its, or the weights do not fit the rebuilt model.
     """
     _, model, cfg = _rebuild(path, device)
     return model, cfg
@@ -447,9 +396,8 @@ def load_predictor(path: str | Path, device: str | torch.device = "cpu") -> Pred
     Raises:
         ValueError: As `load_model`.
     """
-    module, model, cfg = _rebuild(path, device)
-    predict: Predict = module.make_predict(model, cfg)
-    return predict
+    row, model, cfg = _rebuild(path, device)
+    return row.make_predict(model, cfg)
 
 
 # --8<-- [end:checkpoint]

@@ -118,10 +118,27 @@ class FastWeightsConfig:
             )
 
 
-OMNIGLOT_CONFIG = FastWeightsConfig(
-    encoder="conv4", n_way=20, n_query=5, meta_batch_size=16, meta_steps=1000
-)
-"""Omniglot 1-shot recipe: Conv-4 and 20-way training episodes (`predict` works for any N)."""
+def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> FastWeightsConfig:
+    """Omniglot recipe for an N-way K-shot test setting: Conv-4, at least 20-way training episodes.
+
+    20-way training episodes beat 5-way for the same images seen (the fast-weights notes);
+    `make_predict` reads N from the support labels, so any test N works.
+
+    Args:
+        n_way: Classes per test episode; training uses `max(n_way, 20)`.
+        k_shot: Support examples per class.
+        **overrides: Any other `FastWeightsConfig` field.
+
+    Returns:
+        The configuration.
+    """
+    fields: dict = dict(
+        encoder="conv4", in_channels=1, image_size=28, n_way=max(n_way, 20), k_shot=k_shot,
+        n_query=5,
+    )  # fmt: skip
+    return FastWeightsConfig(**{**fields, **overrides})
+
+
 # --8<-- [end:config]
 
 
@@ -232,6 +249,11 @@ class FastWeightLearner(nn.Module):
 def build_model(cfg: FastWeightsConfig) -> FastWeightLearner:
     """The slow network as configured; its `state_dict()` is what checkpoints store."""
     return FastWeightLearner(cfg)
+
+
+def embed(model: FastWeightLearner, x: Tensor, cfg: FastWeightsConfig) -> Tensor:
+    """The encoder's features of a batch of inputs `(B, *x_shape)`, shape `(B, D)`."""
+    return model.encoder(x)
 
 
 # --8<-- [end:model]

@@ -262,6 +262,20 @@ def forward_tasks(model: nn.Sequential, params: Params, x: Tensor) -> Tensor:
     return h
 
 
+def embed(model: nn.Sequential, x: Tensor, cfg: MAMLConfig) -> Tensor:
+    """Features of the meta-parameters before the output layer (no adaptation).
+
+    Args:
+        model: A `build_model` network.
+        x: Inputs, shape `(B, 1)` or `(B, 1, 28, 28)`.
+        cfg: Unused; part of the shared `embed(model, x, cfg)` signature.
+
+    Returns:
+        Features, shape `(B, D)`: the last hidden layer (MLP) or the pooled Conv-4 map.
+    """
+    return model[:-1](x)
+
+
 # --8<-- [end:model]
 
 
@@ -499,7 +513,7 @@ class NonFiniteLossError(ValueError):
 
 def train_step(
     model: nn.Sequential, optimizer: torch.optim.Optimizer, batch: Batch, cfg: MAMLConfig
-) -> float:
+) -> dict[str, float]:
     r"""One meta-update $\theta \leftarrow \mathrm{Adam}(\theta, \nabla_\theta \text{meta-loss})$.
 
     Args:
@@ -509,7 +523,7 @@ def train_step(
         cfg: See `meta_backward`.
 
     Returns:
-        The meta-loss before the update.
+        `{"loss": ...}`, the meta-loss before the update.
 
     Raises:
         NonFiniteLossError: If the loss or a gradient is not finite; the model is not updated.
@@ -523,7 +537,7 @@ def train_step(
             -1, loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
         )
     optimizer.step()
-    return loss
+    return {"loss": loss}
 
 
 # --8<-- [end:train-step]
@@ -568,7 +582,7 @@ def train(
     losses = []
     for step in range(cfg.meta_steps):
         try:
-            losses.append(train_step(model, optimizer, sample_batch(generator), cfg))
+            losses.append(train_step(model, optimizer, sample_batch(generator), cfg)["loss"])
         except NonFiniteLossError as error:
             raise NonFiniteLossError(step, error.loss, error.last_good_state) from None
     return losses

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import itertools
 import math
 import sys
@@ -43,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from reference_impl import checkpoints, maml, omniglot, protonet
+from reference_impl import checkpoints, maml, methods, omniglot, protonet
 from reference_impl.evaluation import confidence_interval95, fixed_episodes
 
 Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -1188,8 +1187,7 @@ def model_report(
     """
     if episodes < 2:
         raise ValueError(f"episodes must be >= 2, got {episodes}")
-    module = importlib.import_module(checkpoints.registered_methods()[method])
-    predict = module.make_predict(model, cfg)
+    predict = methods.get(method).make_predict(model, cfg)
     test_episodes = list(fixed_episodes(test_data, n_way, k_shot, n_query, episodes, seed))
     train_episodes = list(fixed_episodes(train_data, n_way, k_shot, n_query, episodes, seed))
     embed = method_features(method, model, cfg)
@@ -1206,7 +1204,7 @@ def model_report(
         )
     before, traces = None, None
     if method == "maml":
-        before = module.make_predict(model, dataclasses.replace(cfg, test_inner_steps=0))  # type: ignore[type-var]
+        before = maml.make_predict(model, dataclasses.replace(cfg, test_inner_steps=0))  # type: ignore[type-var,arg-type]
         traces = maml_inner_loop_traces(model, cfg, test_episodes[:20])  # type: ignore[arg-type]
     return health_report(
         predict,

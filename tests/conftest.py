@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The docs' helpers (figures, claims) are imported by executed blocks from docs/snippets.
+if str(REPO / "docs" / "snippets") not in sys.path:
+    sys.path.insert(0, str(REPO / "docs" / "snippets"))
 
 
 def in_ci() -> bool:

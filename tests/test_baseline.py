@@ -238,7 +238,7 @@ def test_train_step_refuses_a_non_finite_loss_and_leaves_the_weights() -> None:
     x = torch.randn(8, cfg.input_dim)
     x[3, 0] = float("inf")
     with pytest.raises(ValueError, match="non-finite pre-training loss"):
-        train_step(model, torch.optim.Adam(model.parameters()), x, torch.arange(8) % 4)
+        train_step(model, torch.optim.Adam(model.parameters()), (x, torch.arange(8) % 4), cfg)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 

@@ -1,10 +1,12 @@
 """Tests of `reference_impl.checkpoints`: the tensors + description unit (interop with the plain
 `safetensors` reader, refusal of tampered or damaged files, atomic writes and orphaned
 temporaries), the committed checkpoints and their migration, and save -> load_predictor round
-trips (a registered test double and the real `protonet`)."""
+trips (a test double added to the method table with `methods.register`, and the real
+`protonet`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -27,9 +29,9 @@ import torch
 from torch import nn
 
 from reference_impl import checkpoints as ck
+from reference_impl import methods
 
 # ---------------------------------------------------------------- a method module test double
-MODULE_NAME = "mlg_test_tiny_method"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class TinyConfig:
     in_features: int = 6
     hidden: tuple[int, ...] = (5, 3)
     temperature: float = 2.0
+    seed: int = 0
 
 
 def build_model(cfg: TinyConfig) -> nn.Module:
@@ -62,16 +65,27 @@ def make_predict(model: nn.Module, cfg: TinyConfig):  # type: ignore[no-untyped-
     return predict
 
 
+def train_step(model: nn.Module, optimizer, batch, cfg: TinyConfig) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    raise NotImplementedError("checkpoint tests never train the double")
+
+
+TINY = methods.Method(
+    name="tiny",
+    module=types.ModuleType("tiny"),
+    config_class=TinyConfig,
+    omniglot=lambda n_way, k_shot, classes: TinyConfig(),
+    build_model=build_model,
+    train_step=train_step,
+    make_predict=make_predict,
+    episodic=False,
+)
+
+
 @pytest.fixture
-def tiny_method(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    module = types.ModuleType(MODULE_NAME)
-    module.TinyConfig = TinyConfig  # type: ignore[attr-defined]
-    module.build_model = build_model  # type: ignore[attr-defined]
-    module.make_predict = make_predict  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, MODULE_NAME, module)
-    ck.register_method("tiny", MODULE_NAME)
+def tiny_method() -> Iterator[str]:
+    methods.register(TINY)
     yield "tiny"
-    ck.unregister_method("tiny")
+    methods.unregister("tiny")
 
 
 def trained_tiny(cfg: TinyConfig) -> nn.Module:
@@ -414,7 +428,7 @@ def test_checkpoint_description_records_provenance(tmp_path: Path, tiny_method: 
     )
     meta = ck.load_checkpoint(path).metadata
     assert meta["method"] == "tiny" and meta["config_class"] == "TinyConfig"
-    assert meta["config"] == {"in_features": 6, "hidden": [5, 3], "temperature": 2.0}
+    assert meta["config"] == {"in_features": 6, "hidden": [5, 3], "temperature": 2.0, "seed": 0}
     assert (meta["split"], meta["seed"], meta["extra"]) == ("lake", 5, {})
     git = subprocess.run(
         ["git", "rev-parse", "HEAD"],
@@ -478,9 +492,9 @@ def test_save_checkpoint_rejects_bad_arguments_and_writes_nothing(
     tmp_path: Path, tiny_method: str
 ) -> None:
     cfg, model = TinyConfig(), build_model(TinyConfig())
-    with pytest.raises(ValueError, match=r"unknown method 'tinyy'; expected one of \["):
+    with pytest.raises(ValueError, match=r"unknown method 'tinyy'; expected one of maml, "):
         ck.save_checkpoint(tmp_path / "a.safetensors", model, "tinyy", cfg, split="maml", seed=0)
-    with pytest.raises(ValueError, match="cfg must be a config dataclass instance, got dict"):
+    with pytest.raises(ValueError, match="cfg must be a TinyConfig for method 'tiny', got dict"):
         ck.save_checkpoint(tmp_path / "a.safetensors", model, tiny_method, {}, split="maml", seed=0)
     with pytest.raises(ValueError, match="not JSON-serialisable"):
         ck.save_checkpoint(
@@ -502,27 +516,27 @@ def test_load_model_refuses_unregistered_method_and_misfit_weights(
     path = ck.save_checkpoint(
         tmp_path / "t.safetensors", build_model(cfg), tiny_method, cfg, split="maml", seed=0
     )
-    ck.unregister_method(tiny_method)
+    methods.unregister(tiny_method)
     try:
-        with pytest.raises(ValueError, match="method 'tiny' is not registered"):
+        with pytest.raises(ValueError, match="method 'tiny' is not in the method table"):
             ck.load_predictor(path)
     finally:
-        ck.register_method(tiny_method, MODULE_NAME)
+        methods.register(TINY)
     _, description = ck.load_tensors(path)
     ck.save_tensors(path, {"0.weight": torch.zeros(1)}, description)
     with pytest.raises(ValueError, match=r"weights do not fit tiny\.build_model\(cfg\)"):
         ck.load_predictor(path)
 
 
-def test_register_method_guards_existing_names() -> None:
-    with pytest.raises(
-        ValueError, match=re.escape("method 'maml' is registered to 'reference_impl.maml'")
-    ):
-        ck.register_method("maml", "elsewhere.maml")
-    ck.register_method("maml", "reference_impl.maml")  # same mapping: accepted
-    with pytest.raises(ValueError, match="method 'nope' is not registered"):
-        ck.unregister_method("nope")
-    assert ck.registered_methods()["protonet"] == "reference_impl.protonet"
+def test_register_guards_existing_names() -> None:
+    with pytest.raises(ValueError, match=re.escape("method 'maml' is already in the table")):
+        methods.register(dataclasses.replace(TINY, name="maml"))
+    methods.register(methods.METHODS["maml"])  # the same row again: accepted
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        methods.unregister("nope")
+    with pytest.raises(ValueError, match="checkpoints store 'tiny', which must be a row"):
+        methods.register(dataclasses.replace(TINY, name="tiny_variant"))
+    assert "tiny_variant" not in methods.METHODS
 
 
 def test_protonet_checkpoint_round_trip_identical_predictions(tmp_path: Path) -> None:

@@ -32,8 +32,8 @@ def free_port() -> int:
 
 def tiny_maml_trainer(info: distributed.DistInfo) -> train.Trainer:
     """MAML 5-way 1-shot, Conv-4 with 4 filters, 2 inner steps, float64, synthetic characters."""
-    _, _, cfg_class = common.load_method("maml")
-    fields = common.omniglot_overrides("maml", cfg_class, 5, 1, num_train_classes=12)
+    cfg_class = common.load_method("maml").config_class
+    fields = common.omniglot_fields("maml", 5, 1, num_train_classes=12)
     fields.update(filters=4, meta_batch_size=META_BATCH, inner_steps=2, n_query=2, meta_steps=STEPS)
     data = train.synthetic_characters(12, seed=5, dtype=torch.float64)
     return train.Trainer("maml", cfg_class(**fields), data, seed=0, dtype=torch.float64, info=info)

@@ -152,6 +152,7 @@ def _mini_project(tmp_path: Path, extra: str) -> Path:
     config = yaml.load((REPO / "mkdocs.yml").read_text(), Loader=_ConfigLoader)
     config["docs_dir"] = str(docs)
     config.pop("watch", None)
+    config["hooks"] = [str(REPO / hook) for hook in config.get("hooks", [])]
     snippets = next(
         ext["pymdownx.snippets"]
         for ext in config["markdown_extensions"]

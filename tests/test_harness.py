@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import itertools
 import json
 import os
@@ -373,15 +372,11 @@ def test_evaluate_in_another_setting_scores_the_same_model_on_its_episodes(
 def test_transferable_setting_follows_the_training_protocol(
     method: str, trained: str, tested: str, refused_field: str | None
 ) -> None:
-    cfg_class = getattr(
-        importlib.import_module(f"reference_impl.{common.METHODS[method].module}"),
-        common.METHODS[method].config_class,
-    )
     if refused_field is None:
-        common.transferable_setting(method, cfg_class, trained, tested, 100)
+        common.transferable_setting(method, trained, tested, 100)
     else:
         with pytest.raises(common.HarnessError, match=rf"differs in .*{refused_field} "):
-            common.transferable_setting(method, cfg_class, trained, tested, 100)
+            common.transferable_setting(method, trained, tested, 100)
 
 
 def test_progress_line_shows_rate_loss_validation_and_eta() -> None:

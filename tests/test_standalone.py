@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-ALGORITHM_FILES = ["maml.py", "protonet.py", "fast_weights.py", "baseline.py"]
+from reference_impl import methods
+
+ALGORITHM_FILES = sorted({Path(m.module.__file__ or "").name for m in methods.METHODS.values()})
+"""Every algorithm file in the method table."""
 ALLOWED_THIRD_PARTY = {"torch"}
 
 # The smallest configuration of each file's `main`: a Python expression over the module `m`.
@@ -40,6 +43,10 @@ def _imports(path: Path) -> set[str]:
             elif node.module:
                 names.add(node.module.split(".")[0])
     return names
+
+
+def test_every_algorithm_file_has_a_smallest_config() -> None:
+    assert sorted(f"{name}.py" for name in SMALLEST) == ALGORITHM_FILES
 
 
 @pytest.mark.parametrize("name", ALGORITHM_FILES)
