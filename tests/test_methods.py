@@ -87,20 +87,20 @@ def test_table_rows_name_their_own_module_and_store_a_rebuildable_algorithm() ->
             assert function.__module__ == method.module.__name__, (name, function)
 
 
-COMMITTED = sorted(common.OMNIGLOT_RESULTS.glob("**/checkpoints/*.json"))
+COMMITTED = sorted(common.OMNIGLOT_RESULTS.glob("**/checkpoints/*.safetensors"))
 
 
-@pytest.mark.parametrize("sidecar", COMMITTED, ids=lambda p: p.stem)
+@pytest.mark.parametrize("checkpoint", COMMITTED, ids=lambda p: p.stem)
 def test_each_committed_checkpoint_config_is_its_method_preset_plus_its_recorded_flags(
-    sidecar: Path,
+    checkpoint: Path,
 ) -> None:
     """The Omniglot presets in the algorithm files reproduce every published training config:
     replaying a checkpoint's recorded command through the table gives the config it stores."""
-    described = json.loads(sidecar.read_text())
+    described = checkpoints.load_checkpoint(checkpoint).metadata
     command = described["extra"]["train_commands"][0]
     argv = shlex.split(command.split("benchmarks.train", 1)[1])
     args, cfg_class = train.parse_args(argv)
     classes = described["config"].get("num_classes", 0)  # the baseline's: the split's classes
     replayed = train.resolve_config(args, cfg_class, num_train_classes=classes)
-    _, stored = checkpoints.load_model(sidecar.with_suffix(".safetensors"))
+    _, stored = checkpoints.load_model(checkpoint)
     assert replayed == stored
