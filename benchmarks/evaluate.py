@@ -28,6 +28,7 @@ import torch
 
 from benchmarks import common
 from benchmarks.common import HarnessError
+from reference_impl import files
 
 
 def read_checkpoint_metadata(path: Path) -> dict[str, Any]:
@@ -176,7 +177,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "selected": extra.get("selected"), "validation": (extra.get("validation") or [])[-1:],
         "eval_seconds": eval_seconds, "checkpoint": checkpoint_ref,
         "machine": common.machine_info(args.device), "train_machine": extra.get("machine"),
-        "torch": torch.__version__, "git_commit": common.git_commit(),
+        "torch": torch.__version__, "git_commit": files.git_commit(),
         "train_git_commit": extra.get("git_commit"),
         "commands": {
             "train": extra.get("train_commands") or [extra.get("train_command")],
@@ -184,7 +185,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         },
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }  # fmt: skip
-    common.atomic_write_json(out, result)
+    files.atomic_write_json(out, result)
     print(f"wrote {common.relative(out)}")
     return result
 
@@ -193,7 +194,7 @@ def publish_checkpoint(source: Path, target: Path) -> str:
     """Copy a checkpoint and its sidecar files (same stem) to `target`; return its repo path.
 
     Re-evaluating a checkpoint that is already published (`source` is `target`) copies nothing.
-    Each file goes through `common.atomic_write_bytes`, so an interrupted copy never
+    Each file goes through `reference_impl.files.atomic_write`, so an interrupted copy never
     leaves a half-written checkpoint where a result points.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +202,7 @@ def publish_checkpoint(source: Path, target: Path) -> str:
         return common.relative(target)
     for file in source.parent.glob(f"{source.stem}.*"):
         if file.is_file():
-            common.atomic_write_bytes(target.with_suffix(file.suffix), file.read_bytes())
+            files.atomic_write(target.with_suffix(file.suffix), file.read_bytes())
     return common.relative(target)
 
 

@@ -65,7 +65,7 @@ from torch import Tensor, nn
 from benchmarks import common, distributed
 from benchmarks.common import HarnessError
 from benchmarks.distributed import DistInfo
-from reference_impl import episodes, evaluation, methods
+from reference_impl import episodes, evaluation, files, methods
 
 RESUME_FILE = "resume.safetensors"
 """Resume state inside the run folder."""
@@ -352,7 +352,7 @@ class MetricsLog:
                     continue
                 if isinstance(record, dict) and int(record.get("update", 0)) <= resume_step:
                     kept.append(line + "\n")
-        common.atomic_write_bytes(path, "".join(kept).encode("utf-8"))
+        files.atomic_write(path, "".join(kept).encode("utf-8"))
         self.fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND)
 
     def append(self, record: dict[str, Any]) -> None:
@@ -558,7 +558,10 @@ def run(argv: list[str]) -> dict[str, Any]:
                 f"{resume_path} exists: pass --resume to continue it, or choose another --out"
             )
         tensors, meta = common.read_tensor_file(resume_path)
-        stored = common.config_from_json(cfg_class, meta["config"])
+        try:
+            stored = methods.config_from_json(cfg_class, meta["config"])
+        except (TypeError, ValueError) as err:
+            raise HarnessError(f"{resume_path}: its config does not load: {err}") from err
         steps_name = common.steps_field(cfg_class)
         diff = {
             f.name: (getattr(stored, f.name), getattr(cfg, f.name))
@@ -593,7 +596,7 @@ def run(argv: list[str]) -> dict[str, Any]:
             + command.split(" benchmarks.train ", 1)[1]
         )
     # the code that runs is the commit checked out now; HEAD may move during a long run
-    session_commit = common.git_commit()
+    session_commit = files.git_commit()
     history["sessions"].append(
         {
             "command": command, "start_step": trainer.step, "world_size": info.world_size,
@@ -621,7 +624,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     def metadata(stopped_by: str | None, trainer_meta: dict[str, Any]) -> dict[str, Any]:
         return {
             "method": args.method, "setting": args.setting, "split": args.split, "seed": args.seed,
-            "dtype": args.dtype, "data": args.data, "config": common.config_to_json(cfg),
+            "dtype": args.dtype, "data": args.data, "config": methods.config_to_json(cfg),
             "trainer": trainer_meta, "history": history, "train_seconds": train_seconds,
             "done": done, "stopped_by": stopped_by, "command": command,
             "machine": common.machine_info(args.device, args.dtype), "world_size": info.world_size,
@@ -750,7 +753,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "validation": history["validation"], "world_size": info.world_size,
     }  # fmt: skip
     if info.is_main:
-        common.atomic_write_json(out / "summary.json", summary)
+        files.atomic_write_json(out / "summary.json", summary)
     if use_dist:
         distributed.shutdown_distributed()
     return summary

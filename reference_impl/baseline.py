@@ -47,7 +47,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
 ClassBatch = Callable[[torch.Generator], tuple[Tensor, Tensor]]
 
 
@@ -286,7 +285,7 @@ def embed(model: BaselineNet, x: Tensor, cfg: BaselineConfig) -> Tensor:
 
 
 def _check_head_input(
-    support_features: Tensor, support_y: Tensor, n_way: int, query_features: Tensor | None = None
+    support_features: Tensor, support_y: Tensor, query_features: Tensor | None = None
 ) -> None:
     if support_features.dim() != 2 or support_y.shape != support_features.shape[:1]:
         raise ValueError(
@@ -300,12 +299,6 @@ def _check_head_input(
             f"expected query_features (N*Q, {support_features.shape[1]}), got "
             f"{tuple(query_features.shape)}"
         )
-    if (
-        support_y.numel() == 0
-        or not 0 <= int(support_y.min()) <= int(support_y.max()) < n_way
-        or torch.bincount(support_y, minlength=n_way).min() == 0
-    ):
-        raise ValueError(f"support_y must cover 0..N-1 (N={n_way}) and nothing else")
 
 
 # --8<-- [start:heads]
@@ -318,7 +311,7 @@ def cosine_head(
 
     Args:
         support_features: Frozen features, shape `(N*K, D)`.
-        support_y: Labels `0..N-1`, shape `(N*K,)`.
+        support_y: Labels covering `0..N-1`, shape `(N*K,)` (`check_episode` checks them).
         query_features: Frozen features, shape `(N*Q, D)`.
         n_way: Number of classes N.
         scale: The factor $s$.
@@ -327,11 +320,11 @@ def cosine_head(
         Logits of shape `(N*Q, N)`.
 
     Raises:
-        ValueError: If the features are not `(rows, D)` with one D, or a class in `0..N-1` has no
-            support example (its mean would be 0/0).
+        ValueError: If the features are not `(rows, D)` with one D.
     """
-    _check_head_input(support_features, support_y, n_way, query_features)
-    one_hot = F.one_hot(support_y, n_way).to(support_features.dtype)  # (N*K, N)
+    _check_head_input(support_features, support_y, query_features)
+    classes = torch.arange(n_way, device=support_y.device)
+    one_hot = (support_y[:, None] == classes).to(support_features.dtype)  # (N*K, N)
     means = (one_hot.T @ support_features) / one_hot.sum(0)[:, None]  # (N, D)
     return scale * F.normalize(query_features, dim=-1) @ F.normalize(means, dim=-1).T  # (N*Q, N)
 
@@ -358,9 +351,9 @@ def fit_logistic_head(
         `weight` of shape `(N, D)` and `bias` of shape `(N,)`, detached.
 
     Raises:
-        ValueError: If the features are not `(N*K, D)` or a label lies outside `0..N-1`.
+        ValueError: If the features are not `(N*K, D)`.
     """
-    _check_head_input(support_features, support_y, n_way)
+    _check_head_input(support_features, support_y)
     feats = F.normalize(support_features.detach(), dim=-1)  # (N*K, D)
     weight = feats.new_zeros(n_way, feats.shape[1], requires_grad=True)
     bias = feats.new_zeros(n_way, requires_grad=True)
@@ -389,7 +382,65 @@ def fit_logistic_head(
 
 
 # --8<-- [start:predict]
-def make_predict(model: BaselineNet, cfg: BaselineConfig) -> Predict:
+def check_episode(
+    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None
+) -> int:
+    """Validate an episode, or a meta-batch with a leading `T`, and return its classes `N`.
+
+    `N` is one more than the largest support label; the support labels of every episode must
+    cover `0..N-1` and the query labels lie in `0..N-1`. One host sync for the whole batch.
+
+    Args:
+        support_x: Support inputs, shape `(N*K, *x_shape)` or `(T, N*K, *x_shape)`.
+        support_y: int64 labels, shape `(N*K,)` or `(T, N*K)`.
+        query_x: Query inputs, shape `(N*Q, *x_shape)` or `(T, N*Q, *x_shape)`.
+        query_y: int64 labels, shape `(N*Q,)` or `(T, N*Q)`, if known.
+
+    Returns:
+        `N`.
+
+    Raises:
+        ValueError: On mismatched shapes, labels that are not int64, an empty support set
+            (`K=0`) or query set, or labels that do not cover `0..N-1`.
+    """
+    lead = support_y.dim()  # 1, or 2 with a leading T
+    given = [t for t in (support_x, support_y, query_x, query_y) if t is not None]
+    if not (
+        lead in (1, 2)
+        and support_y.dtype == torch.int64
+        and support_y.shape == support_x.shape[:lead]
+        and query_x.shape[: lead - 1] + query_x.shape[lead:]
+        == support_x.shape[: lead - 1] + support_x.shape[lead:]
+        and (
+            query_y is None
+            or (query_y.dtype == torch.int64 and query_y.shape == query_x.shape[:lead])
+        )
+        and support_y.shape[-1] > 0
+        and query_x.shape[lead - 1] > 0
+    ):
+        raise ValueError(
+            "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
+            " and int64 query_y (N*Q,), all with or all without a leading T, K >= 1, Q >= 1; "
+            f"got {[tuple(t.shape) for t in given]} with labels {[t.dtype for t in given[1::2]]}"
+        )
+    labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
+    seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)
+    queries = labels if query_y is None else query_y
+    stats = [labels.min(), labels.max(), labels.amax(1).min(), seen.sum(1).min()]
+    stats += [queries.min(), queries.max()]
+    low, high, lowest_max, distinct, query_low, query_high = torch.stack(stats).tolist()  # 1 sync
+    if low != 0 or lowest_max != high or distinct != high + 1 or query_low < 0 or query_high > high:
+        raise ValueError(
+            f"support_y must cover 0..N-1 in every episode and query_y lie in it (N = largest "
+            f"support label + 1 = {high + 1}); got support labels {low}..{high} ({distinct} "
+            f"distinct in one episode) and query labels {query_low}..{query_high}"
+        )
+    return high + 1
+
+
+def make_predict(
+    model: BaselineNet, cfg: BaselineConfig
+) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
     """Episode predictor from a pre-trained network; the network's weights are never changed.
 
     Args:
@@ -402,17 +453,7 @@ def make_predict(model: BaselineNet, cfg: BaselineConfig) -> Predict:
     """
 
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
-        if support_y.dim() != 1 or support_x.shape[0] != support_y.shape[0]:
-            raise ValueError(
-                f"expected support_x (N*K, ...) and support_y (N*K,), got {tuple(support_x.shape)} and {tuple(support_y.shape)}"
-            )
-        if query_x.shape[1:] != support_x.shape[1:]:
-            raise ValueError(
-                f"expected query_x (N*Q, {tuple(support_x.shape[1:])}), got {tuple(query_x.shape)}"
-            )
-        n_way = int(support_y.max()) + 1
-        if int(support_y.min()) != 0 or torch.bincount(support_y, minlength=n_way).min() == 0:
-            raise ValueError("expected support_y to contain every label 0..N-1")
+        n_way = check_episode(support_x, support_y, query_x)
         with torch.no_grad():
             feats = model.embed(torch.cat([support_x, query_x]))  # (N*K + N*Q, D), one BN batch
         support_features, query_features = feats[: len(support_y)], feats[len(support_y) :]

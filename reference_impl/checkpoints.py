@@ -24,21 +24,17 @@ ever used, so a checkpoint cannot name arbitrary code to run.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import hashlib
 import json
 import math
-import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from reference_impl import methods
+from reference_impl import files, methods
 from reference_impl.evaluation import Predict
 
 FORMAT = "meta-learning-glossary/checkpoint-v1"
@@ -53,29 +49,6 @@ DTYPES: dict[str, torch.dtype] = {
 """safetensors dtype codes this module reads and writes."""
 _CODES = {dtype: code for code, dtype in DTYPES.items()}
 _MAX_HEADER = 100 * 1024 * 1024  # the safetensors reference reader's limit
-
-
-def _atomic_write(path: Path, data: bytes, *more: tuple[Path, bytes]) -> None:
-    """Write each file through a temporary file and a rename; with several, every temporary is
-    complete on disk before the first rename, so a crash can only fall between renames."""
-    files = [(path, data), *more]
-    temps: list[str] = []
-    try:
-        for target, payload in files:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = tempfile.NamedTemporaryFile(
-                dir=target.parent, prefix=f".{target.name}.", delete=False
-            )
-            temps.append(tmp.name)
-            with tmp:
-                tmp.write(payload)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-        for tmp_name, (target, _) in zip(temps, files, strict=True):
-            os.replace(tmp_name, target)
-    finally:
-        for tmp_name in temps:
-            Path(tmp_name).unlink(missing_ok=True)
 
 
 def _tensor_bytes(tensor: Tensor) -> bytes:
@@ -104,7 +77,7 @@ def save_safetensors(
             machine is big-endian.
     """
     file_bytes, digest = _safetensors_bytes(tensors, metadata)
-    _atomic_write(Path(path), file_bytes)
+    files.atomic_write(path, file_bytes)
     return digest
 
 
@@ -245,19 +218,6 @@ class Checkpoint(NamedTuple):
     `git_commit`, `torch_version`, `weights_sha256`, `extra`."""
 
 
-def git_commit() -> str:
-    """`git rev-parse HEAD` of the repository holding this file, or `"unknown"`."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and len(commit) == 40 else "unknown"
-
-
 def sidecar_path(path: str | Path) -> Path:
     """The JSON description next to a weights file: `<name>.json` for `<name>.safetensors`."""
     return Path(path).with_suffix(".json")
@@ -303,8 +263,8 @@ def save_checkpoint(
         raise ValueError(f"{weights}: the weights file cannot end in .json (the description does)")
     metadata = {
         "format": FORMAT, "method": method, "config_class": type(cfg).__name__,
-        "config": dataclasses.asdict(cfg), "split": split, "seed": seed,
-        "git_commit": git_commit(), "torch_version": torch.__version__, "extra": extra or {},
+        "config": methods.config_to_json(cfg), "split": split, "seed": seed,
+        "git_commit": files.git_commit(), "torch_version": torch.__version__, "extra": extra or {},
     }  # fmt: skip
     try:
         description = json.dumps(metadata, sort_keys=True)
@@ -313,7 +273,7 @@ def save_checkpoint(
     state = {name: t.detach().to("cpu") for name, t in model.state_dict().items()}
     file_bytes, digest = _safetensors_bytes(state, {"description": description})
     sidecar = json.dumps({**metadata, "weights_sha256": digest}, indent=1, sort_keys=True) + "\n"
-    _atomic_write(weights, file_bytes, (sidecar_path(weights), sidecar.encode()))  # as a pair
+    files.atomic_write(weights, file_bytes, (sidecar_path(weights), sidecar.encode()))  # a pair
     return weights
 
 
@@ -352,25 +312,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(state, metadata)
 
 
-def config_from_json(cls: type, fields: dict[str, Any]) -> Any:
-    """Rebuild a config dataclass from its JSON fields (JSON lists become tuples).
-
-    Raises:
-        ValueError: If `fields` names a field that `cls` does not have.
-    """
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise ValueError(
-            f"checkpoint config has fields {unknown} that {cls.__name__} does not define"
-        )
-
-    def as_tuple(value: Any) -> Any:
-        return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
-
-    return cls(**{name: as_tuple(value) for name, value in fields.items()})
-
-
 def _rebuild(path: str | Path, device: str | torch.device) -> tuple[methods.Method, nn.Module, Any]:
     """Table row, model (eval mode, on `device`, stored weights) and config of a checkpoint."""
     state, metadata = load_checkpoint(path)
@@ -385,7 +326,7 @@ def _rebuild(path: str | Path, device: str | torch.device) -> tuple[methods.Meth
             f"{path}: config class {class_name!r}; method {method!r} uses "
             f"{row.config_class.__name__!r}"
         )
-    cfg = config_from_json(row.config_class, metadata["config"])
+    cfg = methods.config_from_json(row.config_class, metadata["config"])
     model = row.build_model(cfg)
     try:
         model.load_state_dict(state, strict=True)

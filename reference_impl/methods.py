@@ -31,6 +31,7 @@ through the same table.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -199,3 +200,44 @@ def unregister(name: str) -> None:
     """
     get(name)
     del METHODS[name]
+
+
+def config_to_json(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as JSON-ready fields (tuples become lists, at every depth).
+
+    Args:
+        cfg: A config dataclass instance.
+
+    Returns:
+        Field name -> JSON value; `config_from_json` inverts it.
+    """
+    as_json: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    return as_json
+
+
+def config_from_json(config_class: type[Any], fields: Mapping[str, Any]) -> Any:
+    """Rebuild a config from `config_to_json` fields: JSON lists become tuples, at every depth.
+
+    Fields missing from `fields` take the dataclass defaults (configs stored before a field was
+    added still load).
+
+    Args:
+        config_class: The config dataclass.
+        fields: Field name -> JSON value.
+
+    Returns:
+        The config instance.
+
+    Raises:
+        ValueError: If `fields` names a field `config_class` does not have, or the config's own
+            checks refuse a value.
+    """
+    known = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"{config_class.__name__} has no fields {unknown}")
+
+    def as_tuple(value: Any) -> Any:
+        return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
+
+    return config_class(**{name: as_tuple(value) for name, value in fields.items()})

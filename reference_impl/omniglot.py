@@ -78,6 +78,8 @@ from typing import IO, NamedTuple
 import torch
 from torch import Tensor
 
+from reference_impl.files import atomic_write
+
 # --8<-- [start:constants]
 SOURCE_SIZE = 105
 """Side of an official Omniglot PNG in pixels."""
@@ -941,21 +943,7 @@ def _write_cache(path: Path, key: str, images: Tensor) -> None:
         "key": key, "shape": list(images.shape), "dtype": "uint8",
         "sha256": hashlib.sha256(payload).hexdigest(),
     }).encode()  # fmt: skip
-    _atomic_write(path, _CACHE_MAGIC + struct.pack("<Q", len(header)) + header + payload)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write through a synced temporary file and a rename: `path` is never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
-    try:
-        with tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, path)
-    finally:
-        Path(tmp.name).unlink(missing_ok=True)
+    atomic_write(path, _CACHE_MAGIC + struct.pack("<Q", len(header)) + header + payload)
 
 
 # --8<-- [end:thumbnails]
@@ -999,7 +987,7 @@ class Split:
     def write_json(self, out_dir: str | Path) -> Path:
         """Write `to_json()` to `<out_dir>/<name>.json` atomically and return the path."""
         path = Path(out_dir) / f"{self.name}.json"
-        _atomic_write(path, self.to_json().encode("utf-8"))
+        atomic_write(path, self.to_json().encode("utf-8"))
         return path
 
 

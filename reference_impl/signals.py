@@ -43,10 +43,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from reference_impl import checkpoints, maml, methods, omniglot, protonet
-from reference_impl.evaluation import confidence_interval95, fixed_episodes
+from reference_impl.evaluation import Predict, confidence_interval95, fixed_episodes
 
-Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
-"""`predict(support_x (N*K, *x_shape), support_y (N*K,), query_x (N*Q, *x_shape)) -> logits (N*Q, N)`."""
 Embed = Callable[[Tensor], Tensor]
 """`embed(x (B, *x_shape)) -> features (B, D)`, a frozen feature extractor."""
 Params = dict[str, Tensor]

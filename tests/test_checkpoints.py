@@ -9,7 +9,6 @@ import json
 import pickle
 import re
 import struct
-import subprocess
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import torch
 from torch import nn
 
 from reference_impl import checkpoints as ck
-from reference_impl import methods
+from reference_impl import files, methods
 
 # ---------------------------------------------------------------- a method module test double
 
@@ -265,14 +264,7 @@ def test_checkpoint_sidecar_records_provenance(tmp_path: Path, tiny_method: str)
     assert meta["method"] == "tiny" and meta["config_class"] == "TinyConfig"
     assert meta["config"] == {"in_features": 6, "hidden": [5, 3], "temperature": 2.0, "seed": 0}
     assert (meta["split"], meta["seed"], meta["extra"]) == ("lake", 5, {})
-    git = subprocess.run(
-        ["git", "rev-parse", "HEAD"],
-        cwd=Path(ck.__file__).parent,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert meta["git_commit"] == (git.stdout.strip() if git.returncode == 0 else "unknown")
+    assert meta["git_commit"] == files.git_commit()  # the one helper; tests/test_files.py
     assert meta["torch_version"] == torch.__version__ and meta["format"] == ck.FORMAT
     assert ck.load_checkpoint(path).metadata == meta
 

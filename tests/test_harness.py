@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from benchmarks import common, evaluate, run_all, train
+from reference_impl import files
 from reference_impl.protonet import ProtoNetConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,7 +74,7 @@ def test_train_records_the_commit_each_session_started_from(
     flags = [*TINY, "--episodes", "4", "--val-every", "0", "--out", str(tmp_path / "r")]
     for session, extra in (("A", ["--stop-after", "2"]), ("B", ["--resume"])):
         calls = itertools.chain([session], itertools.repeat("moved"))
-        monkeypatch.setattr(common, "git_commit", lambda calls=calls: next(calls))
+        monkeypatch.setattr(files, "git_commit", lambda calls=calls: next(calls))
         assert train.main([*flags, *extra]) == 0
     described = json.loads((tmp_path / "r" / train.MODEL_FILE).with_suffix(".json").read_text())
     assert described["extra"]["git_commit"] == "B"
@@ -812,7 +813,7 @@ def test_atomic_json_write_is_all_or_nothing(
 ) -> None:
     """A result file holds the old or the new JSON, never a part, and no temporary is left."""
     out = tmp_path / "results" / "r.json"
-    common.atomic_write_json(out, {"accuracy": 0.5})
+    files.atomic_write_json(out, {"accuracy": 0.5})
     assert json.loads(out.read_text()) == {"accuracy": 0.5} and out.read_text().endswith("}\n")
 
     def failing_fsync(fd: int) -> None:
@@ -820,10 +821,10 @@ def test_atomic_json_write_is_all_or_nothing(
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError, match="disk full"):
-        common.atomic_write_json(out, {"accuracy": 0.9, "rows": list(range(10_000))})
+        files.atomic_write_json(out, {"accuracy": 0.9, "rows": list(range(10_000))})
     monkeypatch.undo()
     with pytest.raises(TypeError):
-        common.atomic_write_json(out, {"accuracy": object()})
+        files.atomic_write_json(out, {"accuracy": object()})
     assert json.loads(out.read_text()) == {"accuracy": 0.5}
     assert [p.name for p in out.parent.iterdir()] == ["r.json"]
 
