@@ -313,10 +313,11 @@ def intervals(
                 x, _floats(s.y), yerr=ci, color=color(i), marker=marker(i), ls="none",
                 capsize=3, label=s.label, elinewidth=1.2,
             )  # fmt: skip
-        ax.set_xticks(range(len(categories)), list(categories))
-        ax.grid(False, axis="x")
         _reference_line(ax, reference, reference_label)
     _finish(ax, "", y_label, title, "linear", "linear", y_lim, legend=True)
+    with plt.rc_context(_STYLE):  # after _finish: setting the scale there resets the ticks
+        ax.set_xticks(range(len(categories)), list(categories))
+        ax.grid(False, axis="x")
     return fig
 
 
