@@ -170,7 +170,8 @@ def test_glossary_has_term_pages():
 
 @pytest.mark.parametrize("page", TERM_PAGES, ids=lambda p: p.stem)
 def test_glossary_page_has_anchor_under_title(page: Path):
-    lines = [line for line in page.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = re.sub(r"\A---\n.*?\n---\n", "", page.read_text(encoding="utf-8"), flags=re.S)
+    lines = [line for line in text.splitlines() if line.strip()]  # after the YAML front matter
     assert lines[0].startswith("# "), f"{page.name}: first line must be the '# Title'"
     assert lines[1] == f"[](){{#{page.stem}}}", f"{page.name}: anchor line missing under the H1"
 
