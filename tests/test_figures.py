@@ -100,7 +100,9 @@ def test_log_axis_ticks_are_the_data_values() -> None:
 def test_intervals_label_each_category_on_the_axis() -> None:
     series = [figures.Series("ours", [0, 1], [0.5, 0.7], ci=[0.1, 0.1])]
     out = figures.render(
-        figures.intervals(["first cell", "second cell"], series, y_label="acc"), alt="a", caption="c"
+        figures.intervals(["first cell", "second cell"], series, y_label="acc"),
+        alt="a",
+        caption="c",
     )
     assert ">first cell<" in out and ">second cell<" in out and ">0.5<" not in out
 
