@@ -109,3 +109,14 @@ def test_intervals_label_each_category_on_the_axis() -> None:
 
 def test_table_escapes_its_cells() -> None:
     assert "&lt;b&gt;" in figures.table(["<b>"], [["x"]])
+
+
+@pytest.mark.parametrize("name", ["episode", "maml_loops", "families"])
+def test_each_diagram_renders_with_alt_text_and_searchable_labels(name: str) -> None:
+    import diagrams
+
+    out = getattr(diagrams, name)()
+    alt = re.search(r'aria-label="([^"]+)"', out)
+    assert alt and len(alt.group(1)) > 40  # says what the diagram shows, not just its name
+    assert out.count("<text") >= 5 and "<figcaption>" in out
+    assert out == getattr(diagrams, name)()  # deterministic within a process too
