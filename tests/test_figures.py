@@ -120,3 +120,4 @@ def test_each_diagram_renders_with_alt_text_and_searchable_labels(name: str) -> 
     assert alt and len(alt.group(1)) > 40  # says what the diagram shows, not just its name
     assert out.count("<text") >= 5 and "<figcaption>" in out
     assert out == getattr(diagrams, name)()  # deterministic within a process too
+    assert not re.findall(r"(?:fill|stroke): #[0-9a-f]{6}", out), "colours must follow the palette"
