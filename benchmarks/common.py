@@ -68,12 +68,6 @@ SPLITS = ("maml", "lake")
 TEST_QUERIES = 15
 """Queries per class in validation and test episodes (20 drawings = up to 5 shots + 15)."""
 
-STEP_FIELDS = ("meta_steps", "train_episodes", "train_steps")
-"""Config fields that count training updates, in the order they are looked for."""
-
-LR_FIELDS = ("outer_lr", "lr")
-"""Config fields that hold the Adam step size, in the order they are looked for."""
-
 
 def load_method(name: str) -> methods.Method:
     """The method table's row of a command-line method name.
@@ -111,24 +105,6 @@ def parse_setting(setting: str) -> tuple[int, int]:
 def field_names(cfg_class: type) -> set[str]:
     """Names of the fields of a config dataclass."""
     return {f.name for f in dataclasses.fields(cfg_class)}
-
-
-def steps_field(cfg_class: type) -> str:
-    """The config field that counts training updates."""
-    names = field_names(cfg_class)
-    for name in STEP_FIELDS:
-        if name in names:
-            return name
-    raise HarnessError(f"{cfg_class.__name__} has none of the step fields {STEP_FIELDS}")
-
-
-def lr_field(cfg_class: type) -> str:
-    """The config field that holds the Adam step size."""
-    names = field_names(cfg_class)
-    for name in LR_FIELDS:
-        if name in names:
-            return name
-    raise HarnessError(f"{cfg_class.__name__} has none of the learning-rate fields {LR_FIELDS}")
 
 
 def omniglot_fields(

@@ -186,8 +186,7 @@ class Trainer:
         torch.manual_seed(seed)
         random.seed(seed)
         self.model: nn.Module = self.method.build_model(cfg).to(device=self.device, dtype=dtype)
-        self.lr_field = common.lr_field(type(cfg))
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=getattr(cfg, self.lr_field))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.outer_lr)
         self.step_optimizer: Any = (
             distributed.AllReduceOptimizer(self.optimizer, self.info)
             if self.info.active
@@ -195,12 +194,12 @@ class Trainer:
         )
         self.generator = torch.Generator().manual_seed(seed)
         self.step = 0
-        self.total_steps = int(getattr(cfg, common.steps_field(type(cfg))))
+        self.total_steps = int(cfg.train_steps)
         if self.method.episodic:
             self.n_way = int(cfg.n_way)
             self.k_shot = int(cfg.k_shot)
-            self.n_query = int(getattr(cfg, "n_query", common.TEST_QUERIES))
-            self.meta_batch_size = int(getattr(cfg, "meta_batch_size", 1))
+            self.n_query = int(cfg.n_query)
+            self.meta_batch_size = int(cfg.meta_batch_size)
             if self.n_way > train_data.shape[0]:
                 raise HarnessError(
                     f"{self.n_way}-way training episodes need {self.n_way} classes; the training "
@@ -513,9 +512,8 @@ def resolve_config(args: argparse.Namespace, cfg_class: type, num_train_classes:
     values = common.omniglot_fields(args.method, n_way, k_shot, num_train_classes)
     values.update(common.config_overrides(args))
     if args.episodes is not None:
-        values[common.steps_field(cfg_class)] = args.episodes
-    if "seed" in common.field_names(cfg_class):
-        values["seed"] = args.seed
+        values["train_steps"] = args.episodes
+    values["seed"] = args.seed
     values.update(common.load_method(args.method).fixed)
     return common.make_config(cfg_class, values)
 
@@ -562,11 +560,10 @@ def run(argv: list[str]) -> dict[str, Any]:
             stored = methods.config_from_json(cfg_class, meta["config"])
         except (TypeError, ValueError) as err:
             raise HarnessError(f"{resume_path}: its config does not load: {err}") from err
-        steps_name = common.steps_field(cfg_class)
         diff = {
             f.name: (getattr(stored, f.name), getattr(cfg, f.name))
             for f in dataclasses.fields(cfg_class)
-            if f.name != steps_name and getattr(stored, f.name) != getattr(cfg, f.name)
+            if f.name != "train_steps" and getattr(stored, f.name) != getattr(cfg, f.name)
         }
         if diff:
             raise HarnessError(f"--resume with a different config (stored, given): {diff}")

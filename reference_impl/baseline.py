@@ -61,7 +61,7 @@ class BaselineConfig:
     """Episode head: `"cosine"` (Baseline++ nearest mean) or `"logistic"` (RFS linear head)."""
     num_classes: int = 64
     """Pre-training classes (output size of the pre-training layer)."""
-    hidden_dim: int = 64
+    mlp_hidden: int = 64
     """Width of the MLP layers; the MLP's feature dimension D."""
     conv_channels: int = 64
     """Filters per Conv-4 block (64 as in the MAML and ProtoNet papers); the Conv-4's D."""
@@ -71,13 +71,13 @@ class BaselineConfig:
     """Inverse L2 strength of the logistic head (scikit-learn's `C`; its default, used by RFS)."""
     head_steps: int = 100
     """Maximum L-BFGS iterations when fitting the logistic head."""
-    lr: float = 1e-3
-    """Adam learning rate for pre-training."""
+    outer_lr: float = 1e-3
+    """Adam learning rate for pre-training (`outer_lr` in every config of the package)."""
     batch_size: int = 128
     """Examples per pre-training step."""
     train_steps: int = 300
     """Pre-training steps in `train`."""
-    input_dim: int = 32
+    x_dim: int = 32
     """Synthetic data: dimension of each input vector."""
     latent_dim: int = 8
     """Synthetic data: dimensions that carry class identity; the rest is nuisance."""
@@ -110,9 +110,10 @@ class BaselineConfig:
             raise ValueError(
                 f"n_way must be >= 2 and train_steps >= 0, got {self.n_way} and {self.train_steps}"
             )
-        if self.lr <= 0 or self.head_c <= 0 or self.head_steps < 1:
+        if self.outer_lr <= 0 or self.head_c <= 0 or self.head_steps < 1:
             raise ValueError(
-                f"lr and head_c must be > 0 and head_steps >= 1, got {self.lr}, {self.head_c} "
+                f"outer_lr and head_c must be > 0 and head_steps >= 1, got {self.outer_lr}, "
+                f"{self.head_c} "
                 f"and {self.head_steps}"
             )
 
@@ -155,15 +156,13 @@ def make_world(cfg: BaselineConfig) -> tuple[Tensor, Tensor]:
     out $u$ separates them well, also for classes it never saw.
 
     Returns:
-        `mixing` of shape `(input_dim, input_dim)` (or `(784, input_dim)` for `"conv4"`, which
+        `mixing` of shape `(x_dim, x_dim)` (or `(784, x_dim)` for `"conv4"`, which
         renders each vector as a `1x28x28` image) and `centres` of shape `(num_classes, latent_dim)`.
     """
     g = torch.Generator().manual_seed(cfg.world_seed)
-    mixing = torch.linalg.qr(torch.randn(cfg.input_dim, cfg.input_dim, generator=g))[0]
+    mixing = torch.linalg.qr(torch.randn(cfg.x_dim, cfg.x_dim, generator=g))[0]
     if cfg.backbone == "conv4":
-        mixing = (
-            torch.randn(28 * 28, cfg.input_dim, generator=g) @ mixing / math.sqrt(cfg.input_dim)
-        )
+        mixing = torch.randn(28 * 28, cfg.x_dim, generator=g) @ mixing / math.sqrt(cfg.x_dim)
     centres = torch.randn(cfg.num_classes, cfg.latent_dim, generator=g)
     return mixing, centres
 
@@ -185,16 +184,16 @@ def sample_points(
         generator: Source of randomness.
 
     Returns:
-        Inputs of shape `(C, n_per_class, input_dim)`, or `(C, n_per_class, 1, 28, 28)` for `"conv4"`.
+        Inputs of shape `(C, n_per_class, x_dim)`, or `(C, n_per_class, 1, 28, 28)` for `"conv4"`.
     """
     c = centres.shape[0]
     signal = centres[:, None] + cfg.cluster_std * torch.randn(
         c, n_per_class, cfg.latent_dim, generator=generator
     )
     nuisance = cfg.nuisance_std * torch.randn(
-        c, n_per_class, cfg.input_dim - cfg.latent_dim, generator=generator
+        c, n_per_class, cfg.x_dim - cfg.latent_dim, generator=generator
     )
-    x = torch.cat([signal, nuisance], dim=-1) @ mixing.T  # (C, n, input_dim) or (C, n, 784)
+    x = torch.cat([signal, nuisance], dim=-1) @ mixing.T  # (C, n, x_dim) or (C, n, 784)
     return x.reshape(c, n_per_class, 1, 28, 28) if cfg.backbone == "conv4" else x
 
 
@@ -270,8 +269,8 @@ def build_model(cfg: BaselineConfig) -> BaselineNet:
         )  # (B, 1, 28, 28) -> (B, c, 1, 1) -> (B, c)
         return BaselineNet(embed, c, cfg.num_classes)
     if cfg.backbone == "mlp":
-        h = cfg.hidden_dim
-        embed = nn.Sequential(nn.Linear(cfg.input_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU())
+        h = cfg.mlp_hidden
+        embed = nn.Sequential(nn.Linear(cfg.x_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU())
         return BaselineNet(embed, h, cfg.num_classes)
     raise ValueError(f"backbone must be 'mlp' or 'conv4', got {cfg.backbone!r}")
 
@@ -537,7 +536,7 @@ def train(
     returns it) or a `sample_batch(generator) -> (x, y)` callable; neither means synthetic data.
 
     Args:
-        cfg: Uses `train_steps`, `lr`, `batch_size`, `num_classes` and the model fields.
+        cfg: Uses `train_steps`, `outer_lr`, `batch_size`, `num_classes` and the model fields.
         data: Meta-training classes, shape `(num_classes, examples_per_class, *x_shape)`.
         sample_batch: Returns `x (B, *x_shape)` and global labels `y (B,)`.
         generator: Randomness for batch sampling; default seeded with `cfg.seed`.
@@ -567,7 +566,7 @@ def train(
             return sample_class_batch(cfg, world, g)
 
     model = build_model(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
     losses = []
     for _ in range(cfg.train_steps):
         x, y = sample_batch(generator)

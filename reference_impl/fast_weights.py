@@ -56,12 +56,14 @@ class FastWeightsConfig:
     """Support examples per class, K."""
     n_query: int = 5
     """Query examples per class, Q."""
-    encoder: str = "mlp"
-    """`"mlp"` for vector inputs (the synthetic tasks) or `"conv4"` for `(1, 28, 28)` images."""
+    backbone: str = "mlp"
+    """Encoder network: `"mlp"` for vector inputs (the synthetic tasks) or `"conv4"` for `(1, 28, 28)` images."""
     x_dim: int = 32
     """Input size of the MLP encoder: `signal_dim + noise_dim` for the synthetic tasks."""
-    hidden: int = 64
-    """Filters per Conv-4 block (64 in MAML and ProtoNets) or MLP hidden units."""
+    conv_channels: int = 64
+    """Filters per Conv-4 block (64 in MAML and ProtoNets)."""
+    mlp_hidden: int = 64
+    """Width of the MLP encoder's two layers."""
     in_channels: int = 1
     """Image channels of the Conv-4 encoder (1 for Omniglot)."""
     image_size: int = 28
@@ -82,7 +84,7 @@ class FastWeightsConfig:
     """Adam step size for the slow weights."""
     meta_batch_size: int = 16
     """Tasks per meta-update."""
-    meta_steps: int = 300
+    train_steps: int = 300
     """Meta-updates in `train`."""
     signal_dim: int = 8
     """Synthetic tasks: dimensions that carry the class."""
@@ -98,16 +100,16 @@ class FastWeightsConfig:
     """Seed of the parameter initialisation and of the training-task generator."""
 
     def __post_init__(self) -> None:
-        if self.encoder not in ("mlp", "conv4"):
-            raise ValueError(f"encoder must be 'mlp' or 'conv4', got {self.encoder!r}")
+        if self.backbone not in ("mlp", "conv4"):
+            raise ValueError(f"backbone must be 'mlp' or 'conv4', got {self.backbone!r}")
         if self.rule not in ("delta", "additive"):
             raise ValueError(f"rule must be 'delta' or 'additive', got {self.rule!r}")
         for name in ("n_way", "k_shot", "n_query", "write_passes", "meta_batch_size", "eval_tasks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.meta_steps < 0 or self.outer_lr <= 0:
+        if self.train_steps < 0 or self.outer_lr <= 0:
             raise ValueError(
-                f"meta_steps must be >= 0 and outer_lr > 0, got {self.meta_steps} and "
+                f"train_steps must be >= 0 and outer_lr > 0, got {self.train_steps} and "
                 f"{self.outer_lr}"
             )
         if not 0 < self.init_write_strength < 1:  # a sigmoid output: its logit must be finite
@@ -131,7 +133,7 @@ def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> Fas
         The configuration.
     """
     fields: dict = dict(
-        encoder="conv4", in_channels=1, image_size=28, n_way=max(n_way, 20), k_shot=k_shot,
+        backbone="conv4", in_channels=1, image_size=28, n_way=max(n_way, 20), k_shot=k_shot,
         n_query=5,
     )  # fmt: skip
     return FastWeightsConfig(**{**fields, **overrides})
@@ -199,23 +201,25 @@ class FastWeightLearner(nn.Module):
 
     def __init__(self, cfg: FastWeightsConfig) -> None:
         super().__init__()
-        if cfg.encoder == "conv4":
+        if cfg.backbone == "conv4":
             side = cfg.image_size // 16  # four 2x2 max-pools
             self.encoder: nn.Module = nn.Sequential(
-                conv_block(cfg.in_channels, cfg.hidden),
-                *(conv_block(cfg.hidden, cfg.hidden) for _ in range(3)),
+                conv_block(cfg.in_channels, cfg.conv_channels),
+                *(conv_block(cfg.conv_channels, cfg.conv_channels) for _ in range(3)),
                 nn.Flatten(),
             )
-            embedding_dim = cfg.hidden * side * side
+            embedding_dim = cfg.conv_channels * side * side
             self.batch_norm = True
-        elif cfg.encoder == "mlp":
+        elif cfg.backbone == "mlp":
             self.encoder = nn.Sequential(
-                nn.Linear(cfg.x_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden)
+                nn.Linear(cfg.x_dim, cfg.mlp_hidden),
+                nn.ReLU(),
+                nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden),
             )
-            embedding_dim = cfg.hidden
+            embedding_dim = cfg.mlp_hidden
             self.batch_norm = False
         else:
-            raise ValueError(f'encoder must be "conv4" or "mlp", got {cfg.encoder!r}')
+            raise ValueError(f'backbone must be "conv4" or "mlp", got {cfg.backbone!r}')
         self.key_head = nn.Linear(embedding_dim, cfg.key_dim)
         self.strength_head = nn.Linear(embedding_dim, 1)
         nn.init.zeros_(self.strength_head.weight)
@@ -574,10 +578,10 @@ def train(
     sample_batch: Callable[[torch.Generator], TaskBatch] | None = None,
     model: FastWeightLearner | None = None,
 ) -> tuple[FastWeightLearner, list[dict[str, float]]]:
-    """Meta-train the slow network for `cfg.meta_steps` updates with Adam.
+    """Meta-train the slow network for `cfg.train_steps` updates with Adam.
 
     Args:
-        cfg: Uses `seed`, `outer_lr`, `meta_steps` and whatever `sample_batch` needs.
+        cfg: Uses `seed`, `outer_lr`, `train_steps` and whatever `sample_batch` needs.
         sample_batch: Task source `sample_batch(generator) -> (support_x, support_y, query_x,
             query_y)` with a leading meta-batch dimension; default: `sample_tasks` with `cfg`.
         model: Slow network to continue training; default: a fresh `build_model(cfg)`.
@@ -590,7 +594,7 @@ def train(
     generator = torch.Generator().manual_seed(cfg.seed)
     source = sample_batch if sample_batch is not None else (lambda g: sample_tasks(cfg, g))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
-    history = [train_step(model, optimizer, source(generator), cfg) for _ in range(cfg.meta_steps)]
+    history = [train_step(model, optimizer, source(generator), cfg) for _ in range(cfg.train_steps)]
     return model, history
 
 

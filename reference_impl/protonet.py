@@ -49,7 +49,7 @@ SampleBatch = Callable[[torch.Generator], TaskBatch]
 """A task source: called with a generator, returns one meta-batch of episodes."""
 
 DISTANCES = ("sqeuclidean", "cosine")
-EMBEDDINGS = ("conv4", "mlp")
+BACKBONES = ("conv4", "mlp")
 
 
 # --8<-- [start:config]
@@ -80,19 +80,21 @@ class ProtoNetConfig:
     """Factor applied to the learning rate every `lr_halve_every` episodes (§3.1: halved)."""
     lr_halve_every: int = 2000
     """Episodes between learning-rate decays (§3.1)."""
-    train_episodes: int = 20_000
-    """Training episodes; the paper stops on validation loss, so this count is ours."""
+    train_steps: int = 20_000
+    """Training episodes (one update each with `meta_batch_size=1`); the paper stops on
+    validation loss, so this count is ours."""
     test_episodes: int = 1000
     """Test episodes averaged by `evaluate` (§3.1, Table 1)."""
     distance: str = "sqeuclidean"
     """`"sqeuclidean"` (the paper's choice) or `"cosine"` (compared in Fig. 2)."""
-    embedding: str = "conv4"
-    """`"conv4"`: four conv blocks (§3.1); `"mlp"`: two hidden layers, for the synthetic tasks."""
+    backbone: str = "conv4"
+    """Embedding network: `"conv4"`, four conv blocks (§3.1); `"mlp"`, two hidden layers, for the
+    synthetic tasks."""
     in_channels: int = 1
     """Image channels of the Conv-4 input (Omniglot: 1)."""
     image_size: int = 28
     """Image height and width of the Conv-4 input (§3.1: 28)."""
-    hidden_channels: int = 64
+    conv_channels: int = 64
     """Filters per conv block, and so the embedding size on 28x28 inputs (§3.1: 64)."""
     x_dim: int = 16
     """Input size of the MLP embedding."""
@@ -126,9 +128,9 @@ class ProtoNetConfig:
         for name in ("k_shot", "n_query", "test_n_query", "meta_batch_size", "lr_halve_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.train_episodes < 0 or self.test_episodes < 1:
+        if self.train_steps < 0 or self.test_episodes < 1:
             raise ValueError(
-                f"train_episodes must be >= 0 and test_episodes >= 1, got {self.train_episodes} "
+                f"train_steps must be >= 0 and test_episodes >= 1, got {self.train_steps} "
                 f"and {self.test_episodes}"
             )
         if self.outer_lr <= 0 or not 0 < self.lr_decay <= 1:
@@ -138,15 +140,15 @@ class ProtoNetConfig:
             )
         if self.distance not in DISTANCES:
             raise ValueError(f"distance must be one of {DISTANCES}, got {self.distance!r}")
-        if self.embedding not in EMBEDDINGS:
-            raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {self.embedding!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if not 0 < self.latent_dim < math.prod(self.input_shape):
             raise ValueError(f"latent_dim must be in [1, {math.prod(self.input_shape)})")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input: `(C, H, W)` for Conv-4, `(x_dim,)` for the MLP."""
-        if self.embedding == "conv4":
+        if self.backbone == "conv4":
             return (self.in_channels, self.image_size, self.image_size)
         return (self.x_dim,)
 
@@ -163,10 +165,10 @@ class ProtoNetConfig:
     def synthetic(cls) -> ProtoNetConfig:
         """Small MLP on the synthetic task family; `main` finishes in seconds on a CPU."""
         return cls(
-            embedding="mlp",
+            backbone="mlp",
             n_way=20,
             n_query=5,
-            train_episodes=400,
+            train_steps=400,
             lr_halve_every=200,
             test_episodes=500,
         )
@@ -187,7 +189,7 @@ def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> Pro
         The configuration.
     """
     fields: dict = dict(
-        embedding="conv4", in_channels=1, image_size=28, n_way=60, k_shot=k_shot, n_query=5,
+        backbone="conv4", in_channels=1, image_size=28, n_way=60, k_shot=k_shot, n_query=5,
         test_n_way=n_way, test_n_query=15, fast=True,
     )  # fmt: skip
     return ProtoNetConfig(**{**fields, **overrides})
@@ -308,19 +310,19 @@ def conv_block(
 
 
 def build_model(cfg: ProtoNetConfig) -> nn.Module:
-    r"""Build the embedding network $f_\phi$ named by `cfg.embedding`.
+    r"""Build the embedding network $f_\phi$ named by `cfg.backbone`.
 
     Args:
-        cfg: Uses `embedding`, `in_channels`, `hidden_channels`, `x_dim`, `mlp_hidden`,
+        cfg: Uses `backbone`, `in_channels`, `conv_channels`, `x_dim`, `mlp_hidden`,
             `embedding_dim`, `fast`.
 
     Returns:
-        `"conv4"`: maps `(B, C, 28, 28)` to `(B, hidden_channels)` (four blocks halve 28 to 1).
+        `"conv4"`: maps `(B, C, 28, 28)` to `(B, conv_channels)` (four blocks halve 28 to 1).
         `"mlp"`: maps `(B, x_dim)` to `(B, embedding_dim)`. The fast path changes no parameter,
         so both paths share one `state_dict` layout.
     """
-    if cfg.embedding == "conv4":
-        channels = [cfg.in_channels] + [cfg.hidden_channels] * 4
+    if cfg.backbone == "conv4":
+        channels = [cfg.in_channels] + [cfg.conv_channels] * 4
         blocks = [
             conv_block(c_in, c_out, pool_before_relu=cfg.fast)
             for c_in, c_out in itertools.pairwise(channels)
@@ -587,7 +589,7 @@ def train(
     generator: torch.Generator | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[nn.Module, list[float]]:
-    """Train the embedding on episodes from `sample_batch` for episodes `start_episode..train_episodes-1`.
+    """Train the embedding on episodes from `sample_batch` for episodes `start_episode..train_steps-1`.
 
     Args:
         cfg: Training hyperparameters.
@@ -610,7 +612,7 @@ def train(
     reference = next(model.parameters())
     model.train()
     history = []
-    for episode in range(start_episode, cfg.train_episodes):
+    for episode in range(start_episode, cfg.train_steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, episode)
         support_x, support_y, query_x, query_y = sample_batch(generator)

@@ -843,7 +843,7 @@ def maml_inner_loop_traces(
 
     Args:
         model: A `maml.build_model` network holding the meta-parameters; not modified.
-        cfg: MAML configuration (`inner_lr`, `task`, ...).
+        cfg: MAML configuration (`inner_lr`, `backbone`, ...).
         episodes: Episodes; only the support sets are used.
         steps: Steps to trace; default `cfg.test_inner_steps`.
 
@@ -1146,7 +1146,7 @@ def method_features(method: str, model: nn.Module, cfg: object) -> Embed | None:
     if (
         method == "maml"
         and isinstance(model, nn.Sequential)
-        and getattr(cfg, "task", "") == "omniglot"
+        and getattr(cfg, "backbone", "") == "conv4"
     ):
         return model[:-1]
     return None

@@ -139,11 +139,11 @@ def test_make_predict_conv4_float64_shape_and_weights_unchanged(head: str) -> No
 def test_make_predict_rejects_bad_input() -> None:
     cfg = BaselineConfig()
     predict = make_predict(build_model(cfg), cfg)
-    x = torch.randn(6, cfg.input_dim)
+    x = torch.randn(6, cfg.x_dim)
     with pytest.raises(ValueError, match=r"support_y \(N\*K,\)"):
         predict(x, torch.zeros(5, dtype=torch.long), x)
     with pytest.raises(ValueError, match=r"query_x \(N\*Q"):
-        predict(x, torch.arange(3).repeat_interleave(2), torch.randn(4, cfg.input_dim + 1))
+        predict(x, torch.arange(3).repeat_interleave(2), torch.randn(4, cfg.x_dim + 1))
     with pytest.raises(ValueError, match=r"cover 0\.\.N-1"):
         predict(x, torch.tensor([0, 0, 2, 2, 2, 2]), x)
 
@@ -220,7 +220,7 @@ def test_main_is_reproducible_from_the_config_seed() -> None:
         ({"head_c": 0.0}, "head_c must be > 0"),
         ({"eval_tasks": 0}, "eval_tasks must be >= 1"),
         ({"n_way": 1}, "n_way must be >= 2"),
-        ({"lr": -1e-3}, "lr and head_c must be > 0"),
+        ({"outer_lr": -1e-3}, "outer_lr and head_c must be > 0"),
         ({"head": "Cosine"}, "head must be 'cosine' or 'logistic'"),
     ],
 )
@@ -235,7 +235,7 @@ def test_train_step_refuses_a_non_finite_loss_and_leaves_the_weights() -> None:
     cfg = BaselineConfig(num_classes=4)
     model = build_model(cfg)
     before = [p.detach().clone() for p in model.parameters()]
-    x = torch.randn(8, cfg.input_dim)
+    x = torch.randn(8, cfg.x_dim)
     x[3, 0] = float("inf")
     with pytest.raises(ValueError, match="non-finite pre-training loss"):
         train_step(model, torch.optim.Adam(model.parameters()), (x, torch.arange(8) % 4), cfg)

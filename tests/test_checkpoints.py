@@ -30,6 +30,8 @@ class TinyConfig:
     hidden: tuple[int, ...] = (5, 3)
     temperature: float = 2.0
     seed: int = 0
+    train_steps: int = 0
+    outer_lr: float = 1e-3
 
 
 def build_model(cfg: TinyConfig) -> nn.Module:
@@ -262,7 +264,10 @@ def test_checkpoint_sidecar_records_provenance(tmp_path: Path, tiny_method: str)
     )
     meta = json.loads((tmp_path / "t.json").read_text())
     assert meta["method"] == "tiny" and meta["config_class"] == "TinyConfig"
-    assert meta["config"] == {"in_features": 6, "hidden": [5, 3], "temperature": 2.0, "seed": 0}
+    assert meta["config"] == {
+        "in_features": 6, "hidden": [5, 3], "temperature": 2.0, "seed": 0, "train_steps": 0,
+        "outer_lr": 1e-3,
+    }  # fmt: skip
     assert (meta["split"], meta["seed"], meta["extra"]) == ("lake", 5, {})
     assert meta["git_commit"] == files.git_commit()  # the one helper; tests/test_files.py
     assert meta["torch_version"] == torch.__version__ and meta["format"] == ck.FORMAT
@@ -423,7 +428,7 @@ def test_protonet_checkpoint_round_trip_identical_predictions(tmp_path: Path) ->
     """The real method: a small Conv-4 on Omniglot-shaped inputs, saved and rebuilt by name."""
     from reference_impl import protonet
 
-    cfg = protonet.ProtoNetConfig(hidden_channels=8)
+    cfg = protonet.ProtoNetConfig(conv_channels=8)
     torch.manual_seed(1)
     model = protonet.build_model(cfg)
     path = ck.save_checkpoint(

@@ -28,7 +28,7 @@ from reference_impl.protonet import ProtoNetConfig
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [
-    "protonet", "5w1s", "--data", "synthetic", "--hidden-channels", "4", "--n-way", "5",
+    "protonet", "5w1s", "--data", "synthetic", "--conv-channels", "4", "--n-way", "5",
     "--meta-batch-size", "2", "--threads", "1", "--quiet", "--val-episodes", "4",
 ]  # fmt: skip
 
@@ -238,7 +238,7 @@ def test_resolve_config_follows_maml_appendix_and_flags_override_it(
     args, cfg_class = train.parse_args(["maml", setting, *extra])
     cfg = train.resolve_config(args, cfg_class, num_train_classes=4400)
     assert (cfg.inner_steps, cfg.inner_lr, cfg.meta_batch_size) == inner
-    assert (cfg.task, cfg.n_query, cfg.k_shot) == ("omniglot", n_query, 1)
+    assert (cfg.backbone, cfg.n_query, cfg.k_shot) == ("conv4", n_query, 1)
 
 
 @pytest.mark.parametrize(("setting", "k_shot", "n_test"), [("5w1s", 1, 5), ("20w5s", 5, 20)])
@@ -247,7 +247,7 @@ def test_resolve_config_follows_protonet_protocol(setting: str, k_shot: int, n_t
     args, cfg_class = train.parse_args(["protonet", setting, "--seed", "3"])
     cfg = train.resolve_config(args, cfg_class, num_train_classes=4400)
     assert (cfg.n_way, cfg.k_shot, cfg.n_query, cfg.test_n_way) == (60, k_shot, 5, n_test)
-    assert (cfg.embedding, cfg.seed) == ("conv4", 3)
+    assert (cfg.backbone, cfg.seed) == ("conv4", 3)
 
 
 def test_resolve_config_sets_baseline_classes_from_data() -> None:

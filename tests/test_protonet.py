@@ -29,7 +29,7 @@ from reference_impl.protonet import (
 )
 
 MLP = ProtoNetConfig.synthetic()
-SMALL_CONV = replace(ProtoNetConfig(), hidden_channels=8)
+SMALL_CONV = replace(ProtoNetConfig(), conv_channels=8)
 
 
 def classes(support_y: Tensor) -> int:
@@ -257,16 +257,16 @@ def test_predict_leaves_weights_unchanged_and_matches_episode_logits():
 
 
 def test_train_resumed_from_checkpointed_state_equals_uninterrupted_run():
-    cfg = replace(MLP, train_episodes=6)
+    cfg = replace(MLP, train_steps=6)
     _, full = train(cfg)
-    model, first = train(replace(cfg, train_episodes=3))
+    model, first = train(replace(cfg, train_steps=3))
     # resume: same weights, optimizer state and generator state as after episode 3
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     optimizer = torch.optim.Adam(model.parameters())
     generator = torch.Generator().manual_seed(cfg.seed)
     _, part_a = train(
-        replace(cfg, train_episodes=3), model=model, optimizer=optimizer, generator=generator
+        replace(cfg, train_steps=3), model=model, optimizer=optimizer, generator=generator
     )
     _, part_b = train(cfg, model=model, optimizer=optimizer, generator=generator, start_episode=3)
     assert part_a + part_b == full and first == part_a
@@ -352,7 +352,7 @@ def test_core_functions_reject_bad_shapes():
         ({"n_query": 0}, "n_query"),
         ({"n_way": 1}, "n_way"),
         ({"distance": "l1"}, "distance"),
-        ({"embedding": "resnet"}, "embedding"),
+        ({"backbone": "resnet"}, "backbone"),
     ],
 )
 def test_config_rejects_invalid_values(overrides, match):
@@ -379,7 +379,7 @@ def test_evaluate_is_exact_on_noise_free_classes():
     ("fields", "message"),
     [
         ({"test_episodes": 0}, "test_episodes >= 1"),
-        ({"train_episodes": -1}, "train_episodes must be >= 0"),
+        ({"train_steps": -1}, "train_steps must be >= 0"),
         ({"lr_decay": 0.0}, "lr_decay in \\(0, 1\\]"),
         ({"lr_decay": 1.5}, "lr_decay in \\(0, 1\\]"),
         ({"outer_lr": 0.0}, "outer_lr must be > 0"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from reference_impl.methods import upgrade_fields
+
 
 def repo_root() -> Path:
     """The folder holding mkdocs.yml, searched upwards from the working directory."""
@@ -52,7 +54,10 @@ def _load(path: Path, root: Path) -> dict:
         sidecar = root / Path(data["checkpoint"]).with_suffix(".json")
         if sidecar.is_file():
             described = json.loads(sidecar.read_text(encoding="utf-8"))
-            data["train_config"] = described.get("config")
+            # under today's field names (checkpoints trained earlier store the old ones)
+            data["train_config"] = upgrade_fields(
+                described.get("config_class", ""), described.get("config") or {}
+            )
             data["train_validation"] = described.get("extra", {}).get("validation")
     return data
 
