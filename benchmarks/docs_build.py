@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import HarnessError, atomic_write_json, machine_info, run_cli
+from benchmarks.common import HarnessError, machine_info, run_cli
+from reference_impl.files import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_BUDGET_CPU_S = 1.0
