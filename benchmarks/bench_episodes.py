@@ -32,10 +32,11 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import atomic_write_json, machine_info, provenance
+from benchmarks.common import machine_info, provenance
 from reference_impl import omniglot
 from reference_impl.episodes import sample_batch, sample_episode
 from reference_impl.evaluation import fixed_episodes
+from reference_impl.files import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "episodes.json"

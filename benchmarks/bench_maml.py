@@ -48,13 +48,13 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from benchmarks.common import (
-    atomic_write_json,
     contention_note,
     cpu_flags,
     cpu_model,
     cuda_precision,
     provenance,
 )
+from reference_impl.files import atomic_write_json
 from reference_impl.maml import (
     MAMLConfig,
     build_model,

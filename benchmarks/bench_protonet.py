@@ -41,7 +41,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmarks.common import (
-    atomic_write_json,
     contention_note,
     cpu_flags,
     cpu_model,
@@ -49,6 +48,7 @@ from benchmarks.common import (
     provenance,
 )
 from reference_impl import protonet
+from reference_impl.files import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "protonet_speed.json"

@@ -9,7 +9,8 @@ Everything the training, evaluation and distributed entry points agree on lives 
   so the harness never keeps a second hand-written list of hyperparameters;
 * `write_tensor_file` / `read_tensor_file`: the resume state as one safetensors file (tensors plus
   JSON metadata under one SHA-256, no pickle) through `reference_impl.checkpoints`, atomically;
-* `machine_info`, `git_commit`: provenance recorded in every result file;
+* `machine_info`, `provenance`: what every result file records (the commit comes from
+  `reference_impl.files.git_commit`; files are written with `reference_impl.files`);
 * `Progress`, `EvalProgress`: dependency-free progress bars on stderr (training, evaluation).
 """
 
@@ -25,7 +26,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import textwrap
 import time
@@ -36,7 +36,7 @@ from typing import Any, TextIO
 import torch
 from torch import Tensor
 
-from reference_impl import methods
+from reference_impl import files, methods
 
 REPO = Path(__file__).resolve().parents[1]
 """Repository root."""
@@ -67,12 +67,6 @@ SPLITS = ("maml", "lake")
 
 TEST_QUERIES = 15
 """Queries per class in validation and test episodes (20 drawings = up to 5 shots + 15)."""
-
-STEP_FIELDS = ("meta_steps", "train_episodes", "train_steps")
-"""Config fields that count training updates, in the order they are looked for."""
-
-LR_FIELDS = ("outer_lr", "lr")
-"""Config fields that hold the Adam step size, in the order they are looked for."""
 
 
 def load_method(name: str) -> methods.Method:
@@ -111,24 +105,6 @@ def parse_setting(setting: str) -> tuple[int, int]:
 def field_names(cfg_class: type) -> set[str]:
     """Names of the fields of a config dataclass."""
     return {f.name for f in dataclasses.fields(cfg_class)}
-
-
-def steps_field(cfg_class: type) -> str:
-    """The config field that counts training updates."""
-    names = field_names(cfg_class)
-    for name in STEP_FIELDS:
-        if name in names:
-            return name
-    raise HarnessError(f"{cfg_class.__name__} has none of the step fields {STEP_FIELDS}")
-
-
-def lr_field(cfg_class: type) -> str:
-    """The config field that holds the Adam step size."""
-    names = field_names(cfg_class)
-    for name in LR_FIELDS:
-        if name in names:
-            return name
-    raise HarnessError(f"{cfg_class.__name__} has none of the learning-rate fields {LR_FIELDS}")
 
 
 def omniglot_fields(
@@ -261,38 +237,8 @@ def make_config(cfg_class: type, values: Mapping[str, Any]) -> Any:
         raise HarnessError(f"invalid {cfg_class.__name__}: {err}") from err
 
 
-def config_to_json(cfg: Any) -> dict[str, Any]:
-    """A config dataclass as a JSON-ready dict (tuples become lists)."""
-    return json.loads(json.dumps(dataclasses.asdict(cfg)))
-
-
-def config_from_json(cfg_class: type, values: Mapping[str, Any]) -> Any:
-    """Inverse of `config_to_json` (lists back to tuples; unknown keys rejected)."""
-    names = field_names(cfg_class)
-    unknown = set(values) - names
-    if unknown:
-        raise HarnessError(f"{cfg_class.__name__} has no fields {sorted(unknown)}")
-    return cfg_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-
-
 # ---------------------------------------------------------------------------------------------
-# safetensors files (tensors + a JSON metadata string), atomic writes
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` through a temporary file and a rename (never half-written).
-
-    `reference_impl.checkpoints.atomic_write`: temporaries left by a killed writer are removed
-    on the next write of the same file.
-    """
-    from reference_impl import checkpoints
-
-    checkpoints.atomic_write(path, payload)
-
-
-def atomic_write_json(path: Path, value: Any, indent: int = 1) -> None:
-    """`value` as indented JSON text plus a newline, written through `atomic_write_bytes`."""
-    atomic_write_bytes(path, (json.dumps(value, indent=indent) + "\n").encode())
+# safetensors files (tensors + JSON metadata under one SHA-256)
 
 
 def write_tensor_file(
@@ -413,24 +359,6 @@ def contention_note(load_before: float, load_after: float) -> str:
     return "The machine was otherwise idle (see load averages)."
 
 
-def git_commit() -> str:
-    """Commit of the working tree (`-dirty` appended when tracked files differ), or `unknown`."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{commit}-dirty" if dirty else commit
-
-
 def command_line(module: str, argv: list[str]) -> str:
     """The command as a user would type it from the repository root."""
     import shlex
@@ -448,7 +376,7 @@ def provenance(module: str, argv: list[str] | None) -> dict[str, str]:
     args = list(sys.argv[1:] if argv is None else argv)
     return {
         "command": command_line(module, args),
-        "git_commit": git_commit(),
+        "git_commit": files.git_commit(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

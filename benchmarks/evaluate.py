@@ -51,6 +51,7 @@ from torch import nn
 
 from benchmarks import common
 from benchmarks.common import HarnessError
+from reference_impl import files
 
 
 def read_checkpoint_metadata(path: Path) -> dict[str, Any]:
@@ -274,7 +275,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "eval_seconds": eval_seconds, "checkpoint": checkpoint_ref,
         "checkpoint_sha256": meta_sha256,
         "machine": common.machine_info(args.device), "train_machine": extra.get("machine"),
-        "torch": torch.__version__, "git_commit": common.git_commit(),
+        "torch": torch.__version__, "git_commit": files.git_commit(),
         "train_git_commit": extra.get("git_commit"),
         "commands": {
             "train": extra.get("train_commands") or [extra.get("train_command")],
@@ -289,7 +290,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         result["running_bn"] = running
     elif args.batch_norm == "running":
         result["bn_calibration"] = calibration
-    common.atomic_write_bytes(out, result_text(result).encode())
+    files.atomic_write(out, result_text(result).encode())
     print(f"wrote {common.relative(out)}")
     return result
 

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from benchmarks import common
 from benchmarks.common import HarnessError
-from reference_impl import checkpoints
+from reference_impl import checkpoints, files
 
 OLD_FORMAT = "meta-learning-glossary/checkpoint-v1"
 """The `format` of a two-file checkpoint."""
@@ -140,7 +140,7 @@ def run(argv: list[str]) -> list[dict[str, Any]]:
     for record in records:
         print(f"migrated {record['path']} ({record['tensors']} tensors, bit-identical)")
     if args.record is not None:
-        common.atomic_write_json(args.record, {"torch": torch.__version__, "files": records})
+        files.atomic_write_json(args.record, {"torch": torch.__version__, "files": records})
     return records
 
 

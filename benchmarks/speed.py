@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from benchmarks import bench_maml, bench_protonet, common
+from reference_impl import files
 
 RESULTS = common.REPO / "benchmarks" / "results"
 MAML_VARIANTS = ("loop", "exact", "fast")
@@ -187,7 +188,7 @@ def run(argv: list[str]) -> dict[str, Any]:
             "episodes": protonet,
         },
     }
-    common.atomic_write_json(args.out, report, indent=2)
+    files.atomic_write_json(args.out, report, indent=2)
     for row in report["summary"]:
         print(
             f"{row['workload']:<40} {row['variant']:<6} {row['median_ms']:>9.1f} ms "

@@ -31,6 +31,7 @@ import torch
 
 from benchmarks import common
 from benchmarks.common import HarnessError
+from reference_impl import files
 
 OUT = common.RESULTS_DIR / "task_shift.json"
 """Default result file."""
@@ -135,7 +136,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "n_way": args.n_way, "k_shot": args.k_shot, "rows": rows,
         "machine": common.machine_info(), **common.provenance("benchmarks.task_shift", argv),
     }  # fmt: skip
-    common.atomic_write_json(args.out, result)
+    files.atomic_write_json(args.out, result)
     print(f"wrote {common.relative(args.out)}")
     return result
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import benchmarks.bench_maml as bench
-from benchmarks.common import atomic_write_bytes
+from reference_impl.files import atomic_write
 
 
 def lines(device: str) -> list[str]:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     bench.META_BATCH_SIZE = args.meta_batch_size
     text = "\n".join(lines(args.device)) + "\n"
     if args.out:
-        atomic_write_bytes(args.out, text.encode())
+        atomic_write(args.out, text.encode())
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ from torch import Tensor, nn
 from benchmarks import common, distributed
 from benchmarks.common import HarnessError
 from benchmarks.distributed import DistInfo
-from reference_impl import episodes, evaluation, methods
+from reference_impl import episodes, evaluation, files, methods
 
 RESUME_FILE = "resume.safetensors"
 """Resume state inside the run folder."""
@@ -186,8 +186,7 @@ class Trainer:
         torch.manual_seed(seed)
         random.seed(seed)
         self.model: nn.Module = self.method.build_model(cfg).to(device=self.device, dtype=dtype)
-        self.lr_field = common.lr_field(type(cfg))
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=getattr(cfg, self.lr_field))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.outer_lr)
         self.step_optimizer: Any = (
             distributed.AllReduceOptimizer(self.optimizer, self.info)
             if self.info.active
@@ -195,12 +194,12 @@ class Trainer:
         )
         self.generator = torch.Generator().manual_seed(seed)
         self.step = 0
-        self.total_steps = int(getattr(cfg, common.steps_field(type(cfg))))
+        self.total_steps = int(cfg.train_steps)
         if self.method.episodic:
             self.n_way = int(cfg.n_way)
             self.k_shot = int(cfg.k_shot)
-            self.n_query = int(getattr(cfg, "n_query", common.TEST_QUERIES))
-            self.meta_batch_size = int(getattr(cfg, "meta_batch_size", 1))
+            self.n_query = int(cfg.n_query)
+            self.meta_batch_size = int(cfg.meta_batch_size)
             if self.n_way > train_data.shape[0]:
                 raise HarnessError(
                     f"{self.n_way}-way training episodes need {self.n_way} classes; the training "
@@ -352,7 +351,7 @@ class MetricsLog:
                     continue
                 if isinstance(record, dict) and int(record.get("update", 0)) <= resume_step:
                     kept.append(line + "\n")
-        common.atomic_write_bytes(path, "".join(kept).encode("utf-8"))
+        files.atomic_write(path, "".join(kept).encode("utf-8"))
         self.fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND)
 
     def append(self, record: dict[str, Any]) -> None:
@@ -513,9 +512,8 @@ def resolve_config(args: argparse.Namespace, cfg_class: type, num_train_classes:
     values = common.omniglot_fields(args.method, n_way, k_shot, num_train_classes)
     values.update(common.config_overrides(args))
     if args.episodes is not None:
-        values[common.steps_field(cfg_class)] = args.episodes
-    if "seed" in common.field_names(cfg_class):
-        values["seed"] = args.seed
+        values["train_steps"] = args.episodes
+    values["seed"] = args.seed
     values.update(common.load_method(args.method).fixed)
     return common.make_config(cfg_class, values)
 
@@ -558,12 +556,14 @@ def run(argv: list[str]) -> dict[str, Any]:
                 f"{resume_path} exists: pass --resume to continue it, or choose another --out"
             )
         tensors, meta = common.read_tensor_file(resume_path)
-        stored = common.config_from_json(cfg_class, meta["config"])
-        steps_name = common.steps_field(cfg_class)
+        try:
+            stored = methods.config_from_json(cfg_class, meta["config"])
+        except (TypeError, ValueError) as err:
+            raise HarnessError(f"{resume_path}: its config does not load: {err}") from err
         diff = {
             f.name: (getattr(stored, f.name), getattr(cfg, f.name))
             for f in dataclasses.fields(cfg_class)
-            if f.name != steps_name and getattr(stored, f.name) != getattr(cfg, f.name)
+            if f.name != "train_steps" and getattr(stored, f.name) != getattr(cfg, f.name)
         }
         if diff:
             raise HarnessError(f"--resume with a different config (stored, given): {diff}")
@@ -593,7 +593,7 @@ def run(argv: list[str]) -> dict[str, Any]:
             + command.split(" benchmarks.train ", 1)[1]
         )
     # the code that runs is the commit checked out now; HEAD may move during a long run
-    session_commit = common.git_commit()
+    session_commit = files.git_commit()
     history["sessions"].append(
         {
             "command": command, "start_step": trainer.step, "world_size": info.world_size,
@@ -621,7 +621,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     def metadata(stopped_by: str | None, trainer_meta: dict[str, Any]) -> dict[str, Any]:
         return {
             "method": args.method, "setting": args.setting, "split": args.split, "seed": args.seed,
-            "dtype": args.dtype, "data": args.data, "config": common.config_to_json(cfg),
+            "dtype": args.dtype, "data": args.data, "config": methods.config_to_json(cfg),
             "trainer": trainer_meta, "history": history, "train_seconds": train_seconds,
             "done": done, "stopped_by": stopped_by, "command": command,
             "machine": common.machine_info(args.device, args.dtype), "world_size": info.world_size,
@@ -750,7 +750,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "validation": history["validation"], "world_size": info.world_size,
     }  # fmt: skip
     if info.is_main:
-        common.atomic_write_json(out / "summary.json", summary)
+        files.atomic_write_json(out / "summary.json", summary)
     if use_dist:
         distributed.shutdown_distributed()
     return summary

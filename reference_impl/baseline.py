@@ -47,7 +47,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
 ClassBatch = Callable[[torch.Generator], tuple[Tensor, Tensor]]
 
 
@@ -62,7 +61,7 @@ class BaselineConfig:
     """Episode head: `"cosine"` (Baseline++ nearest mean) or `"logistic"` (RFS linear head)."""
     num_classes: int = 64
     """Pre-training classes (output size of the pre-training layer)."""
-    hidden_dim: int = 64
+    mlp_hidden: int = 64
     """Width of the MLP layers; the MLP's feature dimension D."""
     conv_channels: int = 64
     """Filters per Conv-4 block (64 as in the MAML and ProtoNet papers); the Conv-4's D."""
@@ -72,13 +71,13 @@ class BaselineConfig:
     """Inverse L2 strength of the logistic head (scikit-learn's `C`; its default, used by RFS)."""
     head_steps: int = 100
     """Maximum L-BFGS iterations when fitting the logistic head."""
-    lr: float = 1e-3
-    """Adam learning rate for pre-training."""
+    outer_lr: float = 1e-3
+    """Adam learning rate for pre-training (`outer_lr` in every config of the package)."""
     batch_size: int = 128
     """Examples per pre-training step."""
     train_steps: int = 300
     """Pre-training steps in `train`."""
-    input_dim: int = 32
+    x_dim: int = 32
     """Synthetic data: dimension of each input vector."""
     latent_dim: int = 8
     """Synthetic data: dimensions that carry class identity; the rest is nuisance."""
@@ -111,9 +110,10 @@ class BaselineConfig:
             raise ValueError(
                 f"n_way must be >= 2 and train_steps >= 0, got {self.n_way} and {self.train_steps}"
             )
-        if self.lr <= 0 or self.head_c <= 0 or self.head_steps < 1:
+        if self.outer_lr <= 0 or self.head_c <= 0 or self.head_steps < 1:
             raise ValueError(
-                f"lr and head_c must be > 0 and head_steps >= 1, got {self.lr}, {self.head_c} "
+                f"outer_lr and head_c must be > 0 and head_steps >= 1, got {self.outer_lr}, "
+                f"{self.head_c} "
                 f"and {self.head_steps}"
             )
 
@@ -156,15 +156,13 @@ def make_world(cfg: BaselineConfig) -> tuple[Tensor, Tensor]:
     out $u$ separates them well, also for classes it never saw.
 
     Returns:
-        `mixing` of shape `(input_dim, input_dim)` (or `(784, input_dim)` for `"conv4"`, which
+        `mixing` of shape `(x_dim, x_dim)` (or `(784, x_dim)` for `"conv4"`, which
         renders each vector as a `1x28x28` image) and `centres` of shape `(num_classes, latent_dim)`.
     """
     g = torch.Generator().manual_seed(cfg.world_seed)
-    mixing = torch.linalg.qr(torch.randn(cfg.input_dim, cfg.input_dim, generator=g))[0]
+    mixing = torch.linalg.qr(torch.randn(cfg.x_dim, cfg.x_dim, generator=g))[0]
     if cfg.backbone == "conv4":
-        mixing = (
-            torch.randn(28 * 28, cfg.input_dim, generator=g) @ mixing / math.sqrt(cfg.input_dim)
-        )
+        mixing = torch.randn(28 * 28, cfg.x_dim, generator=g) @ mixing / math.sqrt(cfg.x_dim)
     centres = torch.randn(cfg.num_classes, cfg.latent_dim, generator=g)
     return mixing, centres
 
@@ -186,16 +184,16 @@ def sample_points(
         generator: Source of randomness.
 
     Returns:
-        Inputs of shape `(C, n_per_class, input_dim)`, or `(C, n_per_class, 1, 28, 28)` for `"conv4"`.
+        Inputs of shape `(C, n_per_class, x_dim)`, or `(C, n_per_class, 1, 28, 28)` for `"conv4"`.
     """
     c = centres.shape[0]
     signal = centres[:, None] + cfg.cluster_std * torch.randn(
         c, n_per_class, cfg.latent_dim, generator=generator
     )
     nuisance = cfg.nuisance_std * torch.randn(
-        c, n_per_class, cfg.input_dim - cfg.latent_dim, generator=generator
+        c, n_per_class, cfg.x_dim - cfg.latent_dim, generator=generator
     )
-    x = torch.cat([signal, nuisance], dim=-1) @ mixing.T  # (C, n, input_dim) or (C, n, 784)
+    x = torch.cat([signal, nuisance], dim=-1) @ mixing.T  # (C, n, x_dim) or (C, n, 784)
     return x.reshape(c, n_per_class, 1, 28, 28) if cfg.backbone == "conv4" else x
 
 
@@ -271,8 +269,8 @@ def build_model(cfg: BaselineConfig) -> BaselineNet:
         )  # (B, 1, 28, 28) -> (B, c, 1, 1) -> (B, c)
         return BaselineNet(embed, c, cfg.num_classes)
     if cfg.backbone == "mlp":
-        h = cfg.hidden_dim
-        embed = nn.Sequential(nn.Linear(cfg.input_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU())
+        h = cfg.mlp_hidden
+        embed = nn.Sequential(nn.Linear(cfg.x_dim, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU())
         return BaselineNet(embed, h, cfg.num_classes)
     raise ValueError(f"backbone must be 'mlp' or 'conv4', got {cfg.backbone!r}")
 
@@ -286,7 +284,7 @@ def embed(model: BaselineNet, x: Tensor, cfg: BaselineConfig) -> Tensor:
 
 
 def _check_head_input(
-    support_features: Tensor, support_y: Tensor, n_way: int, query_features: Tensor | None = None
+    support_features: Tensor, support_y: Tensor, query_features: Tensor | None = None
 ) -> None:
     if support_features.dim() != 2 or support_y.shape != support_features.shape[:1]:
         raise ValueError(
@@ -300,12 +298,6 @@ def _check_head_input(
             f"expected query_features (N*Q, {support_features.shape[1]}), got "
             f"{tuple(query_features.shape)}"
         )
-    if (
-        support_y.numel() == 0
-        or not 0 <= int(support_y.min()) <= int(support_y.max()) < n_way
-        or torch.bincount(support_y, minlength=n_way).min() == 0
-    ):
-        raise ValueError(f"support_y must cover 0..N-1 (N={n_way}) and nothing else")
 
 
 # --8<-- [start:heads]
@@ -318,7 +310,7 @@ def cosine_head(
 
     Args:
         support_features: Frozen features, shape `(N*K, D)`.
-        support_y: Labels `0..N-1`, shape `(N*K,)`.
+        support_y: Labels covering `0..N-1`, shape `(N*K,)` (`check_episode` checks them).
         query_features: Frozen features, shape `(N*Q, D)`.
         n_way: Number of classes N.
         scale: The factor $s$.
@@ -327,11 +319,11 @@ def cosine_head(
         Logits of shape `(N*Q, N)`.
 
     Raises:
-        ValueError: If the features are not `(rows, D)` with one D, or a class in `0..N-1` has no
-            support example (its mean would be 0/0).
+        ValueError: If the features are not `(rows, D)` with one D.
     """
-    _check_head_input(support_features, support_y, n_way, query_features)
-    one_hot = F.one_hot(support_y, n_way).to(support_features.dtype)  # (N*K, N)
+    _check_head_input(support_features, support_y, query_features)
+    classes = torch.arange(n_way, device=support_y.device)
+    one_hot = (support_y[:, None] == classes).to(support_features.dtype)  # (N*K, N)
     means = (one_hot.T @ support_features) / one_hot.sum(0)[:, None]  # (N, D)
     return scale * F.normalize(query_features, dim=-1) @ F.normalize(means, dim=-1).T  # (N*Q, N)
 
@@ -358,9 +350,9 @@ def fit_logistic_head(
         `weight` of shape `(N, D)` and `bias` of shape `(N,)`, detached.
 
     Raises:
-        ValueError: If the features are not `(N*K, D)` or a label lies outside `0..N-1`.
+        ValueError: If the features are not `(N*K, D)`.
     """
-    _check_head_input(support_features, support_y, n_way)
+    _check_head_input(support_features, support_y)
     feats = F.normalize(support_features.detach(), dim=-1)  # (N*K, D)
     weight = feats.new_zeros(n_way, feats.shape[1], requires_grad=True)
     bias = feats.new_zeros(n_way, requires_grad=True)
@@ -389,7 +381,65 @@ def fit_logistic_head(
 
 
 # --8<-- [start:predict]
-def make_predict(model: BaselineNet, cfg: BaselineConfig) -> Predict:
+def check_episode(
+    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None
+) -> int:
+    """Validate an episode, or a meta-batch with a leading `T`, and return its classes `N`.
+
+    `N` is one more than the largest support label; the support labels of every episode must
+    cover `0..N-1` and the query labels lie in `0..N-1`. One host sync for the whole batch.
+
+    Args:
+        support_x: Support inputs, shape `(N*K, *x_shape)` or `(T, N*K, *x_shape)`.
+        support_y: int64 labels, shape `(N*K,)` or `(T, N*K)`.
+        query_x: Query inputs, shape `(N*Q, *x_shape)` or `(T, N*Q, *x_shape)`.
+        query_y: int64 labels, shape `(N*Q,)` or `(T, N*Q)`, if known.
+
+    Returns:
+        `N`.
+
+    Raises:
+        ValueError: On mismatched shapes, labels that are not int64, an empty support set
+            (`K=0`) or query set, or labels that do not cover `0..N-1`.
+    """
+    lead = support_y.dim()  # 1, or 2 with a leading T
+    given = [t for t in (support_x, support_y, query_x, query_y) if t is not None]
+    if not (
+        lead in (1, 2)
+        and support_y.dtype == torch.int64
+        and support_y.shape == support_x.shape[:lead]
+        and query_x.shape[: lead - 1] + query_x.shape[lead:]
+        == support_x.shape[: lead - 1] + support_x.shape[lead:]
+        and (
+            query_y is None
+            or (query_y.dtype == torch.int64 and query_y.shape == query_x.shape[:lead])
+        )
+        and support_y.shape[-1] > 0
+        and query_x.shape[lead - 1] > 0
+    ):
+        raise ValueError(
+            "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
+            " and int64 query_y (N*Q,), all with or all without a leading T, K >= 1, Q >= 1; "
+            f"got {[tuple(t.shape) for t in given]} with labels {[t.dtype for t in given[1::2]]}"
+        )
+    labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
+    seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)
+    queries = labels if query_y is None else query_y
+    stats = [labels.min(), labels.max(), labels.amax(1).min(), seen.sum(1).min()]
+    stats += [queries.min(), queries.max()]
+    low, high, lowest_max, distinct, query_low, query_high = torch.stack(stats).tolist()  # 1 sync
+    if low != 0 or lowest_max != high or distinct != high + 1 or query_low < 0 or query_high > high:
+        raise ValueError(
+            f"support_y must cover 0..N-1 in every episode and query_y lie in it (N = largest "
+            f"support label + 1 = {high + 1}); got support labels {low}..{high} ({distinct} "
+            f"distinct in one episode) and query labels {query_low}..{query_high}"
+        )
+    return high + 1
+
+
+def make_predict(
+    model: BaselineNet, cfg: BaselineConfig
+) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
     """Episode predictor from a pre-trained network; the network's weights are never changed.
 
     Args:
@@ -402,17 +452,7 @@ def make_predict(model: BaselineNet, cfg: BaselineConfig) -> Predict:
     """
 
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
-        if support_y.dim() != 1 or support_x.shape[0] != support_y.shape[0]:
-            raise ValueError(
-                f"expected support_x (N*K, ...) and support_y (N*K,), got {tuple(support_x.shape)} and {tuple(support_y.shape)}"
-            )
-        if query_x.shape[1:] != support_x.shape[1:]:
-            raise ValueError(
-                f"expected query_x (N*Q, {tuple(support_x.shape[1:])}), got {tuple(query_x.shape)}"
-            )
-        n_way = int(support_y.max()) + 1
-        if int(support_y.min()) != 0 or torch.bincount(support_y, minlength=n_way).min() == 0:
-            raise ValueError("expected support_y to contain every label 0..N-1")
+        n_way = check_episode(support_x, support_y, query_x)
         with torch.no_grad():
             feats = model.embed(torch.cat([support_x, query_x]))  # (N*K + N*Q, D), one BN batch
         support_features, query_features = feats[: len(support_y)], feats[len(support_y) :]
@@ -496,7 +536,7 @@ def train(
     returns it) or a `sample_batch(generator) -> (x, y)` callable; neither means synthetic data.
 
     Args:
-        cfg: Uses `train_steps`, `lr`, `batch_size`, `num_classes` and the model fields.
+        cfg: Uses `train_steps`, `outer_lr`, `batch_size`, `num_classes` and the model fields.
         data: Meta-training classes, shape `(num_classes, examples_per_class, *x_shape)`.
         sample_batch: Returns `x (B, *x_shape)` and global labels `y (B,)`.
         generator: Randomness for batch sampling; default seeded with `cfg.seed`.
@@ -526,7 +566,7 @@ def train(
             return sample_class_batch(cfg, world, g)
 
     model = build_model(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
     losses = []
     for _ in range(cfg.train_steps):
         x, y = sample_batch(generator)

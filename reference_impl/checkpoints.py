@@ -16,9 +16,9 @@ Loading never unpickles anything.
 
 `save_tensors` / `load_tensors` are that unit for any tensors and JSON description (the training
 harness's resume state and the Omniglot thumbnail cache use them); `save_checkpoint` /
-`load_checkpoint` add the checkpoint description. Temporary files are named
-`.<name>.<pid>.<random>.tmp`; one left behind by a process that was killed while writing is
-removed by the next write or load of the same file.
+`load_checkpoint` add the checkpoint description. Files are written with
+`reference_impl.files.atomic_write`, whose temporaries (`.<name>.<pid>.<random>.tmp`) a process
+killed while writing leaves behind; the next write or load of the same file removes them.
 
 `load_predictor(path)` rebuilds the model through the method table
 (`reference_impl.methods`): the stored method name selects a row, whose config class,
@@ -29,12 +29,8 @@ ever used, so a checkpoint cannot name arbitrary code to run.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import hashlib
 import json
-import os
-import secrets
-import subprocess
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -43,7 +39,7 @@ import safetensors.torch
 import torch
 from torch import Tensor, nn
 
-from reference_impl import methods
+from reference_impl import files, methods
 from reference_impl.evaluation import Predict
 
 FORMAT = "meta-learning-glossary/checkpoint-v2"
@@ -51,78 +47,6 @@ FORMAT = "meta-learning-glossary/checkpoint-v2"
 INTEGRITY = "meta-learning-glossary/sha256-v1"
 """Value of `__metadata__["integrity"]`: what the recorded SHA-256 covers (see `content_sha256`)."""
 _METADATA_KEYS = {"description", "integrity", "sha256"}
-
-
-# --8<-- [start:atomic-write]
-def atomic_write(path: str | Path, payload: bytes) -> None:
-    """Write `payload` to `path` through a synced temporary file and a rename.
-
-    The temporary file sits next to `path` as `.<name>.<pid>.<random>.tmp`, so a crash leaves
-    `path` as it was; temporaries of processes that no longer run are removed first.
-
-    Args:
-        path: Destination file (its folder is created if missing).
-        payload: The complete contents.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_orphans(target)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def remove_orphans(path: str | Path) -> list[Path]:
-    """Delete temporary files of `path` left by writers that were killed.
-
-    A temporary `.<name>.<pid>.<random>.tmp` is an orphan when no process with that id runs
-    (on this machine). Files that cannot be deleted (a read-only folder) are left alone.
-
-    Args:
-        path: The file whose temporaries to look for.
-
-    Returns:
-        The temporaries removed.
-    """
-    target = Path(path)
-    removed = []
-    prefix = f".{target.name}."
-    try:
-        candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix)]
-    except OSError:
-        return []
-    for candidate in candidates:
-        parts = candidate.name[len(prefix) :].split(".")
-        if len(parts) != 3 or parts[2] != "tmp" or not parts[0].isdigit():
-            continue
-        pid = int(parts[0])
-        if pid == os.getpid() or _process_exists(pid):
-            continue
-        try:
-            candidate.unlink()
-        except OSError:
-            continue
-        removed.append(candidate)
-    return removed
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True  # another user's process (or an id the OS cannot hold): leave its files
-    return True
-
-
-# --8<-- [end:atomic-write]
 
 
 # --8<-- [start:safetensors]
@@ -179,7 +103,7 @@ def save_tensors(path: str | Path, tensors: dict[str, Tensor], description: dict
         payload = safetensors.torch.save(state, metadata)
     except (RuntimeError, TypeError, ValueError, safetensors.SafetensorError) as err:
         raise ValueError(f"{path}: cannot store these tensors as safetensors: {err}") from err
-    atomic_write(path, payload)
+    files.atomic_write(path, payload)
     return Path(path)
 
 
@@ -198,7 +122,7 @@ def load_tensors(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
             metadata is not this module's, or the SHA-256 of what was read does not match the
             recorded one; the message names `path` and the check that failed.
     """
-    remove_orphans(path)
+    files.remove_orphans(path)
     try:
         with safetensors.safe_open(str(path), framework="pt", device="cpu") as f:
             metadata = f.metadata() or {}
@@ -241,19 +165,6 @@ class Checkpoint(NamedTuple):
     `git_commit`, `torch_version`, `extra`."""
 
 
-def git_commit() -> str:
-    """`git rev-parse HEAD` of the repository holding this file, or `"unknown"`."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and len(commit) == 40 else "unknown"
-
-
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
@@ -290,8 +201,8 @@ def save_checkpoint(
         )
     description = {
         "format": FORMAT, "method": method, "config_class": type(cfg).__name__,
-        "config": dataclasses.asdict(cfg), "split": split, "seed": seed,
-        "git_commit": git_commit(), "torch_version": torch.__version__, "extra": extra or {},
+        "config": methods.config_to_json(cfg), "split": split, "seed": seed,
+        "git_commit": files.git_commit(), "torch_version": torch.__version__, "extra": extra or {},
     }  # fmt: skip
     return save_tensors(path, model.state_dict(), description)
 
@@ -323,25 +234,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(state, description)
 
 
-def config_from_json(cls: type, fields: dict[str, Any]) -> Any:
-    """Rebuild a config dataclass from its JSON fields (JSON lists become tuples).
-
-    Raises:
-        ValueError: If `fields` names a field that `cls` does not have.
-    """
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - known)
-    if unknown:
-        raise ValueError(
-            f"checkpoint config has fields {unknown} that {cls.__name__} does not define"
-        )
-
-    def as_tuple(value: Any) -> Any:
-        return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
-
-    return cls(**{name: as_tuple(value) for name, value in fields.items()})
-
-
 def _rebuild(path: str | Path, device: str | torch.device) -> tuple[methods.Method, nn.Module, Any]:
     """Table row, model (eval mode, on `device`, stored weights) and config of a checkpoint."""
     state, metadata = load_checkpoint(path)
@@ -356,7 +248,7 @@ def _rebuild(path: str | Path, device: str | torch.device) -> tuple[methods.Meth
             f"{path}: config class {class_name!r}; method {method!r} uses "
             f"{row.config_class.__name__!r}"
         )
-    cfg = config_from_json(row.config_class, metadata["config"])
+    cfg = methods.config_from_json(row.config_class, metadata["config"])
     model = row.build_model(cfg)
     try:
         model.load_state_dict(state, strict=True)

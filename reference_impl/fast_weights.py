@@ -43,8 +43,6 @@ from torch import Tensor, nn
 
 TaskBatch = tuple[Tensor, Tensor, Tensor, Tensor]
 """`(support_x, support_y, query_x, query_y)` with a leading meta-batch dimension `T`."""
-Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
-"""`predict(support_x, support_y, query_x) -> logits` for one episode."""
 
 
 # --8<-- [start:config]
@@ -58,12 +56,14 @@ class FastWeightsConfig:
     """Support examples per class, K."""
     n_query: int = 5
     """Query examples per class, Q."""
-    encoder: str = "mlp"
-    """`"mlp"` for vector inputs (the synthetic tasks) or `"conv4"` for `(1, 28, 28)` images."""
+    backbone: str = "mlp"
+    """Encoder network: `"mlp"` for vector inputs (the synthetic tasks) or `"conv4"` for `(1, 28, 28)` images."""
     x_dim: int = 32
     """Input size of the MLP encoder: `signal_dim + noise_dim` for the synthetic tasks."""
-    hidden: int = 64
-    """Filters per Conv-4 block (64 in MAML and ProtoNets) or MLP hidden units."""
+    conv_channels: int = 64
+    """Filters per Conv-4 block (64 in MAML and ProtoNets)."""
+    mlp_hidden: int = 64
+    """Width of the MLP encoder's two layers."""
     in_channels: int = 1
     """Image channels of the Conv-4 encoder (1 for Omniglot)."""
     image_size: int = 28
@@ -84,7 +84,7 @@ class FastWeightsConfig:
     """Adam step size for the slow weights."""
     meta_batch_size: int = 16
     """Tasks per meta-update."""
-    meta_steps: int = 300
+    train_steps: int = 300
     """Meta-updates in `train`."""
     signal_dim: int = 8
     """Synthetic tasks: dimensions that carry the class."""
@@ -100,16 +100,16 @@ class FastWeightsConfig:
     """Seed of the parameter initialisation and of the training-task generator."""
 
     def __post_init__(self) -> None:
-        if self.encoder not in ("mlp", "conv4"):
-            raise ValueError(f"encoder must be 'mlp' or 'conv4', got {self.encoder!r}")
+        if self.backbone not in ("mlp", "conv4"):
+            raise ValueError(f"backbone must be 'mlp' or 'conv4', got {self.backbone!r}")
         if self.rule not in ("delta", "additive"):
             raise ValueError(f"rule must be 'delta' or 'additive', got {self.rule!r}")
         for name in ("n_way", "k_shot", "n_query", "write_passes", "meta_batch_size", "eval_tasks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.meta_steps < 0 or self.outer_lr <= 0:
+        if self.train_steps < 0 or self.outer_lr <= 0:
             raise ValueError(
-                f"meta_steps must be >= 0 and outer_lr > 0, got {self.meta_steps} and "
+                f"train_steps must be >= 0 and outer_lr > 0, got {self.train_steps} and "
                 f"{self.outer_lr}"
             )
         if not 0 < self.init_write_strength < 1:  # a sigmoid output: its logit must be finite
@@ -133,7 +133,7 @@ def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> Fas
         The configuration.
     """
     fields: dict = dict(
-        encoder="conv4", in_channels=1, image_size=28, n_way=max(n_way, 20), k_shot=k_shot,
+        backbone="conv4", in_channels=1, image_size=28, n_way=max(n_way, 20), k_shot=k_shot,
         n_query=5,
     )  # fmt: skip
     return FastWeightsConfig(**{**fields, **overrides})
@@ -201,23 +201,25 @@ class FastWeightLearner(nn.Module):
 
     def __init__(self, cfg: FastWeightsConfig) -> None:
         super().__init__()
-        if cfg.encoder == "conv4":
+        if cfg.backbone == "conv4":
             side = cfg.image_size // 16  # four 2x2 max-pools
             self.encoder: nn.Module = nn.Sequential(
-                conv_block(cfg.in_channels, cfg.hidden),
-                *(conv_block(cfg.hidden, cfg.hidden) for _ in range(3)),
+                conv_block(cfg.in_channels, cfg.conv_channels),
+                *(conv_block(cfg.conv_channels, cfg.conv_channels) for _ in range(3)),
                 nn.Flatten(),
             )
-            embedding_dim = cfg.hidden * side * side
+            embedding_dim = cfg.conv_channels * side * side
             self.batch_norm = True
-        elif cfg.encoder == "mlp":
+        elif cfg.backbone == "mlp":
             self.encoder = nn.Sequential(
-                nn.Linear(cfg.x_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, cfg.hidden)
+                nn.Linear(cfg.x_dim, cfg.mlp_hidden),
+                nn.ReLU(),
+                nn.Linear(cfg.mlp_hidden, cfg.mlp_hidden),
             )
-            embedding_dim = cfg.hidden
+            embedding_dim = cfg.mlp_hidden
             self.batch_norm = False
         else:
-            raise ValueError(f'encoder must be "conv4" or "mlp", got {cfg.encoder!r}')
+            raise ValueError(f'backbone must be "conv4" or "mlp", got {cfg.backbone!r}')
         self.key_head = nn.Linear(embedding_dim, cfg.key_dim)
         self.strength_head = nn.Linear(embedding_dim, 1)
         nn.init.zeros_(self.strength_head.weight)
@@ -365,15 +367,60 @@ def read(fast_weights: Tensor, query: Tensor) -> Tensor:
 
 
 # --8<-- [start:program]
-def check_labels(labels: Tensor, n_way: int, name: str) -> None:
-    """Raise `ValueError` unless `labels` are int64 class indices in `0..n_way-1`."""
-    if labels.dtype != torch.int64:
-        raise ValueError(f"{name} must be int64 labels, got {labels.dtype}")
-    if labels.numel() and (labels.min() < 0 or labels.max() >= n_way):
-        raise ValueError(
-            f"{name} must hold labels in 0..{n_way - 1} (N={n_way}), got "
-            f"values in {labels.min().item()}..{labels.max().item()}"
+def check_episode(
+    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None
+) -> int:
+    """Validate an episode, or a meta-batch with a leading `T`, and return its classes `N`.
+
+    `N` is one more than the largest support label; the support labels of every episode must
+    cover `0..N-1` and the query labels lie in `0..N-1`. One host sync for the whole batch.
+
+    Args:
+        support_x: Support inputs, shape `(N*K, *x_shape)` or `(T, N*K, *x_shape)`.
+        support_y: int64 labels, shape `(N*K,)` or `(T, N*K)`.
+        query_x: Query inputs, shape `(N*Q, *x_shape)` or `(T, N*Q, *x_shape)`.
+        query_y: int64 labels, shape `(N*Q,)` or `(T, N*Q)`, if known.
+
+    Returns:
+        `N`.
+
+    Raises:
+        ValueError: On mismatched shapes, labels that are not int64, an empty support set
+            (`K=0`) or query set, or labels that do not cover `0..N-1`.
+    """
+    lead = support_y.dim()  # 1, or 2 with a leading T
+    given = [t for t in (support_x, support_y, query_x, query_y) if t is not None]
+    if not (
+        lead in (1, 2)
+        and support_y.dtype == torch.int64
+        and support_y.shape == support_x.shape[:lead]
+        and query_x.shape[: lead - 1] + query_x.shape[lead:]
+        == support_x.shape[: lead - 1] + support_x.shape[lead:]
+        and (
+            query_y is None
+            or (query_y.dtype == torch.int64 and query_y.shape == query_x.shape[:lead])
         )
+        and support_y.shape[-1] > 0
+        and query_x.shape[lead - 1] > 0
+    ):
+        raise ValueError(
+            "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
+            " and int64 query_y (N*Q,), all with or all without a leading T, K >= 1, Q >= 1; "
+            f"got {[tuple(t.shape) for t in given]} with labels {[t.dtype for t in given[1::2]]}"
+        )
+    labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
+    seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)
+    queries = labels if query_y is None else query_y
+    stats = [labels.min(), labels.max(), labels.amax(1).min(), seen.sum(1).min()]
+    stats += [queries.min(), queries.max()]
+    low, high, lowest_max, distinct, query_low, query_high = torch.stack(stats).tolist()  # 1 sync
+    if low != 0 or lowest_max != high or distinct != high + 1 or query_low < 0 or query_high > high:
+        raise ValueError(
+            f"support_y must cover 0..N-1 in every episode and query_y lie in it (N = largest "
+            f"support label + 1 = {high + 1}); got support labels {low}..{high} ({distinct} "
+            f"distinct in one episode) and query labels {query_low}..{query_high}"
+        )
+    return high + 1
 
 
 def write_support(
@@ -423,38 +470,28 @@ def episode_logits(
     Args:
         model: The slow network.
         support_x: Support inputs, shape `(T, N*K, *x_shape)`.
-        support_y: Support labels in `0..N-1`, shape `(T, N*K)`.
+        support_y: Support labels covering `0..N-1`, shape `(T, N*K)` (see `check_episode`).
         query_x: Query inputs, shape `(T, N*Q, *x_shape)`.
         n_way: N, the width of the one-hot values and of the logits.
         cfg: Uses `normalize_keys`, `rule`, `write_passes`.
 
     Returns:
         Logits, shape `(T, N*Q, N)`.
-
-    Raises:
-        ValueError: On an empty support set or labels outside `0..N-1`.
     """
-    if support_x.shape[1] == 0:
-        raise ValueError(
-            "support set is empty: expected support_x of shape (T, N*K, ...) with N*K >= 1"
-        )
-    if support_y.shape != support_x.shape[:2]:
-        raise ValueError(
-            f"support_y must have shape (T, N*K) = {tuple(support_x.shape[:2])}, "
-            f"got {tuple(support_y.shape)}"
-        )
-    check_labels(support_y, n_way, "support_y")
     n_support = support_x.shape[1]
     keys, write_strength = model(torch.cat([support_x, query_x], dim=1), cfg.normalize_keys)
-    values = F.one_hot(support_y, n_way).to(keys)  # (T, N*K, N), keys' dtype and device
+    classes = torch.arange(n_way, device=support_y.device)
+    values = (support_y[..., None] == classes).to(keys)  # one-hot (T, N*K, N), keys' dtype
     fast_weights = write_support(
         keys[:, :n_support], values, write_strength[:, :n_support], cfg
     )  # (T, N, D_k)
     return model.log_temperature.exp() * read(fast_weights, keys[:, n_support:])  # (T, N*Q, N)
 
 
-def make_predict(model: FastWeightLearner, cfg: FastWeightsConfig) -> Predict:
-    """Wrap the model as the shared one-episode predictor; N is the number of support labels.
+def make_predict(
+    model: FastWeightLearner, cfg: FastWeightsConfig
+) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """Wrap the model as the shared one-episode predictor; N is the largest support label + 1.
 
     Args:
         model: The slow network; its weights are not changed.
@@ -466,7 +503,7 @@ def make_predict(model: FastWeightLearner, cfg: FastWeightsConfig) -> Predict:
     """
 
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
-        n_way = int(support_y.unique().numel())
+        n_way = check_episode(support_x, support_y, query_x)
         return episode_logits(model, support_x[None], support_y[None], query_x[None], n_way, cfg)[0]
 
     return predict
@@ -491,8 +528,7 @@ def meta_loss(
         `(loss, accuracy)`, both scalars; only the loss carries gradients.
     """
     support_x, support_y, query_x, query_y = batch
-    n_way = int(support_y.max()) + 1
-    check_labels(query_y, n_way, "query_y")
+    n_way = check_episode(support_x, support_y, query_x, query_y)
     logits = episode_logits(model, support_x, support_y, query_x, n_way, cfg)  # (T, N*Q, N)
     loss = F.cross_entropy(logits.flatten(0, 1), query_y.flatten())
     accuracy = (logits.argmax(-1) == query_y).to(logits.dtype).mean()
@@ -529,7 +565,8 @@ def train_step(
         raise ValueError(f"non-finite meta-loss ({loss.item()}); the weights were not updated")
     loss.backward()
     optimizer.step()
-    return {"loss": loss.item(), "accuracy": accuracy.item()}
+    loss_value, accuracy_value = torch.stack([loss.detach(), accuracy]).tolist()
+    return {"loss": loss_value, "accuracy": accuracy_value}
 
 
 # --8<-- [end:train-step]
@@ -541,10 +578,10 @@ def train(
     sample_batch: Callable[[torch.Generator], TaskBatch] | None = None,
     model: FastWeightLearner | None = None,
 ) -> tuple[FastWeightLearner, list[dict[str, float]]]:
-    """Meta-train the slow network for `cfg.meta_steps` updates with Adam.
+    """Meta-train the slow network for `cfg.train_steps` updates with Adam.
 
     Args:
-        cfg: Uses `seed`, `outer_lr`, `meta_steps` and whatever `sample_batch` needs.
+        cfg: Uses `seed`, `outer_lr`, `train_steps` and whatever `sample_batch` needs.
         sample_batch: Task source `sample_batch(generator) -> (support_x, support_y, query_x,
             query_y)` with a leading meta-batch dimension; default: `sample_tasks` with `cfg`.
         model: Slow network to continue training; default: a fresh `build_model(cfg)`.
@@ -557,7 +594,7 @@ def train(
     generator = torch.Generator().manual_seed(cfg.seed)
     source = sample_batch if sample_batch is not None else (lambda g: sample_tasks(cfg, g))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
-    history = [train_step(model, optimizer, source(generator), cfg) for _ in range(cfg.meta_steps)]
+    history = [train_step(model, optimizer, source(generator), cfg) for _ in range(cfg.train_steps)]
     return model, history
 
 

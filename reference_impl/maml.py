@@ -21,7 +21,7 @@ arXiv:1703.03400v3.
 
 Deliberate deviations: the Conv-4's convolutions have no bias (batch norm's mean subtraction
 cancels it, so its gradient is identically zero); the strided convolutions pad one pixel on
-every side (TensorFlow's "SAME" pads only bottom/right); `task="omniglot"` without a task
+every side (TensorFlow's "SAME" pads only bottom/right); `backbone="conv4"` without a task
 source trains on synthetic images so the file runs alone.
 """
 
@@ -47,8 +47,8 @@ SampleBatch = Callable[[torch.Generator], Batch]
 class MAMLConfig:
     """Hyperparameters of MAML; defaults are the sinusoid setting of §5.1 of the paper."""
 
-    task: str = "sinusoid"
-    """`"sinusoid"` (regression, MLP, MSE) or `"omniglot"` (classification, Conv-4)."""
+    backbone: str = "mlp"
+    """`"mlp"`: sinusoid regression with MSE; `"conv4"`: image classification with cross-entropy."""
     n_way: int = 5
     """Classes per task (classification only)."""
     k_shot: int = 10
@@ -63,7 +63,7 @@ class MAMLConfig:
     """Sinusoid inputs, uniform (§5.1)."""
     hidden_sizes: tuple[int, ...] = (40, 40)
     """Hidden ReLU layers of the regression MLP (§5.1)."""
-    filters: int = 64
+    conv_channels: int = 64
     """Channels of every Conv-4 block (64 for Omniglot, §5.2)."""
     max_pool: bool = False
     """Conv-4 with stride-1 convolutions and 2x2 max-pooling instead of stride-2 convolutions."""
@@ -79,7 +79,7 @@ class MAMLConfig:
     r"""Meta step size $\beta$ of Adam (the paper's code default; not stated in the paper)."""
     meta_batch_size: int = 25
     """Tasks per meta-update (T)."""
-    meta_steps: int = 10_000
+    train_steps: int = 10_000
     """Meta-updates in `train` (our choice)."""
     eval_tasks: int = 100
     """Held-out tasks in `evaluate`."""
@@ -92,8 +92,8 @@ class MAMLConfig:
     """Seed of initialisation and task sampling in `main`."""
 
     def __post_init__(self) -> None:
-        if self.task not in ("sinusoid", "omniglot"):
-            raise ValueError(f"task must be 'sinusoid' or 'omniglot', got {self.task!r}")
+        if self.backbone not in ("mlp", "conv4"):
+            raise ValueError(f"backbone must be 'mlp' or 'conv4', got {self.backbone!r}")
         if self.path not in ("exact", "fast"):
             raise ValueError(f"path must be 'exact' or 'fast', got {self.path!r}")
         if self.inner_steps < 0 or self.test_inner_steps < 0:
@@ -103,9 +103,9 @@ class MAMLConfig:
             )
         if min(self.n_way, self.k_shot, self.n_query, self.meta_batch_size) < 1:
             raise ValueError("n_way, k_shot, n_query and meta_batch_size must be >= 1")
-        if self.meta_steps < 0 or self.eval_tasks < 1:
+        if self.train_steps < 0 or self.eval_tasks < 1:
             raise ValueError(
-                f"meta_steps must be >= 0 and eval_tasks >= 1, got {self.meta_steps} and "
+                f"train_steps must be >= 0 and eval_tasks >= 1, got {self.train_steps} and "
                 f"{self.eval_tasks}"
             )
         if self.inner_lr < 0 or self.outer_lr <= 0:
@@ -138,7 +138,7 @@ def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> MAM
     }
     if n_way not in presets:
         raise ValueError(f"Appendix A.1 gives settings for n_way 5 or 20, got {n_way}")
-    fields: dict = dict(task="omniglot", n_way=n_way, k_shot=k_shot, n_query=15, **presets[n_way])
+    fields: dict = dict(backbone="conv4", n_way=n_way, k_shot=k_shot, n_query=15, **presets[n_way])
     return MAMLConfig(**{**fields, **overrides})
 
 
@@ -202,12 +202,12 @@ def build_model(cfg: MAMLConfig) -> nn.Sequential:
     2x2 max-pooling; the feature map is averaged over space, then a linear head gives `N` logits.
 
     Args:
-        cfg: Uses `task`, `hidden_sizes`, `filters`, `max_pool`, `n_way`.
+        cfg: Uses `backbone`, `hidden_sizes`, `conv_channels`, `max_pool`, `n_way`.
 
     Returns:
         Module mapping `(B, 1)` to `(B, 1)` (sinusoid) or `(B, 1, 28, 28)` to `(B, N)`.
     """
-    if cfg.task == "sinusoid":
+    if cfg.backbone == "mlp":
         widths = (1, *cfg.hidden_sizes)
         layers: list[nn.Module] = []
         for width_in, width_out in itertools.pairwise(widths):
@@ -217,12 +217,12 @@ def build_model(cfg: MAMLConfig) -> nn.Sequential:
     for _ in range(4):
         stride = 1 if cfg.max_pool else 2
         layers += [
-            nn.Conv2d(channels, cfg.filters, 3, stride=stride, padding=1, bias=False),
-            nn.BatchNorm2d(cfg.filters, track_running_stats=False),
+            nn.Conv2d(channels, cfg.conv_channels, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(cfg.conv_channels, track_running_stats=False),
             nn.ReLU(),
         ]
         layers += [nn.MaxPool2d(2)] if cfg.max_pool else []
-        channels = cfg.filters
+        channels = cfg.conv_channels
     return nn.Sequential(
         *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, cfg.n_way)
     )
@@ -306,13 +306,13 @@ def _check_episode(
         raise ValueError(
             f"query_y {tuple(query_y.shape)} must match query_x {tuple(query_x.shape)}"
         )
-    if cfg.task == "sinusoid":  # (K,) targets would broadcast against (K, 1) outputs silently
+    if cfg.backbone == "mlp":  # (K,) targets would broadcast against (K, 1) outputs silently
         points = {"support_x": support_x, "support_y": support_y, "query_x": query_x}
         for label, t in {**points, "query_y": query_y}.items():
             if t is not None and (t.dim() != lead + 1 or t.shape[-1] != 1):
                 expected = "(T, K, 1)" if batched else "(K, 1)"
                 raise ValueError(f"sinusoid {label} must be {expected}, got {tuple(t.shape)}")
-    if cfg.task == "omniglot":
+    if cfg.backbone == "conv4":
         for y in (support_y, query_y) if query_y is not None else (support_y,):
             if y.dtype != torch.int64 or (
                 y.numel() > 0 and not 0 <= int(y.min()) <= int(y.max()) < cfg.n_way
@@ -346,7 +346,7 @@ def adapt(
         params: Meta-parameters $\theta$, keyed like `model.named_parameters()`.
         support_x: Support inputs, shape `(N*K, *x_shape)`.
         support_y: Support targets, shape `(N*K,)` (labels) or `(N*K, 1)` (regression).
-        cfg: Uses `inner_lr`, `inner_steps`, `first_order`, `task`.
+        cfg: Uses `inner_lr`, `inner_steps`, `first_order`, `backbone`.
         steps: Number of inner steps; `cfg.inner_steps` if `None`.
 
     Returns:
@@ -381,7 +381,7 @@ def adapt_tasks(
         params: Meta-parameters $\theta$, unbatched.
         support_x: Support inputs, shape `(T, N*K, *x_shape)`.
         support_y: Support targets, shape `(T, N*K)` or `(T, N*K, 1)`.
-        cfg: Uses `inner_lr`, `inner_steps`, `first_order`, `task`.
+        cfg: Uses `inner_lr`, `inner_steps`, `first_order`, `backbone`.
 
     Returns:
         Adapted parameters $\theta'_t$, each of shape `(T, *shape)`.
@@ -410,12 +410,12 @@ def task_loss(outputs: Tensor, targets: Tensor, cfg: MAMLConfig) -> Tensor:
     Args:
         outputs: Predictions `(B, 1)` or logits `(B, N)`.
         targets: Targets `(B, 1)` or labels `(B,)`.
-        cfg: Uses `task`.
+        cfg: Uses `backbone`.
 
     Returns:
         Scalar loss.
     """
-    if cfg.task == "sinusoid":
+    if cfg.backbone == "mlp":
         return F.mse_loss(outputs, targets)
     return F.cross_entropy(outputs, targets)
 
@@ -430,7 +430,7 @@ def meta_loss(model: nn.Module, params: Params, batch: Batch, cfg: MAMLConfig) -
         model: A `build_model` network.
         params: Meta-parameters $\theta$.
         batch: `support_x (T, N*K, ...)`, `support_y`, `query_x (T, N*Q, ...)`, `query_y`.
-        cfg: Uses the inner-loop fields and `task`.
+        cfg: Uses the inner-loop fields and `backbone`.
 
     Returns:
         Scalar loss, differentiable with respect to `params`.
@@ -474,7 +474,7 @@ def meta_backward(model: nn.Sequential, batch: Batch, cfg: MAMLConfig) -> float:
     leaves = {n: a.detach().requires_grad_() for n, a in adapted.items()}
     fuse = cfg.fuse_query
     if fuse is None:
-        fuse = not (cfg.task == "omniglot" and query_x.device.type == "cpu")
+        fuse = not (cfg.backbone == "conv4" and query_x.device.type == "cpu")
     if fuse:
         loss = task_loss(
             forward_tasks(model, leaves, query_x).flatten(0, 1), query_y.flatten(0, 1), cfg
@@ -545,7 +545,7 @@ def train_step(
 
 # --8<-- [start:train]
 def default_sampler(cfg: MAMLConfig) -> SampleBatch:
-    """The file's own task source: sinusoids, or synthetic images for `task="omniglot"`.
+    """The file's own task source: sinusoids, or synthetic images for `backbone="conv4"`.
 
     Args:
         cfg: Configuration the sampler reads.
@@ -553,7 +553,7 @@ def default_sampler(cfg: MAMLConfig) -> SampleBatch:
     Returns:
         `sample_batch(generator) -> (support_x, support_y, query_x, query_y)`, leading dim T.
     """
-    sampler = sample_sinusoid_batch if cfg.task == "sinusoid" else sample_synthetic_image_batch
+    sampler = sample_sinusoid_batch if cfg.backbone == "mlp" else sample_synthetic_image_batch
     return lambda generator: sampler(cfg, generator)
 
 
@@ -563,11 +563,11 @@ def train(
     generator: torch.Generator,
     sample_batch: SampleBatch | None = None,
 ) -> list[float]:
-    """Meta-train `model` in place for `cfg.meta_steps` steps with Adam (Algorithm 2).
+    """Meta-train `model` in place for `cfg.train_steps` steps with Adam (Algorithm 2).
 
     Args:
         model: A `build_model` network.
-        cfg: Uses `outer_lr`, `meta_steps` and everything `train_step` uses.
+        cfg: Uses `outer_lr`, `train_steps` and everything `train_step` uses.
         generator: Drives `sample_batch`.
         sample_batch: Task source with leading meta-batch dim T; `default_sampler(cfg)` if `None`.
 
@@ -580,7 +580,7 @@ def train(
     sample_batch = sample_batch or default_sampler(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
     losses = []
-    for step in range(cfg.meta_steps):
+    for step in range(cfg.train_steps):
         try:
             losses.append(train_step(model, optimizer, sample_batch(generator), cfg)["loss"])
         except NonFiniteLossError as error:
@@ -598,7 +598,7 @@ def pretrain(
 
     Args:
         model: A `build_model` network, trained in place.
-        cfg: Uses `outer_lr`, `meta_steps`, `task`.
+        cfg: Uses `outer_lr`, `train_steps`, `backbone`.
         generator: Drives `sample_batch`.
         sample_batch: Task source; `default_sampler(cfg)` if `None`.
 
@@ -608,7 +608,7 @@ def pretrain(
     sample_batch = sample_batch or default_sampler(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
     losses = []
-    for _ in range(cfg.meta_steps):
+    for _ in range(cfg.train_steps):
         support_x, support_y, query_x, query_y = sample_batch(generator)
         x = torch.cat([support_x, query_x], 1).flatten(0, 1)
         loss = task_loss(model(x), torch.cat([support_y, query_y], 1).flatten(0, 1), cfg)
@@ -630,7 +630,7 @@ def make_predict(model: nn.Module, cfg: MAMLConfig) -> Callable[[Tensor, Tensor,
 
     Args:
         model: A `build_model` network holding the meta-parameters.
-        cfg: Uses `test_inner_steps`, `inner_lr`, `task`, `n_way`.
+        cfg: Uses `test_inner_steps`, `inner_lr`, `backbone`, `n_way`.
 
     Returns:
         Function of `support_x (N*K, ...)`, `support_y (N*K,)`, `query_x (N*Q, ...)` returning
@@ -657,7 +657,7 @@ def evaluate(
 
     Args:
         model: A `build_model` network.
-        cfg: Uses `eval_tasks`, `test_inner_steps`, `task`.
+        cfg: Uses `eval_tasks`, `test_inner_steps`, `backbone`.
         generator: Drives `sample_batch`.
         sample_batch: Task source; `default_sampler(cfg)` if `None`.
 
@@ -677,11 +677,11 @@ def evaluate(
             seen += 1
             for when, predict in predictors.items():
                 out = predict(sx, sy, qx)
-                key = "mse" if cfg.task == "sinusoid" else "loss"
+                key = "mse" if cfg.backbone == "mlp" else "loss"
                 sums[f"{key}_{when}"] = (
                     sums.get(f"{key}_{when}", 0.0) + task_loss(out, qy, cfg).item()
                 )
-                if cfg.task != "sinusoid":
+                if cfg.backbone != "mlp":
                     accuracy = (out.argmax(-1) == qy).float().mean().item()
                     sums[f"accuracy_{when}"] = sums.get(f"accuracy_{when}", 0.0) + accuracy
     return {key: value / seen for key, value in sums.items()}
@@ -704,7 +704,7 @@ def main(cfg: MAMLConfig) -> dict[str, float]:
     model = build_model(cfg)
     train(model, cfg, torch.Generator().manual_seed(cfg.seed))
     metrics = evaluate(model, cfg, torch.Generator().manual_seed(cfg.seed + 1))
-    if cfg.task == "sinusoid":
+    if cfg.backbone == "mlp":
         torch.manual_seed(cfg.seed)
         baseline = build_model(cfg)
         pretrain(baseline, cfg, torch.Generator().manual_seed(cfg.seed))

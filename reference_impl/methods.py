@@ -31,6 +31,7 @@ through the same table.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -81,7 +82,7 @@ class Method:
         ):
             raise ValueError(f"method {self.name!r}: config_class must be a dataclass")
         names = {f.name for f in dataclasses.fields(self.config_class)}
-        needed = {"seed"}
+        needed = {"seed", "train_steps", "outer_lr"}
         if self.episodic:
             needed |= {"n_way", "k_shot", "n_query", "meta_batch_size"}
         unknown = (needed | set(self.test_only) | set(self.fixed)) - names
@@ -199,3 +200,92 @@ def unregister(name: str) -> None:
     """
     get(name)
     del METHODS[name]
+
+
+RENAMED_FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "MAMLConfig": {
+        "filters": ("conv_channels",), "meta_steps": ("train_steps",), "task": ("backbone",),
+    },
+    "ProtoNetConfig": {
+        "hidden_channels": ("conv_channels",), "embedding": ("backbone",),
+        "train_episodes": ("train_steps",),
+    },
+    "FastWeightsConfig": {
+        "hidden": ("conv_channels", "mlp_hidden"), "encoder": ("backbone",),
+        "meta_steps": ("train_steps",),
+    },
+    "BaselineConfig": {"hidden_dim": ("mlp_hidden",), "lr": ("outer_lr",), "input_dim": ("x_dim",)},
+}  # fmt: skip
+"""Config fields renamed when the algorithm files got one vocabulary: stored name -> new name(s).
+Published checkpoints and result files keep their old names; `upgrade_fields` reads them."""
+
+RENAMED_VALUES: dict[tuple[str, str], dict[Any, Any]] = {
+    ("MAMLConfig", "task"): {"sinusoid": "mlp", "omniglot": "conv4"},
+}
+"""Values that changed with a renamed field: MAML's `task` named the data, `backbone` the network."""
+
+
+def upgrade_fields(config_class_name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored config fields under today's names (`RENAMED_FIELDS`, `RENAMED_VALUES`).
+
+    Args:
+        config_class_name: The stored config class, e.g. `"MAMLConfig"`.
+        fields: Field name -> value, possibly with old names.
+
+    Returns:
+        The same fields under the current names; fields already current are kept.
+
+    Raises:
+        ValueError: If a config holds both an old name and the name it became.
+    """
+    renames = RENAMED_FIELDS.get(config_class_name, {})
+    upgraded: dict[str, Any] = {}
+    for name, value in fields.items():
+        values = RENAMED_VALUES.get((config_class_name, name))
+        for new in renames.get(name, (name,)):
+            if new != name and new in fields:
+                raise ValueError(f"{config_class_name} config has both {name!r} and {new!r}")
+            upgraded[new] = values.get(value, value) if values else value
+    return upgraded
+
+
+def config_to_json(cfg: Any) -> dict[str, Any]:
+    """A config dataclass as JSON-ready fields (tuples become lists, at every depth).
+
+    Args:
+        cfg: A config dataclass instance.
+
+    Returns:
+        Field name -> JSON value; `config_from_json` inverts it.
+    """
+    as_json: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    return as_json
+
+
+def config_from_json(config_class: type[Any], fields: Mapping[str, Any]) -> Any:
+    """Rebuild a config from `config_to_json` fields: JSON lists become tuples, at every depth.
+
+    Fields missing from `fields` take the dataclass defaults (configs stored before a field was
+    added still load), and renamed fields are read under their new names (`upgrade_fields`).
+
+    Args:
+        config_class: The config dataclass.
+        fields: Field name -> JSON value.
+
+    Returns:
+        The config instance.
+
+    Raises:
+        ValueError: If `fields` names a field `config_class` does not have, or the config's own
+            checks refuse a value.
+    """
+    fields = upgrade_fields(config_class.__name__, fields)
+    known = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"{config_class.__name__} has no fields {unknown}")
+
+    def as_tuple(value: Any) -> Any:
+        return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
+
+    return config_class(**{name: as_tuple(value) for name, value in fields.items()})

@@ -75,6 +75,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from reference_impl import checkpoints
+from reference_impl.files import atomic_write
 
 # --8<-- [start:constants]
 SOURCE_SIZE = 105
@@ -484,8 +485,8 @@ def download_omniglot(
 ) -> list[Path]:
     """Fetch the two official zips into `root`, verify their MD5 and write them atomically.
 
-    Nothing is fetched when `root` already holds the whole dataset (extracted folders or zips,
-    see `omniglot_present`) or a zip with the right MD5. Each download streams into
+    Nothing is fetched when `root` already holds the whole dataset (extracted folders, or zips
+    with the expected MD5; see `omniglot_present`), nor for a zip with the expected MD5. Each download streams into
     `<root>/.<name>.part` and is renamed into place only after its length and MD5 check out, so
     an interrupted or corrupted transfer never leaves a usable-looking file; a download that was
     killed leaves only that `.part` file, which the next call overwrites (restartable).
@@ -508,7 +509,14 @@ def download_omniglot(
     expected = OFFICIAL_MD5 if md5 is None else md5
     folder = Path(root)
     if omniglot_present(folder):
-        return [_find_part(folder, name, ()).location for name in PARTS]
+        located = [_find_part(folder, name, ()) for name in PARTS]
+        if not any(
+            p.is_zip
+            and p.location.parent == folder
+            and _md5_of(p.location) != expected[p.location.name]
+            for p in located
+        ):  # extracted folders, or the official zips with their published MD5
+            return [p.location for p in located]
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for file_name in (f"{name}.zip" for name in PARTS):
@@ -797,7 +805,7 @@ class Split:
     def write_json(self, out_dir: str | Path) -> Path:
         """Write `to_json()` to `<out_dir>/<name>.json` atomically and return the path."""
         path = Path(out_dir) / f"{self.name}.json"
-        checkpoints.atomic_write(path, self.to_json().encode("utf-8"))
+        atomic_write(path, self.to_json().encode("utf-8"))
         return path
 
 

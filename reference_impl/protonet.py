@@ -47,11 +47,9 @@ TaskBatch = tuple[Tensor, Tensor, Tensor, Tensor]
 """`(support_x, support_y, query_x, query_y)` with a leading meta-batch dimension `T`."""
 SampleBatch = Callable[[torch.Generator], TaskBatch]
 """A task source: called with a generator, returns one meta-batch of episodes."""
-Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
-"""`predict(support_x, support_y, query_x) -> logits` of shape `(N*Q, N)`, for one episode."""
 
 DISTANCES = ("sqeuclidean", "cosine")
-EMBEDDINGS = ("conv4", "mlp")
+BACKBONES = ("conv4", "mlp")
 
 
 # --8<-- [start:config]
@@ -82,19 +80,21 @@ class ProtoNetConfig:
     """Factor applied to the learning rate every `lr_halve_every` episodes (§3.1: halved)."""
     lr_halve_every: int = 2000
     """Episodes between learning-rate decays (§3.1)."""
-    train_episodes: int = 20_000
-    """Training episodes; the paper stops on validation loss, so this count is ours."""
+    train_steps: int = 20_000
+    """Training episodes (one update each with `meta_batch_size=1`); the paper stops on
+    validation loss, so this count is ours."""
     test_episodes: int = 1000
     """Test episodes averaged by `evaluate` (§3.1, Table 1)."""
     distance: str = "sqeuclidean"
     """`"sqeuclidean"` (the paper's choice) or `"cosine"` (compared in Fig. 2)."""
-    embedding: str = "conv4"
-    """`"conv4"`: four conv blocks (§3.1); `"mlp"`: two hidden layers, for the synthetic tasks."""
+    backbone: str = "conv4"
+    """Embedding network: `"conv4"`, four conv blocks (§3.1); `"mlp"`, two hidden layers, for the
+    synthetic tasks."""
     in_channels: int = 1
     """Image channels of the Conv-4 input (Omniglot: 1)."""
     image_size: int = 28
     """Image height and width of the Conv-4 input (§3.1: 28)."""
-    hidden_channels: int = 64
+    conv_channels: int = 64
     """Filters per conv block, and so the embedding size on 28x28 inputs (§3.1: 64)."""
     x_dim: int = 16
     """Input size of the MLP embedding."""
@@ -128,9 +128,9 @@ class ProtoNetConfig:
         for name in ("k_shot", "n_query", "test_n_query", "meta_batch_size", "lr_halve_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.train_episodes < 0 or self.test_episodes < 1:
+        if self.train_steps < 0 or self.test_episodes < 1:
             raise ValueError(
-                f"train_episodes must be >= 0 and test_episodes >= 1, got {self.train_episodes} "
+                f"train_steps must be >= 0 and test_episodes >= 1, got {self.train_steps} "
                 f"and {self.test_episodes}"
             )
         if self.outer_lr <= 0 or not 0 < self.lr_decay <= 1:
@@ -140,15 +140,15 @@ class ProtoNetConfig:
             )
         if self.distance not in DISTANCES:
             raise ValueError(f"distance must be one of {DISTANCES}, got {self.distance!r}")
-        if self.embedding not in EMBEDDINGS:
-            raise ValueError(f"embedding must be one of {EMBEDDINGS}, got {self.embedding!r}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if not 0 < self.latent_dim < math.prod(self.input_shape):
             raise ValueError(f"latent_dim must be in [1, {math.prod(self.input_shape)})")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input: `(C, H, W)` for Conv-4, `(x_dim,)` for the MLP."""
-        if self.embedding == "conv4":
+        if self.backbone == "conv4":
             return (self.in_channels, self.image_size, self.image_size)
         return (self.x_dim,)
 
@@ -165,10 +165,10 @@ class ProtoNetConfig:
     def synthetic(cls) -> ProtoNetConfig:
         """Small MLP on the synthetic task family; `main` finishes in seconds on a CPU."""
         return cls(
-            embedding="mlp",
+            backbone="mlp",
             n_way=20,
             n_query=5,
-            train_episodes=400,
+            train_steps=400,
             lr_halve_every=200,
             test_episodes=500,
         )
@@ -189,7 +189,7 @@ def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> Pro
         The configuration.
     """
     fields: dict = dict(
-        embedding="conv4", in_channels=1, image_size=28, n_way=60, k_shot=k_shot, n_query=5,
+        backbone="conv4", in_channels=1, image_size=28, n_way=60, k_shot=k_shot, n_query=5,
         test_n_way=n_way, test_n_query=15, fast=True,
     )  # fmt: skip
     return ProtoNetConfig(**{**fields, **overrides})
@@ -310,19 +310,19 @@ def conv_block(
 
 
 def build_model(cfg: ProtoNetConfig) -> nn.Module:
-    r"""Build the embedding network $f_\phi$ named by `cfg.embedding`.
+    r"""Build the embedding network $f_\phi$ named by `cfg.backbone`.
 
     Args:
-        cfg: Uses `embedding`, `in_channels`, `hidden_channels`, `x_dim`, `mlp_hidden`,
+        cfg: Uses `backbone`, `in_channels`, `conv_channels`, `x_dim`, `mlp_hidden`,
             `embedding_dim`, `fast`.
 
     Returns:
-        `"conv4"`: maps `(B, C, 28, 28)` to `(B, hidden_channels)` (four blocks halve 28 to 1).
+        `"conv4"`: maps `(B, C, 28, 28)` to `(B, conv_channels)` (four blocks halve 28 to 1).
         `"mlp"`: maps `(B, x_dim)` to `(B, embedding_dim)`. The fast path changes no parameter,
         so both paths share one `state_dict` layout.
     """
-    if cfg.embedding == "conv4":
-        channels = [cfg.in_channels] + [cfg.hidden_channels] * 4
+    if cfg.backbone == "conv4":
+        channels = [cfg.in_channels] + [cfg.conv_channels] * 4
         blocks = [
             conv_block(c_in, c_out, pool_before_relu=cfg.fast)
             for c_in, c_out in itertools.pairwise(channels)
@@ -364,31 +364,23 @@ def prototypes(support_embeddings: Tensor, support_y: Tensor, n_way: int) -> Ten
 
     Args:
         support_embeddings: $f_\phi(x_i)$ for the support set, shape `(N*K, D)`.
-        support_y: Labels in `0..N-1`, each present at least once, shape `(N*K,)`.
+        support_y: Labels covering `0..N-1`, shape `(N*K,)` (`check_episode` checks them).
         n_way: Number of classes `N`.
 
     Returns:
         Prototypes $c_k$, shape `(N, D)`.
 
     Raises:
-        ValueError: If the shapes disagree or a class in `0..N-1` has no support example.
+        ValueError: If the shapes disagree.
     """
     if support_embeddings.dim() != 2 or support_y.shape != support_embeddings.shape[:1]:
         raise ValueError(
             "expected support_embeddings (N*K, D) and support_y (N*K,), got "
             f"{tuple(support_embeddings.shape)} and {tuple(support_y.shape)}"
         )
-    if support_y.numel() and not 0 <= int(support_y.min()) <= int(support_y.max()) < n_way:
-        raise ValueError(
-            f"support_y must hold labels in 0..N-1 (N={n_way}), got "
-            f"{int(support_y.min())}..{int(support_y.max())}"
-        )
     classes = torch.arange(n_way, device=support_y.device)
     one_hot = (support_y[:, None] == classes).to(support_embeddings.dtype)  # (N*K, N)
-    counts = one_hot.sum(dim=0)  # (N,)
-    if bool((counts == 0).any()):
-        raise ValueError(f"support_y must cover 0..N-1 (N={n_way}), every class at least once")
-    return (one_hot.T @ support_embeddings) / counts[:, None]  # (N, D)
+    return (one_hot.T @ support_embeddings) / one_hot.sum(dim=0)[:, None]  # (N, D)
 
 
 def prototype_logits(
@@ -415,7 +407,7 @@ def prototype_logits(
     if (
         query_embeddings.dim() != 2
         or protos.dim() != 2
-        or query_embeddings.shape[1] != protos.shape[1]
+        or query_embeddings.shape[1:] != protos.shape[1:]
     ):
         raise ValueError(
             "expected query_embeddings (N*Q, D) and prototypes (N, D), got "
@@ -433,59 +425,83 @@ def prototype_logits(
 
 
 # --8<-- [start:loss]
-def check_episode(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> int:
-    """Validate one episode and return its number of classes `N`.
+def check_episode(
+    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None
+) -> int:
+    """Validate an episode, or a meta-batch with a leading `T`, and return its classes `N`.
+
+    `N` is one more than the largest support label; the support labels of every episode must
+    cover `0..N-1` and the query labels lie in `0..N-1`. One host sync for the whole batch.
 
     Args:
-        support_x: Support inputs, shape `(N*K, *x_shape)`.
-        support_y: Integer labels covering `0..N-1`, shape `(N*K,)`.
-        query_x: Query inputs, shape `(N*Q, *x_shape)`.
+        support_x: Support inputs, shape `(N*K, *x_shape)` or `(T, N*K, *x_shape)`.
+        support_y: int64 labels, shape `(N*K,)` or `(T, N*K)`.
+        query_x: Query inputs, shape `(N*Q, *x_shape)` or `(T, N*Q, *x_shape)`.
+        query_y: int64 labels, shape `(N*Q,)` or `(T, N*Q)`, if known.
 
     Returns:
-        `N`, one more than the largest support label.
+        `N`.
 
     Raises:
-        ValueError: On an empty support set (`K=0`) or query set, mismatched shapes, or a
-            smallest label other than 0 (`prototypes` rejects gaps in `0..N-1`).
+        ValueError: On mismatched shapes, labels that are not int64, an empty support set
+            (`K=0`) or query set, or labels that do not cover `0..N-1`.
     """
-    if support_x.shape[0] == 0:
-        raise ValueError(
-            "support set is empty (K=0): expected support_x of shape (N*K, ...), K >= 1"
+    lead = support_y.dim()  # 1, or 2 with a leading T
+    given = [t for t in (support_x, support_y, query_x, query_y) if t is not None]
+    if not (
+        lead in (1, 2)
+        and support_y.dtype == torch.int64
+        and support_y.shape == support_x.shape[:lead]
+        and query_x.shape[: lead - 1] + query_x.shape[lead:]
+        == support_x.shape[: lead - 1] + support_x.shape[lead:]
+        and (
+            query_y is None
+            or (query_y.dtype == torch.int64 and query_y.shape == query_x.shape[:lead])
         )
-    if query_x.shape[0] == 0:
-        raise ValueError("query set is empty: expected query_x of shape (N*Q, ...), Q >= 1")
-    if support_y.shape != support_x.shape[:1] or support_y.dtype.is_floating_point:
+        and support_y.shape[-1] > 0
+        and query_x.shape[lead - 1] > 0
+    ):
         raise ValueError(
-            f"expected integer support_y of shape ({support_x.shape[0]},) matching support_x, "
-            f"got {support_y.dtype} {tuple(support_y.shape)}"
+            "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
+            " and int64 query_y (N*Q,), all with or all without a leading T, K >= 1, Q >= 1; "
+            f"got {[tuple(t.shape) for t in given]} with labels {[t.dtype for t in given[1::2]]}"
         )
-    if query_x.shape[1:] != support_x.shape[1:]:
+    labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
+    seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)
+    queries = labels if query_y is None else query_y
+    stats = [labels.min(), labels.max(), labels.amax(1).min(), seen.sum(1).min()]
+    stats += [queries.min(), queries.max()]
+    low, high, lowest_max, distinct, query_low, query_high = torch.stack(stats).tolist()  # 1 sync
+    if low != 0 or lowest_max != high or distinct != high + 1 or query_low < 0 or query_high > high:
         raise ValueError(
-            f"query_x examples {tuple(query_x.shape[1:])} differ from support_x examples "
-            f"{tuple(support_x.shape[1:])}"
+            f"support_y must cover 0..N-1 in every episode and query_y lie in it (N = largest "
+            f"support label + 1 = {high + 1}); got support labels {low}..{high} ({distinct} "
+            f"distinct in one episode) and query labels {query_low}..{query_high}"
         )
-    low, high = torch.stack(support_y.aminmax()).tolist()  # one host sync
-    if low != 0:
-        raise ValueError(f"support_y must cover 0..N-1, got smallest label {low}")
     return high + 1
 
 
 def episode_logits(
-    model: nn.Module, support_x: Tensor, support_y: Tensor, query_x: Tensor, cfg: ProtoNetConfig
+    model: nn.Module,
+    support_x: Tensor,
+    support_y: Tensor,
+    query_x: Tensor,
+    n_way: int,
+    cfg: ProtoNetConfig,
 ) -> Tensor:
     r"""Embed one episode's support and query examples in one batch and score the queries.
 
     Args:
         model: Embedding network $f_\phi$.
         support_x: Support inputs, shape `(N*K, *x_shape)`.
-        support_y: Labels in `0..N-1`, shape `(N*K,)`.
+        support_y: Labels covering `0..N-1`, shape `(N*K,)` (see `check_episode`).
         query_x: Query inputs, shape `(N*Q, *x_shape)`.
+        n_way: `N`, as `check_episode` returns it.
         cfg: Uses `distance`, `fast`.
 
     Returns:
         Logits of Eq. (2), shape `(N*Q, N)`.
     """
-    n_way = check_episode(support_x, support_y, query_x)
     z = embed(model, torch.cat([support_x, query_x]), cfg)  # (N*K + N*Q, D)
     z_support, z_query = z[: support_x.shape[0]], z[support_x.shape[0] :]
     return prototype_logits(z_query, prototypes(z_support, support_y, n_way), cfg.distance)
@@ -504,16 +520,13 @@ def episode_loss(logits: Tensor, query_y: Tensor) -> Tensor:
         Scalar loss.
 
     Raises:
-        ValueError: If `query_y` does not match `logits` or holds a label outside `0..N-1`.
+        ValueError: If `query_y` does not match `logits`.
     """
     if query_y.shape != logits.shape[:1] or logits.dim() != 2:
         raise ValueError(
             f"expected logits (N*Q, N) and query_y (N*Q,), got {tuple(logits.shape)} and "
             f"{tuple(query_y.shape)}"
         )
-    low, high = torch.stack(query_y.aminmax()).tolist()  # one host sync
-    if low < 0 or high >= logits.shape[1]:
-        raise ValueError(f"query_y must lie in 0..{logits.shape[1] - 1}")
     return F.cross_entropy(logits, query_y)
 
 
@@ -537,12 +550,14 @@ def train_step(
         `loss` (mean over the `T` episodes, before the update) and query `accuracy`.
 
     Raises:
-        ValueError: If the loss is not finite; the weights are then left as they were.
+        ValueError: If the batch is malformed (`check_episode`) or the loss is not finite; the
+            weights are then left as they were.
     """
     support_x, support_y, query_x, query_y = batch
+    n_way = check_episode(support_x, support_y, query_x, query_y)
     losses, correct = [], []
     for t in range(support_x.shape[0]):  # episodes are embedded separately: batch-norm statistics
-        logits = episode_logits(model, support_x[t], support_y[t], query_x[t], cfg)
+        logits = episode_logits(model, support_x[t], support_y[t], query_x[t], n_way, cfg)
         losses.append(episode_loss(logits, query_y[t]))
         correct.append((logits.argmax(dim=-1) == query_y[t]).float().mean())
     loss = torch.stack(losses).mean()
@@ -574,7 +589,7 @@ def train(
     generator: torch.Generator | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[nn.Module, list[float]]:
-    """Train the embedding on episodes from `sample_batch` for episodes `start_episode..train_episodes-1`.
+    """Train the embedding on episodes from `sample_batch` for episodes `start_episode..train_steps-1`.
 
     Args:
         cfg: Training hyperparameters.
@@ -597,7 +612,7 @@ def train(
     reference = next(model.parameters())
     model.train()
     history = []
-    for episode in range(start_episode, cfg.train_episodes):
+    for episode in range(start_episode, cfg.train_steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, episode)
         support_x, support_y, query_x, query_y = sample_batch(generator)
@@ -618,7 +633,9 @@ def train(
 
 
 # --8<-- [start:evaluate]
-def make_predict(model: nn.Module, cfg: ProtoNetConfig) -> Predict:
+def make_predict(
+    model: nn.Module, cfg: ProtoNetConfig
+) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
     """Wrap `model` as `predict(support_x, support_y, query_x) -> logits` for one episode.
 
     Args:
@@ -630,8 +647,9 @@ def make_predict(model: nn.Module, cfg: ProtoNetConfig) -> Predict:
     """
 
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+        n_way = check_episode(support_x, support_y, query_x)
         with torch.no_grad():
-            return episode_logits(model, support_x, support_y, query_x, cfg)
+            return episode_logits(model, support_x, support_y, query_x, n_way, cfg)
 
     return predict
 
@@ -653,7 +671,8 @@ def evaluate(
         generator: Sampling randomness; default: seeded by `cfg.seed`.
 
     Returns:
-        `accuracy`, `ci95` (1.96 standard errors over episodes) and mean query `loss`.
+        `accuracy`, `ci95` (1.96 times the population std over episodes, over sqrt(episodes),
+        the convention of `reference_impl.evaluation`) and mean query `loss`.
     """
     sample_batch = sample_batch or make_sampler(
         cfg, "test", n_way=cfg.test_n_way, n_query=cfg.test_n_query, meta_batch_size=1
@@ -671,15 +690,12 @@ def evaluate(
                 query_x[t].to(reference),
             )
             target = query_y[t].to(reference.device)
-            accuracies.append((logits.argmax(dim=-1) == target).double().mean().item())
-            losses.append(episode_loss(logits, target).item())
-    acc = torch.tensor(accuracies, dtype=torch.float64)
-    std = acc.std().item() if len(accuracies) > 1 else 0.0
-    return {
-        "accuracy": acc.mean().item(),
-        "ci95": 1.96 * std / math.sqrt(len(accuracies)),
-        "loss": sum(losses) / len(losses),
-    }
+            accuracies.append((logits.argmax(dim=-1) == target).double().mean())
+            losses.append(episode_loss(logits, target).double())
+    acc, loss = torch.stack(accuracies), torch.stack(losses)  # (episodes,) each
+    ci95 = 1.96 * acc.std(unbiased=False) / math.sqrt(len(accuracies))  # population std
+    accuracy, ci95_value, mean_loss = torch.stack([acc.mean(), ci95, loss.mean()]).tolist()
+    return {"accuracy": accuracy, "ci95": ci95_value, "loss": mean_loss}
 
 
 # --8<-- [end:evaluate]

@@ -43,10 +43,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from reference_impl import checkpoints, maml, methods, omniglot, protonet
-from reference_impl.evaluation import confidence_interval95, fixed_episodes
+from reference_impl.evaluation import Predict, confidence_interval95, fixed_episodes
 
-Predict = Callable[[Tensor, Tensor, Tensor], Tensor]
-"""`predict(support_x (N*K, *x_shape), support_y (N*K,), query_x (N*Q, *x_shape)) -> logits (N*Q, N)`."""
 Embed = Callable[[Tensor], Tensor]
 """`embed(x (B, *x_shape)) -> features (B, D)`, a frozen feature extractor."""
 Params = dict[str, Tensor]
@@ -845,7 +843,7 @@ def maml_inner_loop_traces(
 
     Args:
         model: A `maml.build_model` network holding the meta-parameters; not modified.
-        cfg: MAML configuration (`inner_lr`, `task`, ...).
+        cfg: MAML configuration (`inner_lr`, `backbone`, ...).
         episodes: Episodes; only the support sets are used.
         steps: Steps to trace; default `cfg.test_inner_steps`.
 
@@ -1148,7 +1146,7 @@ def method_features(method: str, model: nn.Module, cfg: object) -> Embed | None:
     if (
         method == "maml"
         and isinstance(model, nn.Sequential)
-        and getattr(cfg, "task", "") == "omniglot"
+        and getattr(cfg, "backbone", "") == "conv4"
     ):
         return model[:-1]
     return None

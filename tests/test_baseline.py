@@ -139,12 +139,12 @@ def test_make_predict_conv4_float64_shape_and_weights_unchanged(head: str) -> No
 def test_make_predict_rejects_bad_input() -> None:
     cfg = BaselineConfig()
     predict = make_predict(build_model(cfg), cfg)
-    x = torch.randn(6, cfg.input_dim)
+    x = torch.randn(6, cfg.x_dim)
     with pytest.raises(ValueError, match=r"support_y \(N\*K,\)"):
         predict(x, torch.zeros(5, dtype=torch.long), x)
     with pytest.raises(ValueError, match=r"query_x \(N\*Q"):
-        predict(x, torch.arange(3).repeat_interleave(2), torch.randn(4, cfg.input_dim + 1))
-    with pytest.raises(ValueError, match="every label"):
+        predict(x, torch.arange(3).repeat_interleave(2), torch.randn(4, cfg.x_dim + 1))
+    with pytest.raises(ValueError, match=r"cover 0\.\.N-1"):
         predict(x, torch.tensor([0, 0, 2, 2, 2, 2]), x)
 
 
@@ -220,7 +220,7 @@ def test_main_is_reproducible_from_the_config_seed() -> None:
         ({"head_c": 0.0}, "head_c must be > 0"),
         ({"eval_tasks": 0}, "eval_tasks must be >= 1"),
         ({"n_way": 1}, "n_way must be >= 2"),
-        ({"lr": -1e-3}, "lr and head_c must be > 0"),
+        ({"outer_lr": -1e-3}, "outer_lr and head_c must be > 0"),
         ({"head": "Cosine"}, "head must be 'cosine' or 'logistic'"),
     ],
 )
@@ -235,21 +235,19 @@ def test_train_step_refuses_a_non_finite_loss_and_leaves_the_weights() -> None:
     cfg = BaselineConfig(num_classes=4)
     model = build_model(cfg)
     before = [p.detach().clone() for p in model.parameters()]
-    x = torch.randn(8, cfg.input_dim)
+    x = torch.randn(8, cfg.x_dim)
     x[3, 0] = float("inf")
     with pytest.raises(ValueError, match="non-finite pre-training loss"):
         train_step(model, torch.optim.Adam(model.parameters()), (x, torch.arange(8) % 4), cfg)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
-def test_heads_reject_a_missing_class_and_mismatched_features() -> None:
-    """Called directly, a head with an empty class would return NaN logits (0/0 mean)."""
+def test_heads_reject_mismatched_features() -> None:
+    """Labels are checked once, by `check_episode` in `predict`; the heads check shapes."""
     feats, y = separable_features(0, 3, 2, 8)
     query = feats[:4]
-    with pytest.raises(ValueError, match=r"cover 0\.\.N-1 \(N=4\)"):
-        cosine_head(feats, y, query, 4, 10.0)  # class 3 has no support example
-    with pytest.raises(ValueError, match=r"cover 0\.\.N-1 \(N=2\)"):
-        fit_logistic_head(feats, y, 2, BaselineConfig())  # label 2 lies outside 0..1
+    with pytest.raises(ValueError, match=r"support_y \(N\*K,\)"):
+        fit_logistic_head(feats, y[:-1], 3, BaselineConfig())
     with pytest.raises(ValueError, match=r"query_features \(N\*Q, 8\)"):
         cosine_head(feats, y, query[:, :5], 3, 10.0)
     assert cosine_head(feats, y, query, 3, 10.0).isfinite().all()

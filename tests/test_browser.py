@@ -186,3 +186,101 @@ def test_code_blocks_have_a_copy_button(
     assert blocks >= 1 and buttons >= 1, (
         f"{code_pages[0]}: {blocks} code blocks, {buttons} copy buttons"
     )
+
+
+# --- figures: visible, and readable in both palettes ------------------------------------------
+
+_FIGURE_STYLES = """() => {
+  const opaque = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if (c && c !== 'transparent' && !/rgba\\(.*,\\s*0\\)$/.test(c)) return c;
+    }
+    return getComputedStyle(document.body).backgroundColor;
+  };
+  return [...document.querySelectorAll('figure.mlg-figure')].map((fig) => {
+    const svg = fig.querySelector('svg');
+    const box = svg.getBoundingClientRect();
+    const ink = (el) => /#(000000|ffffff)/.test(el.getAttribute('style') || '');
+    const texts = [...svg.querySelectorAll('text tspan, text')].filter((t) => !ink(t) && t.textContent.trim());
+    const marks = [...svg.querySelectorAll('[style*="--mlg-fig-"]')];
+    return {
+      alt: svg.getAttribute('aria-label') || '',
+      width: box.width, height: box.height,
+      background: opaque(fig),
+      text: [...new Set(texts.map((t) => getComputedStyle(t).fill))],
+      marks: [...new Set(marks.map((m) => {
+        const s = getComputedStyle(m);
+        return (m.getAttribute('style') || '').includes('stroke: var(--mlg') ? s.stroke : s.fill;
+      }))],
+    };
+  });
+}"""
+
+
+def _rgba(css: str) -> tuple[float, float, float, float]:
+    """`rgb(r, g, b)` or `rgba(r, g, b, a)` (what getComputedStyle returns) as floats in [0, 1]."""
+    numbers = [float(v) for v in re.findall(r"[\d.]+", css)]
+    if len(numbers) not in (3, 4):
+        raise ValueError(f"not an rgb colour: {css!r}")
+    red, green, blue = (v / 255 for v in numbers[:3])
+    return red, green, blue, numbers[3] if len(numbers) == 4 else 1.0
+
+
+def _luminance(colour: tuple[float, float, float]) -> float:
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(c) for c in colour)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of a (possibly translucent) colour drawn over an opaque background."""
+    *fg, alpha = _rgba(foreground)
+    bg = _rgba(background)[:3]
+    mixed = tuple(alpha * f + (1 - alpha) * b for f, b in zip(fg, bg, strict=True))
+    light, dark = sorted((_luminance(mixed), _luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_contrast_matches_the_wcag_examples() -> None:
+    assert contrast("rgb(0, 0, 0)", "rgb(255, 255, 255)") == pytest.approx(21.0)
+    assert contrast("rgb(119, 119, 119)", "rgb(255, 255, 255)") == pytest.approx(4.48, abs=0.01)
+    assert contrast("rgba(0, 0, 0, 0)", "rgb(30, 32, 41)") == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_figure_is_visible_and_readable_in_both_palettes(
+    browser: object, site_url: str, built_site: tuple[Path, float], scheme: str
+) -> None:
+    """Text of every figure has >= 4.5:1 contrast and every series mark >= 3:1 (WCAG 2.1)."""
+    site_dir, _ = built_site
+    pages = [
+        p for p in _pages(site_dir) if "mlg-figure" in (site_dir / p / "index.html").read_text()
+    ]
+    assert pages, "no page shows a figure"
+    context = browser.new_context(color_scheme=scheme)  # type: ignore[attr-defined]
+    page = context.new_page()
+    problems: list[str] = []
+    seen = 0
+    for path in pages:
+        page.goto(site_url + path, wait_until="networkidle")
+        for i, fig in enumerate(page.evaluate(_FIGURE_STYLES)):
+            seen += 1
+            where = f"{scheme} {path} figure {i + 1}"
+            if not fig["alt"].strip():
+                problems.append(f"{where}: no alt text")
+            if fig["width"] < 50 or fig["height"] < 50:
+                problems.append(f"{where}: rendered {fig['width']:.0f}x{fig['height']:.0f} px")
+            if not fig["text"]:
+                problems.append(f"{where}: no text (labels drawn as paths?)")
+            for colour in fig["text"]:
+                if (ratio := contrast(colour, fig["background"])) < 4.5:
+                    problems.append(f"{where}: text {colour} on {fig['background']}: {ratio:.2f}")
+            for colour in fig["marks"]:
+                if colour != "none" and (ratio := contrast(colour, fig["background"])) < 3.0:
+                    problems.append(f"{where}: mark {colour} on {fig['background']}: {ratio:.2f}")
+    context.close()
+    assert seen >= len(pages)
+    assert not problems, "\n".join(problems)

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from reference_impl import checkpoints as ck
-from reference_impl import methods
+from reference_impl import files, methods
 
 # ---------------------------------------------------------------- a method module test double
 
@@ -40,6 +40,8 @@ class TinyConfig:
     hidden: tuple[int, ...] = (5, 3)
     temperature: float = 2.0
     seed: int = 0
+    train_steps: int = 0
+    outer_lr: float = 1e-3
 
 
 def build_model(cfg: TinyConfig) -> nn.Module:
@@ -428,16 +430,12 @@ def test_checkpoint_description_records_provenance(tmp_path: Path, tiny_method: 
     )
     meta = ck.load_checkpoint(path).metadata
     assert meta["method"] == "tiny" and meta["config_class"] == "TinyConfig"
-    assert meta["config"] == {"in_features": 6, "hidden": [5, 3], "temperature": 2.0, "seed": 0}
+    assert meta["config"] == {
+        "in_features": 6, "hidden": [5, 3], "temperature": 2.0, "seed": 0, "train_steps": 0,
+        "outer_lr": 1e-3,
+    }  # fmt: skip
     assert (meta["split"], meta["seed"], meta["extra"]) == ("lake", 5, {})
-    git = subprocess.run(
-        ["git", "rev-parse", "HEAD"],
-        cwd=Path(ck.__file__).parent,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert meta["git_commit"] == (git.stdout.strip() if git.returncode == 0 else "unknown")
+    assert meta["git_commit"] == files.git_commit()  # the one helper; tests/test_files.py
     assert meta["torch_version"] == torch.__version__ and meta["format"] == ck.FORMAT
     assert [p.name for p in tmp_path.iterdir()] == ["t.safetensors"]  # weights + description
 
@@ -543,7 +541,7 @@ def test_protonet_checkpoint_round_trip_identical_predictions(tmp_path: Path) ->
     """The real method: a small Conv-4 on Omniglot-shaped inputs, saved and rebuilt by name."""
     from reference_impl import protonet
 
-    cfg = protonet.ProtoNetConfig(hidden_channels=8)
+    cfg = protonet.ProtoNetConfig(conv_channels=8)
     torch.manual_seed(1)
     model = protonet.build_model(cfg)
     path = ck.save_checkpoint(

@@ -34,7 +34,9 @@ def tiny_maml_trainer(info: distributed.DistInfo) -> train.Trainer:
     """MAML 5-way 1-shot, Conv-4 with 4 filters, 2 inner steps, float64, synthetic characters."""
     cfg_class = common.load_method("maml").config_class
     fields = common.omniglot_fields("maml", 5, 1, num_train_classes=12)
-    fields.update(filters=4, meta_batch_size=META_BATCH, inner_steps=2, n_query=2, meta_steps=STEPS)
+    fields.update(
+        conv_channels=4, meta_batch_size=META_BATCH, inner_steps=2, n_query=2, train_steps=STEPS
+    )
     data = train.synthetic_characters(12, seed=5, dtype=torch.float64)
     return train.Trainer("maml", cfg_class(**fields), data, seed=0, dtype=torch.float64, info=info)
 
@@ -54,7 +56,7 @@ def run_steps(trainer: train.Trainer) -> dict[str, torch.Tensor]:
 
 
 CLI_FLAGS = [
-    "maml", "5w1s", "--data", "synthetic", "--dtype", "float64", "--filters", "4",
+    "maml", "5w1s", "--data", "synthetic", "--dtype", "float64", "--conv-channels", "4",
     "--meta-batch-size", str(META_BATCH), "--n-query", "2", "--episodes", str(STEPS),
     "--val-every", "0", "--val-episodes", "2", "--threads", "1", "--quiet",
 ]  # fmt: skip

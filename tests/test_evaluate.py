@@ -23,7 +23,7 @@ from reference_impl import checkpoints, evaluation
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [
-    "protonet", "5w1s", "--data", "synthetic", "--hidden-channels", "4", "--n-way", "5",
+    "protonet", "5w1s", "--data", "synthetic", "--conv-channels", "4", "--n-way", "5",
     "--threads", "1", "--quiet", "--val-episodes", "0", "--episodes", "2",
 ]  # fmt: skip
 

@@ -97,5 +97,27 @@ def test_log_axis_ticks_are_the_data_values() -> None:
     assert all(f">{v}<" in out for v in ("1", "5", "20")) and "10<tspan" not in out
 
 
+def test_intervals_label_each_category_on_the_axis() -> None:
+    series = [figures.Series("ours", [0, 1], [0.5, 0.7], ci=[0.1, 0.1])]
+    out = figures.render(
+        figures.intervals(["first cell", "second cell"], series, y_label="acc"),
+        alt="a",
+        caption="c",
+    )
+    assert ">first cell<" in out and ">second cell<" in out and ">0.5<" not in out
+
+
 def test_table_escapes_its_cells() -> None:
     assert "&lt;b&gt;" in figures.table(["<b>"], [["x"]])
+
+
+@pytest.mark.parametrize("name", ["episode", "maml_loops", "families"])
+def test_each_diagram_renders_with_alt_text_and_searchable_labels(name: str) -> None:
+    import diagrams
+
+    out = getattr(diagrams, name)()
+    alt = re.search(r'aria-label="([^"]+)"', out)
+    assert alt and len(alt.group(1)) > 40  # says what the diagram shows, not just its name
+    assert out.count("<text") >= 5 and "<figcaption>" in out
+    assert out == getattr(diagrams, name)()  # deterministic within a process too
+    assert not re.findall(r"(?:fill|stroke): #[0-9a-f]{6}", out), "colours must follow the palette"

@@ -9,7 +9,9 @@ The generated index must list every page.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import re
 import runpy
 from pathlib import Path
@@ -168,10 +170,19 @@ def test_glossary_has_term_pages():
     assert len(TERM_PAGES) >= 25, [p.name for p in TERM_PAGES]
 
 
+def index_namespace() -> dict:
+    """The index generator's functions, without printing its output."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return runpy.run_path(str(DOCS / "snippets" / "glossary_index.py"), run_name="index")
+
+
 @pytest.mark.parametrize("page", TERM_PAGES, ids=lambda p: p.stem)
 def test_glossary_page_has_anchor_under_title(page: Path):
-    lines = [line for line in page.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert lines[0].startswith("# "), f"{page.name}: first line must be the '# Title'"
+    _, body = index_namespace()["split_front_matter"](page.read_text(encoding="utf-8"))
+    lines = [line for line in body if line.strip()]
+    assert lines[0].startswith("# "), (
+        f"{page.name}: first line after front matter must be '# Title'"
+    )
     assert lines[1] == f"[](){{#{page.stem}}}", f"{page.name}: anchor line missing under the H1"
 
 
@@ -197,8 +208,18 @@ def test_glossary_index_lists_every_page(capsys: pytest.CaptureFixture[str]):
     assert '--8<-- "glossary_index.py"' in index
     runpy.run_path(str(DOCS / "snippets" / "glossary_index.py"), run_name="glossary_index")
     table = capsys.readouterr().out
+    read_entry = index_namespace()["read_entry"]
     for page in TERM_PAGES:
-        assert f"][{page.stem}] |" in table, f"{page.name} missing from the generated index"
+        assert f"][{page.stem}] |" in table, f"{page.name} missing from the A-Z table"
+        title = read_entry(page).title
+        assert f"- [{title}][{page.stem}]: " in table, f"{page.name} missing from the family map"
+
+
+@pytest.mark.parametrize("page", TERM_PAGES, ids=lambda p: p.stem)
+def test_glossary_page_declares_a_known_family(page: Path):
+    namespace = index_namespace()
+    entry = namespace["read_entry"](page)  # raises ValueError naming the page and the families
+    assert entry.family in namespace["FAMILIES"]
 
 
 def test_glossary_index_copies_definition_from_page(
@@ -208,31 +229,41 @@ def test_glossary_index_copies_definition_from_page(
     glossary.mkdir(parents=True)
     (glossary / "index.md").write_text("# Glossary\n")
     (glossary / "b-term.md").write_text(
-        "# B term\n\n[](){#b-term}\n\n## Definition\n\nSecond, see [A][a-term] and\n$|x|$.\n\n"
-        "More text.\n\n## Worked example\n"
+        "---\nfamily: metric\n---\n\n# B term\n\n[](){#b-term}\n\n## Definition\n\n"
+        "Second, see [A][a-term] and\n$|x|$.\n\nMore text.\n\n## Worked example\n"
     )
-    (glossary / "a-term.md").write_text("# a term\n\n[](){#a-term}\n\n## Definition\n\nFirst.\n")
-    namespace = runpy.run_path(
-        str(DOCS / "snippets" / "glossary_index.py"), run_name="glossary_index"
+    (glossary / "a-term.md").write_text(
+        "---\nfamily: protocol\n---\n# a term\n\n[](){#a-term}\n\n## Definition\n\nFirst.\n"
     )
-    capsys.readouterr()
-    assert namespace["render_index"](glossary).splitlines()[2:] == [
-        "| [a term][a-term] | First. |",
-        r"| [B term][b-term] | Second, see A and $\|x\|$. |",
+    namespace = index_namespace()
+    lines = namespace["render_index"](glossary).splitlines()
+    a_to_z = lines[lines.index('=== "A–Z"') :]
+    assert a_to_z[4:] == [
+        "    | [a term][a-term] | Benchmarks and protocol | First. |",
+        r"    | [B term][b-term] | Metric-based | Second, see A and $\|x\|$. |",
     ]
+    by_family = lines[: lines.index('=== "A–Z"')]
+    protocol, metric = (
+        by_family.index("    - [a term][a-term]: First."),
+        by_family.index(r"    - [B term][b-term]: Second, see A and $\|x\|$."),
+    )
+    assert protocol < metric  # families in map order: protocol before metric
+
+
+def test_glossary_read_entry_rejects_an_unknown_family(tmp_path: Path):
+    page = tmp_path / "x.md"
+    page.write_text("---\nfamily: astrology\n---\n# X\n\n## Definition\n\nText.\n")
+    with pytest.raises(ValueError, match=r"x\.md: front matter 'family: astrology' is not one of"):
+        index_namespace()["read_entry"](page)
 
 
 def test_glossary_read_entry_rejects_page_without_definition(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     page = tmp_path / "x.md"
-    page.write_text("# X\n\n[](){#x}\n\n## Worked example\n")
-    namespace = runpy.run_path(
-        str(DOCS / "snippets" / "glossary_index.py"), run_name="glossary_index"
-    )
-    capsys.readouterr()
+    page.write_text("---\nfamily: metric\n---\n# X\n\n[](){#x}\n\n## Worked example\n")
     with pytest.raises(ValueError, match="no '## Definition' section"):
-        namespace["read_entry"](page)
+        index_namespace()["read_entry"](page)
 
 
 def test_broken_links_detects_bad_targets():

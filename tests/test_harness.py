@@ -23,12 +23,12 @@ import pytest
 import torch
 
 from benchmarks import common, evaluate, run_all, train
-from reference_impl import checkpoints
+from reference_impl import checkpoints, files
 from reference_impl.protonet import ProtoNetConfig
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [
-    "protonet", "5w1s", "--data", "synthetic", "--hidden-channels", "4", "--n-way", "5",
+    "protonet", "5w1s", "--data", "synthetic", "--conv-channels", "4", "--n-way", "5",
     "--meta-batch-size", "2", "--threads", "1", "--quiet", "--val-episodes", "4",
 ]  # fmt: skip
 
@@ -74,7 +74,7 @@ def test_train_records_the_commit_each_session_started_from(
     flags = [*TINY, "--episodes", "4", "--val-every", "0", "--out", str(tmp_path / "r")]
     for session, extra in (("A", ["--stop-after", "2"]), ("B", ["--resume"])):
         calls = itertools.chain([session], itertools.repeat("moved"))
-        monkeypatch.setattr(common, "git_commit", lambda calls=calls: next(calls))
+        monkeypatch.setattr(files, "git_commit", lambda calls=calls: next(calls))
         assert train.main([*flags, *extra]) == 0
     described = checkpoints.load_checkpoint(tmp_path / "r" / train.MODEL_FILE).metadata
     assert described["extra"]["git_commit"] == "B"
@@ -238,7 +238,7 @@ def test_resolve_config_follows_maml_appendix_and_flags_override_it(
     args, cfg_class = train.parse_args(["maml", setting, *extra])
     cfg = train.resolve_config(args, cfg_class, num_train_classes=4400)
     assert (cfg.inner_steps, cfg.inner_lr, cfg.meta_batch_size) == inner
-    assert (cfg.task, cfg.n_query, cfg.k_shot) == ("omniglot", n_query, 1)
+    assert (cfg.backbone, cfg.n_query, cfg.k_shot) == ("conv4", n_query, 1)
 
 
 @pytest.mark.parametrize(("setting", "k_shot", "n_test"), [("5w1s", 1, 5), ("20w5s", 5, 20)])
@@ -247,7 +247,7 @@ def test_resolve_config_follows_protonet_protocol(setting: str, k_shot: int, n_t
     args, cfg_class = train.parse_args(["protonet", setting, "--seed", "3"])
     cfg = train.resolve_config(args, cfg_class, num_train_classes=4400)
     assert (cfg.n_way, cfg.k_shot, cfg.n_query, cfg.test_n_way) == (60, k_shot, 5, n_test)
-    assert (cfg.embedding, cfg.seed) == ("conv4", 3)
+    assert (cfg.backbone, cfg.seed) == ("conv4", 3)
 
 
 def test_resolve_config_sets_baseline_classes_from_data() -> None:
@@ -792,7 +792,7 @@ def test_atomic_json_write_is_all_or_nothing(
 ) -> None:
     """A result file holds the old or the new JSON, never a part, and no temporary is left."""
     out = tmp_path / "results" / "r.json"
-    common.atomic_write_json(out, {"accuracy": 0.5})
+    files.atomic_write_json(out, {"accuracy": 0.5})
     assert json.loads(out.read_text()) == {"accuracy": 0.5} and out.read_text().endswith("}\n")
 
     def failing_fsync(fd: int) -> None:
@@ -800,10 +800,10 @@ def test_atomic_json_write_is_all_or_nothing(
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError, match="disk full"):
-        common.atomic_write_json(out, {"accuracy": 0.9, "rows": list(range(10_000))})
+        files.atomic_write_json(out, {"accuracy": 0.9, "rows": list(range(10_000))})
     monkeypatch.undo()
     with pytest.raises(TypeError):
-        common.atomic_write_json(out, {"accuracy": object()})
+        files.atomic_write_json(out, {"accuracy": object()})
     assert json.loads(out.read_text()) == {"accuracy": 0.5}
     assert [p.name for p in out.parent.iterdir()] == ["r.json"]
 

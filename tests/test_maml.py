@@ -140,7 +140,7 @@ def test_meta_backward_matches_independent_loop_on_conv4(
     cfg = omniglot_config(
         5,
         1,
-        filters=8,
+        conv_channels=8,
         n_query=2,
         meta_batch_size=3,
         inner_steps=steps,
@@ -179,7 +179,9 @@ def test_meta_backward_matches_independent_loop_full_size() -> None:
 @pytest.mark.parametrize("path", ["exact", "fast"])
 def test_meta_backward_matches_independent_loop_with_max_pool(path: str) -> None:
     """The max-pool variant (stride-1 convolutions, 2x2 pooling), 8 filters, 16x16, float64."""
-    cfg = omniglot_config(5, 1, filters=8, n_query=2, meta_batch_size=2, max_pool=True, path=path)
+    cfg = omniglot_config(
+        5, 1, conv_channels=8, n_query=2, meta_batch_size=2, max_pool=True, path=path
+    )
     torch.manual_seed(0)
     model = build_model(cfg).double()
     batch = _double(default_sampler(cfg)(torch.Generator().manual_seed(0)))
@@ -215,7 +217,7 @@ def test_meta_loss_gradient_equals_meta_backward_on_sinusoids() -> None:
 @settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 2**16), steps=st.integers(1, 3))
 def test_adapt_with_zero_inner_lr_returns_parameters_unchanged(seed: int, steps: int) -> None:
-    cfg = omniglot_config(5, 1, filters=8, meta_batch_size=1, inner_lr=0.0, inner_steps=steps)
+    cfg = omniglot_config(5, 1, conv_channels=8, meta_batch_size=1, inner_lr=0.0, inner_steps=steps)
     torch.manual_seed(seed)
     model = build_model(cfg)
     sx, sy, _, _ = default_sampler(cfg)(torch.Generator().manual_seed(seed))
@@ -228,7 +230,7 @@ def test_adapt_with_zero_inner_lr_returns_parameters_unchanged(seed: int, steps:
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**16), task=st.sampled_from(["sinusoid", "omniglot"]))
 def test_adapt_small_step_lowers_support_loss(seed: int, task: str) -> None:
-    base = MAMLConfig() if task == "sinusoid" else omniglot_config(5, 1, filters=8)
+    base = MAMLConfig() if task == "sinusoid" else omniglot_config(5, 1, conv_channels=8)
     cfg = replace(base, meta_batch_size=1, inner_lr=1e-4, inner_steps=1)
     torch.manual_seed(seed)
     model = build_model(cfg).double()
@@ -246,7 +248,9 @@ def test_adapt_small_step_lowers_support_loss(seed: int, task: str) -> None:
 def test_meta_backward_gives_every_parameter_finite_nonzero_gradient(
     path: str, first_order: bool
 ) -> None:
-    cfg = omniglot_config(5, 1, filters=8, meta_batch_size=2, first_order=first_order, path=path)
+    cfg = omniglot_config(
+        5, 1, conv_channels=8, meta_batch_size=2, first_order=first_order, path=path
+    )
     torch.manual_seed(0)
     model = build_model(cfg)
     grads = _meta_grads(model, default_sampler(cfg)(torch.Generator().manual_seed(0)), cfg)
@@ -256,7 +260,7 @@ def test_meta_backward_gives_every_parameter_finite_nonzero_gradient(
 
 # --8<-- [start:predict]
 def test_make_predict_keeps_weights_and_returns_logits_per_query() -> None:
-    cfg = omniglot_config(5, 1, filters=8)
+    cfg = omniglot_config(5, 1, conv_channels=8)
     model = build_model(cfg)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     sx, sy, qx, _ = default_sampler(replace(cfg, meta_batch_size=1))(
@@ -318,7 +322,7 @@ def test_omniglot_config_matches_appendix_a1() -> None:
 def test_fast_path_float32_meta_gradient_and_training_match_exact() -> None:
     """float32: gradients agree within assert_close's float32 defaults (rtol 1.3e-6, atol 1e-5);
     after 60 sinusoid meta-steps from one init on the same tasks, parameters agree to 1e-4."""
-    cfg = omniglot_config(5, 1, filters=16, meta_batch_size=4)
+    cfg = omniglot_config(5, 1, conv_channels=16, meta_batch_size=4)
     torch.manual_seed(0)
     model = build_model(cfg)
     batch = default_sampler(cfg)(torch.Generator().manual_seed(0))
@@ -331,7 +335,7 @@ def test_fast_path_float32_meta_gradient_and_training_match_exact() -> None:
         ):
             torch.testing.assert_close(g, e)
 
-    sin = MAMLConfig(meta_batch_size=5, meta_steps=60)
+    sin = MAMLConfig(meta_batch_size=5, train_steps=60)
     trained = {}
     for path in ("exact", "fast"):
         torch.manual_seed(0)
@@ -354,7 +358,7 @@ def test_train_sinusoid_cuts_post_adaptation_mse_below_half() -> None:
     cfg = MAMLConfig(
         path="fast",
         fuse_query=True,
-        meta_steps=300,
+        train_steps=300,
         meta_batch_size=10,
         eval_tasks=50,
         outer_lr=3e-3,
@@ -372,7 +376,7 @@ def test_train_sinusoid_cuts_post_adaptation_mse_below_half() -> None:
 
 
 def test_meta_backward_rejects_mismatched_support_and_query_shapes() -> None:
-    cfg = omniglot_config(5, 1, filters=8, meta_batch_size=2)
+    cfg = omniglot_config(5, 1, conv_channels=8, meta_batch_size=2)
     sx, sy, qx, qy = default_sampler(cfg)(torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match="query_x"):
         meta_backward(build_model(cfg), (sx, sy, qx[..., :14, :14], qy), cfg)
@@ -381,7 +385,7 @@ def test_meta_backward_rejects_mismatched_support_and_query_shapes() -> None:
 
 
 def test_make_predict_rejects_labels_out_of_range() -> None:
-    cfg = omniglot_config(5, 1, filters=8, meta_batch_size=1)
+    cfg = omniglot_config(5, 1, conv_channels=8, meta_batch_size=1)
     sx, sy, qx, _ = default_sampler(cfg)(torch.Generator().manual_seed(0))
     with pytest.raises(ValueError, match=r"\[0, 5\)"):
         make_predict(build_model(cfg), cfg)(sx[0], sy[0] + 1, qx[0])
@@ -401,13 +405,13 @@ def test_sinusoid_points_must_be_column_vectors() -> None:
 def test_config_rejects_negative_inner_steps() -> None:
     with pytest.raises(ValueError, match="inner_steps"):
         MAMLConfig(inner_steps=-1)
-    with pytest.raises(ValueError, match="task"):
-        MAMLConfig(task="miniimagenet")
+    with pytest.raises(ValueError, match="backbone"):
+        MAMLConfig(backbone="resnet")
 
 
 # --8<-- [start:non-finite]
 def test_train_stops_on_non_finite_loss_and_keeps_last_good_state() -> None:
-    cfg = MAMLConfig(meta_batch_size=2, meta_steps=5)
+    cfg = MAMLConfig(meta_batch_size=2, train_steps=5)
     sampler = default_sampler(cfg)
     calls = []
 
@@ -423,7 +427,7 @@ def test_train_stops_on_non_finite_loss_and_keeps_last_good_state() -> None:
 
     torch.manual_seed(0)
     two_steps = build_model(cfg)
-    train(two_steps, replace(cfg, meta_steps=2), torch.Generator().manual_seed(0))
+    train(two_steps, replace(cfg, train_steps=2), torch.Generator().manual_seed(0))
     for key, value in two_steps.state_dict().items():
         assert torch.equal(model.state_dict()[key], value)
         assert torch.equal(info.value.last_good_state[key], value)
@@ -436,7 +440,7 @@ def test_train_stops_on_non_finite_loss_and_keeps_last_good_state() -> None:
     ("fields", "message"),
     [
         ({"eval_tasks": 0}, "eval_tasks >= 1"),
-        ({"meta_steps": -1}, "meta_steps must be >= 0"),
+        ({"train_steps": -1}, "train_steps must be >= 0"),
         ({"outer_lr": 0.0}, "outer_lr > 0"),
         ({"inner_lr": -0.1}, "inner_lr must be >= 0"),
     ],

@@ -7,25 +7,30 @@ evaluation command, so a method added to the table but missing anywhere fails he
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import inspect
 import json
 import math
 import shlex
+from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
 
 from benchmarks import common, evaluate, task_shift, train
-from reference_impl import checkpoints, evaluation, methods
+from reference_impl import baseline, checkpoints, evaluation, fast_weights, maml, methods, protonet
 
 SMALL = {
-    "maml": ["--filters", "4", "--meta-batch-size", "2"],
-    "fomaml": ["--filters", "4", "--meta-batch-size", "2"],
-    "protonet": ["--hidden-channels", "4"],
-    "fast_weights": ["--hidden", "4", "--meta-batch-size", "2"],
-    "baseline": ["--conv-channels", "4", "--batch-size", "16"],
+    "maml": ["--meta-batch-size", "2"],
+    "fomaml": ["--meta-batch-size", "2"],
+    "fast_weights": ["--meta-batch-size", "2"],
+    "baseline": ["--batch-size", "16"],
 }
-"""Smaller networks than the Omniglot protocol's, so two updates take a fraction of a second."""
+"""Fewer tasks or examples per update than the Omniglot protocol, so two updates stay cheap;
+every method also gets `--conv-channels 4` (one vocabulary: every config has the field)."""
 
 EPISODES = 6
 
@@ -35,7 +40,8 @@ def test_every_method_trains_checkpoints_reloads_and_evaluates(name: str, tmp_pa
     method = methods.METHODS[name]
     run = tmp_path / "run"
     flags = [name, "5w1s", "--data", "synthetic", "--episodes", "2", "--val-episodes", "0"]
-    flags += ["--threads", "1", "--quiet", "--out", str(run), *SMALL.get(name, [])]
+    flags += ["--threads", "1", "--quiet", "--out", str(run), "--conv-channels", "4"]
+    flags += SMALL.get(name, [])
     assert train.main(flags) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 2 and summary["done"]
@@ -104,3 +110,123 @@ def test_each_committed_checkpoint_config_is_its_method_preset_plus_its_recorded
     replayed = train.resolve_config(args, cfg_class, num_train_classes=classes)
     _, stored = checkpoints.load_model(checkpoint)
     assert replayed == stored
+
+
+# One of each helper ----------------------------------------------------------------------------
+
+
+def test_label_to_n_is_one_function_copied_verbatim_into_each_label_reading_file() -> None:
+    """ProtoNets, fast weights and the baseline read N from the support labels with the same
+    `check_episode` (copied, so each file stays copyable alone); MAML's N is its head's."""
+    copies = {
+        name: ast.dump(next(node for node in ast.parse(inspect.getsource(module)).body
+                            if isinstance(node, ast.FunctionDef) and node.name == "check_episode"))
+        for name, module in (("protonet", protonet), ("fast_weights", fast_weights), ("baseline", baseline))
+    }  # fmt: skip
+    assert len(set(copies.values())) == 1, sorted(copies)
+    labels = torch.tensor([2, 0, 1, 1])
+    x = torch.randn(4, 3)
+    assert {m.check_episode(x, labels, x) for m in (protonet, fast_weights, baseline)} == {3}
+    # the shared evaluation reads N the same way
+    episodes = [(x, labels, x, labels)]
+    result = evaluation.evaluate_predictor(lambda sx, sy, qx: torch.zeros(len(qx), 3), episodes)
+    assert result.episodes == 1
+
+
+@pytest.mark.parametrize("module", [protonet, baseline], ids=["protonet", "baseline"])
+def test_algorithm_file_ci95_is_the_evaluation_modules_formula(module: ModuleType) -> None:
+    """An algorithm file's own `evaluate` reports the CI of `evaluation.confidence_interval95`
+    (population std); recomputed here from the same episodes' accuracies."""
+    torch.manual_seed(0)
+    if module is protonet:
+        cfg = replace(protonet.ProtoNetConfig.synthetic(), test_episodes=7)
+        model = protonet.build_model(cfg)
+        source = protonet.make_sampler(cfg, "test", n_way=5, n_query=3, meta_batch_size=1)
+        drawn: list[tuple[torch.Tensor, ...]] = []
+
+        def recorded(generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+            drawn.append(source(generator))
+            return drawn[-1]
+
+        reported = protonet.evaluate(model, cfg, recorded)
+        episodes = [tuple(t[0] for t in batch) for batch in drawn]
+    else:
+        cfg = baseline.BaselineConfig(eval_tasks=7)
+        model = baseline.build_model(cfg)
+        world = baseline.make_world(cfg)
+        batch = baseline.sample_tasks(cfg, world, 7, torch.Generator().manual_seed(1))
+        reported = baseline.evaluate(model, cfg, batch)
+        episodes = [tuple(parts) for parts in zip(*batch, strict=True)]
+    predict = module.make_predict(model, cfg)
+    expected = evaluation.evaluate_predictor(predict, episodes)
+    assert len(set(expected.per_episode)) > 1  # the CI is not trivially zero
+    assert reported["accuracy"] == pytest.approx(expected.accuracy, rel=1e-12)
+    assert reported["ci95"] == pytest.approx(expected.ci95, rel=1e-12)
+
+
+def test_config_json_round_trip_turns_lists_into_tuples_at_every_depth() -> None:
+    cfg = maml.MAMLConfig(hidden_sizes=(8, 4), x_range=(-1.0, 2.0))
+    fields = methods.config_to_json(cfg)
+    assert fields["hidden_sizes"] == [8, 4] and json.loads(json.dumps(fields)) == fields
+    assert methods.config_from_json(maml.MAMLConfig, fields) == cfg
+    nested = methods.config_from_json(maml.MAMLConfig, {**fields, "hidden_sizes": [[1], [2]]})
+    assert nested.hidden_sizes == ((1,), (2,))
+    with pytest.raises(ValueError, match=r"MAMLConfig has no fields \['nope'\]"):
+        methods.config_from_json(maml.MAMLConfig, {**fields, "nope": 1})
+
+
+HELPERS = {
+    "atomic_write": "reference_impl/files.py",
+    "atomic_write_json": "reference_impl/files.py",
+    "git_commit": "reference_impl/files.py",
+    "config_from_json": "reference_impl/methods.py",
+    "config_to_json": "reference_impl/methods.py",
+    "confidence_interval95": "reference_impl/evaluation.py",
+    "Predict": "reference_impl/evaluation.py",
+}
+"""Each helper is defined once; every other module imports it."""
+
+
+def test_each_helper_is_defined_in_exactly_one_module() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    sources = [*repo.glob("reference_impl/*.py"), *repo.glob("benchmarks/*.py")]
+    sources += repo.glob("docs/snippets/*.py")
+    found: dict[str, list[str]] = {name: [] for name in HELPERS}
+    for path in sources:
+        for node in ast.parse(path.read_text()).body:
+            targets = [node.name] if isinstance(node, ast.FunctionDef | ast.ClassDef) else []
+            if isinstance(node, ast.Assign):
+                targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            for name in {t.lstrip("_") for t in targets} & set(HELPERS):  # private copies too
+                found[name].append(str(path.relative_to(repo)))
+    assert found == {name: [where] for name, where in HELPERS.items()}
+
+
+def test_renamed_fields_map_old_stored_names_onto_current_fields() -> None:
+    """Old names are no longer fields and map onto fields that exist; a stored old config
+    rebuilds the same config as one written with today's names."""
+    classes = {m.config_class.__name__: m.config_class for m in methods.METHODS.values()}
+    for class_name, renames in methods.RENAMED_FIELDS.items():
+        current = {f.name for f in dataclasses.fields(classes[class_name])}
+        for old, new in renames.items():
+            assert old not in current and set(new) <= current, (class_name, old)
+    old_maml = {"task": "omniglot", "filters": 8, "meta_steps": 3, "n_way": 5}
+    assert methods.config_from_json(maml.MAMLConfig, old_maml) == maml.MAMLConfig(
+        backbone="conv4", conv_channels=8, train_steps=3
+    )
+    assert methods.upgrade_fields("MAMLConfig", {"task": "sinusoid"}) == {"backbone": "mlp"}
+    assert methods.upgrade_fields("FastWeightsConfig", {"hidden": 6, "key_dim": 5}) == {
+        "conv_channels": 6, "mlp_hidden": 6, "key_dim": 5,
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="both 'lr' and 'outer_lr'"):
+        methods.upgrade_fields("BaselineConfig", {"lr": 0.1, "outer_lr": 0.2})
+
+
+@pytest.mark.parametrize("checkpoint", COMMITTED, ids=lambda p: p.stem)
+def test_committed_checkpoint_configs_use_only_known_old_or_current_names(
+    checkpoint: Path,
+) -> None:
+    described = checkpoints.load_checkpoint(checkpoint).metadata
+    row = methods.METHODS[described["method"]]
+    upgraded = methods.upgrade_fields(described["config_class"], described["config"])
+    assert set(upgraded) <= {f.name for f in dataclasses.fields(row.config_class)}

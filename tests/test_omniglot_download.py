@@ -202,6 +202,24 @@ def test_download_command_fetches_checks_unpacks_and_shows_progress(
 
 
 @pytest.mark.usefixtures("fixture_is_official")
+def test_zips_already_present_are_md5_checked_and_a_changed_one_fetched_again(
+    server: _Server, zips: dict[str, bytes], tmp_path: Path
+) -> None:
+    for name, data in zips.items():
+        server.routes[f"/python/{name}"] = (data, "ok")
+    root = tmp_path / "data"
+    og.download_omniglot(root, base_url=server.url, progress=False)
+    og.download_omniglot(root, base_url=server.url, progress=False)
+    assert len(server.requests) == 2, "valid zips are not fetched again"
+    changed = root / "images_evaluation.zip"
+    changed.write_bytes(zips["images_evaluation.zip"] + b"trailing bytes")  # still a readable zip
+    assert og.omniglot_present(root)
+    og.download_omniglot(root, base_url=server.url, progress=False)
+    assert server.requests[2:] == ["/python/images_evaluation.zip"]
+    assert changed.read_bytes() == zips["images_evaluation.zip"]
+
+
+@pytest.mark.usefixtures("fixture_is_official")
 def test_download_command_md5_mismatch_is_one_line_and_writes_nothing(
     server: _Server, zips: dict[str, bytes], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

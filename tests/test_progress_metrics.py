@@ -23,7 +23,7 @@ from benchmarks import common, evaluate, train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = [
-    "protonet", "5w1s", "--data", "synthetic", "--hidden-channels", "4", "--n-way", "5",
+    "protonet", "5w1s", "--data", "synthetic", "--conv-channels", "4", "--n-way", "5",
     "--meta-batch-size", "2", "--threads", "1", "--quiet", "--val-episodes", "4",
 ]  # fmt: skip
 

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from reference_impl.protonet import (
     ProtoNetConfig,
     build_model,
+    check_episode,
     episode_logits,
     episode_loss,
     evaluate,
@@ -28,7 +29,12 @@ from reference_impl.protonet import (
 )
 
 MLP = ProtoNetConfig.synthetic()
-SMALL_CONV = replace(ProtoNetConfig(), hidden_channels=8)
+SMALL_CONV = replace(ProtoNetConfig(), conv_channels=8)
+
+
+def classes(support_y: Tensor) -> int:
+    """N of an episode whose labels are known to cover 0..N-1."""
+    return int(support_y.max()) + 1
 
 
 def mlp64(seed: int = 0) -> nn.Module:
@@ -115,7 +121,7 @@ def test_episode_logits_and_loss_match_double_loop(distance):
     support_x, support_y, query_x, query_y = episode64()
     model = mlp64()
     cfg = replace(MLP, distance=distance)
-    logits = episode_logits(model, support_x, support_y, query_x, cfg)
+    logits = episode_logits(model, support_x, support_y, query_x, classes(support_y), cfg)
     with torch.no_grad():
         z = model(torch.cat([support_x, query_x]))
         expected, expected_loss = loop_logits_and_loss(
@@ -135,7 +141,10 @@ def test_train_step_gradient_is_mean_of_episode_gradients():
     train_step(model, torch.optim.SGD(model.parameters(), lr=1.0), batch, MLP)
     grads = [torch.zeros_like(p) for p in reference.parameters()]
     for support_x, support_y, query_x, query_y in episodes:
-        loss = episode_loss(episode_logits(reference, support_x, support_y, query_x, MLP), query_y)
+        loss = episode_loss(
+            episode_logits(reference, support_x, support_y, query_x, classes(support_y), MLP),
+            query_y,
+        )
         for g, gi in zip(
             grads, torch.autograd.grad(loss, list(reference.parameters())), strict=True
         ):
@@ -153,8 +162,10 @@ def test_episode_logits_invariant_to_support_order(seed, n_way, k_shot):
     support_x, support_y, query_x, _ = episode64(n_way, k_shot, seed=seed)
     perm = torch.randperm(len(support_y), generator=torch.Generator().manual_seed(seed))
     model = mlp64(seed)
-    a = episode_logits(model, support_x, support_y, query_x, MLP)
-    b = episode_logits(model, support_x[perm], support_y[perm], query_x, MLP)
+    a = episode_logits(model, support_x, support_y, query_x, classes(support_y), MLP)
+    b = episode_logits(
+        model, support_x[perm], support_y[perm], query_x, classes(support_y[perm]), MLP
+    )
     torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
@@ -170,8 +181,10 @@ def test_episode_logits_equivariant_to_label_permutation(seed, n_way, distance):
         n_way, generator=torch.Generator().manual_seed(seed)
     )  # class k -> relabel[k]
     cfg, model = replace(MLP, distance=distance), mlp64(seed)
-    a = episode_logits(model, support_x, support_y, query_x, cfg)
-    b = episode_logits(model, support_x, relabel[support_y], query_x, cfg)
+    a = episode_logits(model, support_x, support_y, query_x, classes(support_y), cfg)
+    b = episode_logits(
+        model, support_x, relabel[support_y], query_x, classes(relabel[support_y]), cfg
+    )
     torch.testing.assert_close(b[:, relabel], a, rtol=1e-10, atol=1e-10)
 
 
@@ -204,7 +217,7 @@ def test_episode_logits_embed_support_and_query_as_one_batch():
     support_y = torch.arange(3).repeat_interleave(2)
     torch.manual_seed(0)
     model = build_model(SMALL_CONV).double()
-    logits = episode_logits(model, support_x, support_y, query_x, SMALL_CONV)
+    logits = episode_logits(model, support_x, support_y, query_x, classes(support_y), SMALL_CONV)
     z = model(torch.cat([support_x, query_x]))
     joint = prototype_logits(z[6:], prototypes(z[:6], support_y, 3))
     separate = prototype_logits(model(query_x), prototypes(model(support_x), support_y, 3))
@@ -222,7 +235,7 @@ def test_fast_path_matches_exact_logits_and_gradients():
     fast.load_state_dict(exact.state_dict())
     outputs = []
     for model, cfg in ((exact, SMALL_CONV), (fast, replace(SMALL_CONV, fast=True))):
-        logits = episode_logits(model, support_x, support_y, query_x, cfg)
+        logits = episode_logits(model, support_x, support_y, query_x, classes(support_y), cfg)
         outputs.append(
             (logits, torch.autograd.grad(logits.logsumexp(-1).sum(), list(model.parameters())))
         )
@@ -237,21 +250,23 @@ def test_predict_leaves_weights_unchanged_and_matches_episode_logits():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     logits = make_predict(model, MLP)(support_x, support_y, query_x)
     assert logits.shape == (len(query_x), int(support_y.max()) + 1) and not logits.requires_grad
-    torch.testing.assert_close(logits, episode_logits(model, support_x, support_y, query_x, MLP))
+    torch.testing.assert_close(
+        logits, episode_logits(model, support_x, support_y, query_x, classes(support_y), MLP)
+    )
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
 
 
 def test_train_resumed_from_checkpointed_state_equals_uninterrupted_run():
-    cfg = replace(MLP, train_episodes=6)
+    cfg = replace(MLP, train_steps=6)
     _, full = train(cfg)
-    model, first = train(replace(cfg, train_episodes=3))
+    model, first = train(replace(cfg, train_steps=3))
     # resume: same weights, optimizer state and generator state as after episode 3
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     optimizer = torch.optim.Adam(model.parameters())
     generator = torch.Generator().manual_seed(cfg.seed)
     _, part_a = train(
-        replace(cfg, train_episodes=3), model=model, optimizer=optimizer, generator=generator
+        replace(cfg, train_steps=3), model=model, optimizer=optimizer, generator=generator
     )
     _, part_b = train(cfg, model=model, optimizer=optimizer, generator=generator, start_episode=3)
     assert part_a + part_b == full and first == part_a
@@ -281,10 +296,10 @@ def test_main_reaches_90_percent_5_way_on_unseen_classes():
     [
         (torch.tensor([0, 0, 2, 2]), 3, (16,), "cover 0..N-1"),  # class 1 missing
         (torch.tensor([1, 1, 2, 2]), 3, (16,), "cover 0..N-1"),  # class 0 missing
-        (torch.tensor([0, 0, 1]), 3, (16,), r"shape \(4,\)"),  # wrong length
-        (torch.tensor([0.0, 0.0, 1.0, 1.0]), 3, (16,), "integer support_y"),
-        (torch.tensor([0, 0, 1, 1]), 0, (16,), "query set is empty"),
-        (torch.tensor([0, 0, 1, 1]), 3, (15,), "differ from support_x"),
+        (torch.tensor([0, 0, 1]), 3, (16,), r"support_y \(N\*K,\)"),  # wrong length
+        (torch.tensor([0.0, 0.0, 1.0, 1.0]), 3, (16,), "int64 support_y"),
+        (torch.tensor([0, 0, 1, 1]), 0, (16,), "Q >= 1"),
+        (torch.tensor([0, 0, 1, 1]), 3, (15,), r"query_x \(N\*Q, \*x_shape\)"),
     ],
 )
 def test_episode_logits_rejects_bad_episodes(support_y, query_rows, x_shape, match):
@@ -295,7 +310,7 @@ def test_episode_logits_rejects_bad_episodes(support_y, query_rows, x_shape, mat
 
 
 def test_episode_logits_rejects_empty_support_set():
-    with pytest.raises(ValueError, match="K=0"):
+    with pytest.raises(ValueError, match="K >= 1"):
         make_predict(mlp64(), MLP)(
             torch.randn(0, 16).double(),
             torch.zeros(0, dtype=torch.long),
@@ -303,20 +318,29 @@ def test_episode_logits_rejects_empty_support_set():
         )
 
 
-def test_core_functions_reject_bad_shapes_and_labels():
-    with pytest.raises(ValueError, match="every class"):
-        prototypes(torch.randn(4, 3), torch.tensor([0, 0, 1, 1]), 3)
+def test_check_episode_returns_n_and_rejects_labels_that_do_not_cover_0_to_n_minus_1():
+    x = torch.randn(4, 3)
+    assert check_episode(x, torch.tensor([1, 0, 1, 0]), x) == 2
+    batch = torch.stack([torch.tensor([0, 1, 2, 2]), torch.tensor([2, 1, 0, 0])])  # (T=2, N*K)
+    assert check_episode(x.expand(2, 4, 3), batch, x.expand(2, 4, 3), batch) == 3
+    with pytest.raises(
+        ValueError,
+        match=r"N = largest support label \+ 1 = 3\); got support labels 0\.\.2 \(2 distinct",
+    ):
+        check_episode(x, torch.tensor([0, 0, 2, 2]), x)  # class 1 has no support example
+    with pytest.raises(ValueError, match="in every episode"):  # the second episode is 2-way
+        check_episode(x.expand(2, 4, 3), torch.stack([batch[0], batch[0] % 2]), x.expand(2, 4, 3))
+    with pytest.raises(ValueError, match=r"query labels 0\.\.2"):
+        check_episode(x, torch.tensor([0, 1, 0, 1]), x, torch.tensor([0, 1, 2, 1]))
+
+
+def test_core_functions_reject_bad_shapes():
     with pytest.raises(ValueError, match=r"\(N\*K, D\)"):
         prototypes(torch.randn(4, 3), torch.tensor([0, 1, 0]), 2)
-    # every class present, but a label N as well: it would be dropped from the means silently
-    with pytest.raises(ValueError, match=r"labels in 0\.\.N-1 \(N=2\), got 0\.\.2"):
-        prototypes(torch.randn(4, 3), torch.tensor([0, 1, 2, 1]), 2)
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         prototype_logits(torch.randn(4, 3), torch.randn(2, 5))
     with pytest.raises(ValueError, match="distance"):
         prototype_logits(torch.randn(4, 3), torch.randn(2, 3), "manhattan")
-    with pytest.raises(ValueError, match=r"0\.\.1"):
-        episode_loss(torch.randn(4, 2), torch.tensor([0, 1, 2, 1]))
     with pytest.raises(ValueError, match=r"\(N\*Q,\)"):
         episode_loss(torch.randn(4, 2), torch.tensor([0, 1]))
 
@@ -328,7 +352,7 @@ def test_core_functions_reject_bad_shapes_and_labels():
         ({"n_query": 0}, "n_query"),
         ({"n_way": 1}, "n_way"),
         ({"distance": "l1"}, "distance"),
-        ({"embedding": "resnet"}, "embedding"),
+        ({"backbone": "resnet"}, "backbone"),
     ],
 )
 def test_config_rejects_invalid_values(overrides, match):
@@ -355,7 +379,7 @@ def test_evaluate_is_exact_on_noise_free_classes():
     ("fields", "message"),
     [
         ({"test_episodes": 0}, "test_episodes >= 1"),
-        ({"train_episodes": -1}, "train_episodes must be >= 0"),
+        ({"train_steps": -1}, "train_steps must be >= 0"),
         ({"lr_decay": 0.0}, "lr_decay in \\(0, 1\\]"),
         ({"lr_decay": 1.5}, "lr_decay in \\(0, 1\\]"),
         ({"outer_lr": 0.0}, "outer_lr must be > 0"),

@@ -450,7 +450,7 @@ def test_judge_margin_uses_the_paired_interval(low: float, high: float, expected
 
 # ----------------------------------------------------------------------------- MAML integration
 def maml_setup(inner_lr: float) -> tuple:
-    cfg = maml.MAMLConfig(task="omniglot", filters=8, inner_lr=inner_lr, test_inner_steps=2)
+    cfg = maml.MAMLConfig(backbone="conv4", conv_channels=8, inner_lr=inner_lr, test_inner_steps=2)
     cfg = dataclasses.replace(cfg, meta_batch_size=3, k_shot=1, n_query=2)
     torch.manual_seed(0)
     model = maml.build_model(cfg).double()
@@ -532,7 +532,7 @@ def test_model_report_for_saved_baseline_and_maml_models(tmp_path) -> None:
     ]
     gap = next(line for line in lines if line.startswith("meta-overfitting gap"))
     assert f"(train {scores[0]:.3f}, test {scores[1]:.3f})" in gap
-    mcfg = maml.MAMLConfig(task="omniglot", filters=8, test_inner_steps=2)
+    mcfg = maml.MAMLConfig(backbone="conv4", conv_channels=8, test_inner_steps=2)
     maml_report = model_report(
         "maml", maml.build_model(mcfg), mcfg, test_data=image_classes(10, 2), episodes=3, **data
     )

@@ -25,9 +25,9 @@ ALLOWED_THIRD_PARTY = {"torch"}
 
 # The smallest configuration of each file's `main`: a Python expression over the module `m`.
 SMALLEST = {
-    "maml": "m.MAMLConfig(meta_steps=5, meta_batch_size=2, eval_tasks=4)",
-    "protonet": "replace(m.ProtoNetConfig.synthetic(), train_episodes=5, test_episodes=4)",
-    "fast_weights": "m.FastWeightsConfig(meta_steps=5, meta_batch_size=2, eval_tasks=4)",
+    "maml": "m.MAMLConfig(train_steps=5, meta_batch_size=2, eval_tasks=4)",
+    "protonet": "replace(m.ProtoNetConfig.synthetic(), train_steps=5, test_episodes=4)",
+    "fast_weights": "m.FastWeightsConfig(train_steps=5, meta_batch_size=2, eval_tasks=4)",
     "baseline": "m.BaselineConfig(train_steps=5, eval_tasks=3)",
 }
 

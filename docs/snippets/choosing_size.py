@@ -13,7 +13,7 @@ def count(module) -> int:
 
 mcfg = maml.omniglot_config(n_way, k_shot)
 pcfg = protonet.ProtoNetConfig()
-fcfg = fast_weights.FastWeightsConfig(encoder="conv4", n_way=n_way, k_shot=k_shot)
+fcfg = fast_weights.FastWeightsConfig(backbone="conv4", n_way=n_way, k_shot=k_shot)
 bcfg = baseline.BaselineConfig(backbone="conv4", num_classes=train_classes)
 bnet = baseline.build_model(bcfg)
 rows = [

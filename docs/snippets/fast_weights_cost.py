@@ -18,7 +18,7 @@ from reference_impl.fast_weights import FastWeightsConfig, build_model, episode_
 
 n_way, k_shot, n_query = 5, 1, 15
 torch.manual_seed(0)
-cfg = FastWeightsConfig(encoder="conv4")
+cfg = FastWeightsConfig(backbone="conv4")
 learner = build_model(cfg).to("meta")
 encoder = learner.encoder  # the same Conv-4 for all three learners
 head = nn.Linear(64, n_way, device="meta")  # MAML's output layer

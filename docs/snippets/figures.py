@@ -28,8 +28,9 @@ HTML is rendered):
     )
     print(figures.render(fig, alt="...", caption="...", numbers=figures.table(head, rows)))
 
-`canvas()` gives a styled `(figure, axes)` pair for drawings the three plot types do not cover;
-colour them with `color(i)`, `FOREGROUND` and `MUTED` so they follow the palette too.
+`canvas()` gives a styled `(figure, axes)` pair for drawings the plot types do not cover; draw
+inside `with figures.style():` and colour marks with `color(i)`, `FOREGROUND` and `MUTED`, so they
+follow the palette too.
 """
 
 from __future__ import annotations
@@ -132,10 +133,23 @@ def _floats(values: Iterable[Any]) -> list[float]:
     return [float(v) for v in values]
 
 
+def style() -> Any:
+    """Context manager with the site's figure style; draw custom artists inside it.
+
+    Colours and fonts are read when an artist is created, so text or lines added to a `canvas`
+    outside `with figures.style():` fall back to matplotlib's black, which the dark palette
+    cannot show (the browser tests would fail on it).
+    """
+    return plt.rc_context(_STYLE)
+
+
 def canvas(
     size: tuple[float, float] = (6.0, 3.2), ncols: int = 1, nrows: int = 1, **kwargs: Any
 ) -> tuple[Figure, Any]:
-    """A styled, transparent matplotlib figure and its axes (an array when `ncols`/`nrows` > 1)."""
+    """A styled, transparent matplotlib figure and its axes (an array when `ncols`/`nrows` > 1).
+
+    Draw on it inside `with figures.style():` so custom text and lines follow the palette.
+    """
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(nrows, ncols, figsize=size, **kwargs)
     return fig, axes
@@ -313,10 +327,11 @@ def intervals(
                 x, _floats(s.y), yerr=ci, color=color(i), marker=marker(i), ls="none",
                 capsize=3, label=s.label, elinewidth=1.2,
             )  # fmt: skip
-        ax.set_xticks(range(len(categories)), list(categories))
-        ax.grid(False, axis="x")
         _reference_line(ax, reference, reference_label)
     _finish(ax, "", y_label, title, "linear", "linear", y_lim, legend=True)
+    with plt.rc_context(_STYLE):  # after _finish: setting the scale there resets the ticks
+        ax.set_xticks(range(len(categories)), list(categories))
+        ax.grid(False, axis="x")
     return fig
 
 

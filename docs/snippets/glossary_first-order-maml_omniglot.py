@@ -2,6 +2,8 @@
 # result files with the reproduction page's loader (results_omniglot.py, included before this);
 # same protocol, same test episodes.
 # ruff: noqa: F821  (load_results and minutes come from results_omniglot.py)
+import claims
+
 results = load_results()
 runs = {
     "MAML (exact)": results.get(("maml", "5w1s", "maml")),
@@ -21,18 +23,21 @@ for label, r in runs.items():
     )
 
 exact, first = runs.values()
-if exact and first:
-    gap = 100 * (exact["accuracy"] - first["accuracy"])
-    both = 100 * (exact["ci95"] ** 2 + first["ci95"] ** 2) ** 0.5
-    same = "the same number of" if exact["train_steps"] == first["train_steps"] else "different"
-    speed = (
-        exact["train_seconds"]
-        / exact["train_steps"]
-        / (first["train_seconds"] / first["train_steps"])
-    )
-    print(
-        f"\nWith {same} updates, exact minus first order: {gap:+.2f} points "
-        f"(± {both:.2f}: the two intervals combined as if independent, which overstates the "
-        "uncertainty because both used the same test episodes; one training seed each). "
-        f"A first-order update took {1 / speed:.2f} times as long as an exact one."
-    )
+claims.check(exact is not None and first is not None, "both Omniglot runs are on the page")
+gap = claims.difference(
+    claims.Interval(exact["accuracy"], exact["ci95"]),
+    claims.Interval(first["accuracy"], first["ci95"]),
+)
+same = "the same number of" if exact["train_steps"] == first["train_steps"] else "different"
+claims.check(same != "different", "the first-order run was given the exact run's updates")
+claims.above(gap, 0, "dropping the second-order term cost accuracy at an equal number of updates")
+speed = (
+    exact["train_seconds"] / exact["train_steps"] / (first["train_seconds"] / first["train_steps"])
+)
+claims.check(speed > 1, "dropping the second-order term saved time per update")
+print(
+    f"\nWith {same} updates, exact minus first order: {100 * gap.mean:+.2f} points "
+    f"(± {100 * gap.ci95:.2f}: the two intervals combined as if independent; both runs used the same "
+    "test episodes, so a paired interval would usually be narrower; one training seed each). "
+    f"A first-order update took {1 / speed:.2f} times as long as an exact one."
+)

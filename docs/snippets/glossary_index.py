@@ -1,16 +1,42 @@
-"""Generate the glossary index from the term pages themselves.
+"""Generate the glossary index from the term pages themselves: by family, and A to Z.
 
-Each page under `docs/glossary/` contributes its H1 title, its file name (the link) and the
-first paragraph of its `## Definition` section, so a definition is written once, on its page.
-Run by markdown-exec when `docs/glossary/index.md` is built; prints a Markdown table.
+Each page under `docs/glossary/` contributes its H1 title, its file name (the link), its family
+(the `family:` line of its front matter) and the first paragraph of its `## Definition` section,
+so a definition is written once, on its page. Run by markdown-exec when `docs/glossary/index.md`
+is built; prints Markdown (two tabs: the field's map by family, and every term A to Z).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 _LINK = re.compile(r"\[([^\]]*)\](?:\[[^\]]*\]|\([^)]*\))")  # [text][ref] or [text](url)
+
+FAMILIES: dict[str, tuple[str, str]] = {
+    "foundations": ("Foundations", "the problem, the words for it, and its nearest neighbours"),
+    "protocol": ("Benchmarks and protocol", "how tasks are built, split and scored"),
+    "metric": ("Metric-based", "learn an embedding; adapt by comparing with the support set"),
+    "optimisation": (
+        "Optimisation-based",
+        "learn what gradient descent starts from (or how it steps); adapt by optimising",
+    ),
+    "model-based": ("Model-based", "learn a network that reads the support set and adapts itself"),
+    "probabilistic": ("Probabilistic", "learn a prior over tasks; adapt by inferring a posterior"),
+    "generalisation": ("Generalisation", "when meta-learning transfers to new tasks, and when not"),
+    "scale-and-theory": ("Scale and theory", "pretrained models, in-context learning, and bounds"),
+}
+"""Family key (a page's `family:`) -> (heading, what the family has in common), in map order."""
+
+
+class Entry(NamedTuple):
+    """One term page as the index shows it."""
+
+    title: str
+    slug: str
+    family: str
+    definition: str
 
 
 def find_glossary_dir(start: Path | None = None) -> Path:
@@ -23,13 +49,40 @@ def find_glossary_dir(start: Path | None = None) -> Path:
     raise FileNotFoundError(f"no docs/glossary above {here}")
 
 
-def read_entry(page: Path) -> tuple[str, str]:
-    """Return `(title, definition)` of one term page.
+def split_front_matter(text: str) -> tuple[dict[str, str], list[str]]:
+    """Return `(fields, body_lines)`: the `key: value` lines of a leading `---` block, the rest.
 
     Raises:
-        ValueError: The page has no `# Title` line, no `## Definition` section, or an empty one.
+        ValueError: If a front matter block is opened but never closed.
     """
-    lines = page.read_text(encoding="utf-8").splitlines()
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        return {}, lines
+    try:
+        end = lines.index("---", 1)
+    except ValueError:
+        raise ValueError("front matter opened with '---' is never closed") from None
+    fields = {}
+    for line in lines[1:end]:
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields, lines[end + 1 :]
+
+
+def read_entry(page: Path) -> Entry:
+    """Return the index entry of one term page.
+
+    Raises:
+        ValueError: The page has no `# Title` line, no `## Definition` section or an empty one,
+            or a missing or unknown `family:`.
+    """
+    fields, lines = split_front_matter(page.read_text(encoding="utf-8"))
+    family = fields.get("family", "")
+    if family not in FAMILIES:
+        raise ValueError(
+            f"{page.name}: front matter 'family: {family}' is not one of {', '.join(FAMILIES)}"
+        )
     titles = [line[2:].strip() for line in lines if line.startswith("# ")]
     if not titles:
         raise ValueError(f"{page.name}: no '# Title' line")
@@ -46,38 +99,35 @@ def read_entry(page: Path) -> tuple[str, str]:
     if not paragraph:
         raise ValueError(f"{page.name}: empty '## Definition' section")
     definition = _LINK.sub(r"\1", " ".join(paragraph))  # plain text: the row itself is the link
-    return titles[0], definition.replace("|", r"\|")
+    return Entry(titles[0], page.stem, family, definition.replace("|", r"\|"))
 
 
-def _entry_or_stub(page: Path) -> tuple[str, str]:
-    """Like `read_entry`, but a page still being written is listed instead of breaking the site."""
-    try:
-        return read_entry(page)
-    except ValueError:
-        lines = page.read_text(encoding="utf-8").splitlines()
-        title = next((line[2:].strip() for line in lines if line.startswith("# ")), page.stem)
-        return title, "*(definition not written yet)*"
+def entries(glossary: Path) -> list[Entry]:
+    """Every term page's entry, sorted by title (case-insensitive)."""
+    pages = (p for p in glossary.glob("*.md") if p.name != "index.md")
+    return sorted((read_entry(p) for p in pages), key=lambda e: e.title.lower())
 
 
 def render_index(glossary: Path) -> str:
-    """Return a Markdown table with one row per term page, sorted by title.
+    """Markdown for the index: a "By family" tab (the map) and an "A–Z" tab (one table).
 
-    `tests/test_glossary.py` fails on any page without a Definition, so the stub text above
-    never reaches a release.
+    `tests/test_glossary.py` checks that every page has a valid entry, so an error here means a
+    page is incomplete, and the build says which.
     """
-    rows = sorted(
-        (
-            (_entry_or_stub(page), page.name)
-            for page in glossary.glob("*.md")
-            if page.name != "index.md"
-        ),
-        key=lambda row: row[0][0].lower(),
-    )
-    table = ["| Term | Definition |", "|---|---|"]
-    table += [
-        f"| [{title}][{Path(name).stem}] | {definition} |" for (title, definition), name in rows
+    terms = entries(glossary)
+    out = ['=== "By family"', ""]
+    for key, (heading, gist) in FAMILIES.items():
+        members = [e for e in terms if e.family == key]
+        if not members:
+            continue
+        out += [f"    **{heading}** ({len(members)}): {gist}.", ""]
+        out += [f"    - [{e.title}][{e.slug}]: {e.definition}" for e in members]
+        out.append("")
+    out += ['=== "A–Z"', "", "    | Term | Family | Definition |", "    |---|---|---|"]
+    out += [
+        f"    | [{e.title}][{e.slug}] | {FAMILIES[e.family][0]} | {e.definition} |" for e in terms
     ]
-    return "\n".join(table)
+    return "\n".join(out)
 
 
 print(render_index(find_glossary_dir()))

@@ -21,7 +21,7 @@ from reference_impl.protonet import (
 )
 from reference_impl.signals import paired_difference
 
-cfg = replace(ProtoNetConfig.synthetic(), train_episodes=200)
+cfg = replace(ProtoNetConfig.synthetic(), train_steps=200)
 model, _ = train(cfg)
 
 

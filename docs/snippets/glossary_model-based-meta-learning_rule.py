@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from reference_impl.fast_weights import FastWeightsConfig, episode_logits, sample_tasks, train
 
-cfg = FastWeightsConfig(meta_steps=100)
+cfg = FastWeightsConfig(train_steps=100)
 model, history = train(cfg)
 print(
     f"meta-training on {cfg.n_way}-way {cfg.k_shot}-shot: query accuracy"

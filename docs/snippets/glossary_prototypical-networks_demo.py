@@ -38,7 +38,7 @@ print(
     f"prototypes after shuffling the support set, max |difference|: {(reordered - c).abs().max():.1e}"
 )
 
-cfg = replace(ProtoNetConfig.synthetic(), train_episodes=200, test_episodes=100)
+cfg = replace(ProtoNetConfig.synthetic(), train_steps=200, test_episodes=100)
 model, losses = train(cfg)
 torch.manual_seed(1)
 scores = {
@@ -48,7 +48,7 @@ scores = {
 }
 print(
     f"\ntraining: {cfg.n_way}-way {cfg.k_shot}-shot episodes, loss {losses[0]:.2f} -> "
-    f"{sum(losses[-10:]) / 10:.2f} (mean of last 10) after {cfg.train_episodes} episodes"
+    f"{sum(losses[-10:]) / 10:.2f} (mean of last 10) after {cfg.train_steps} episodes"
 )
 print(
     f"test: {cfg.test_n_way}-way {cfg.k_shot}-shot, {cfg.test_episodes} episodes of unseen classes"

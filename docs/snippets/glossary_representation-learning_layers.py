@@ -26,7 +26,7 @@ torch.manual_seed(0)
 model, _ = train(cfg)
 mixing, centres = make_world(cfg)
 gen = torch.Generator().manual_seed(3)
-signal_dim, nuisance_dim = cfg.latent_dim, cfg.input_dim - cfg.latent_dim
+signal_dim, nuisance_dim = cfg.latent_dim, cfg.x_dim - cfg.latent_dim
 
 
 def signal(n: int) -> torch.Tensor:

@@ -13,7 +13,7 @@ from reference_impl.evaluation import evaluate_predictor, fixed_episodes
 from reference_impl.omniglot import decode_characters, default_root, get_split
 from reference_impl.protonet import ProtoNetConfig, build_model, make_predict, make_sampler
 
-cfg = ProtoNetConfig(hidden_channels=8)
+cfg = ProtoNetConfig(conv_channels=8)
 torch.manual_seed(0)
 model = build_model(cfg)  # Conv-4, BatchNorm2d(track_running_stats=False)
 predict = make_predict(model, cfg)

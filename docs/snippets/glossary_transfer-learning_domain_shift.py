@@ -25,7 +25,7 @@ torch.manual_seed(0)
 pretrained, losses = train(cfg)
 torch.manual_seed(1)
 extractors = {
-    "raw input (no network)": BaselineNet(nn.Identity(), cfg.input_dim, cfg.num_classes),
+    "raw input (no network)": BaselineNet(nn.Identity(), cfg.x_dim, cfg.num_classes),
     "random init (no transfer)": build_model(cfg),
     "pretrained (transfer)": pretrained,
 }

@@ -6,7 +6,7 @@ from reference_impl.maml import MAMLConfig, build_model, evaluate, pretrain, tra
 # Paper settings (K = 10, alpha = 0.01, 2x40 ReLU MLP) but only 150 meta-steps of 10 tasks, so
 # the page builds in about a second; `python -m reference_impl.maml` runs 10,000 steps of 25.
 cfg = MAMLConfig(
-    meta_steps=150,
+    train_steps=150,
     meta_batch_size=10,
     outer_lr=3e-3,
     test_inner_steps=10,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from reference_impl import checkpoints
+from reference_impl.methods import upgrade_fields
 
 
 def repo_root() -> Path:
@@ -57,9 +58,12 @@ def _load(path: Path, root: Path) -> dict:
     """One result file, with `train_config` and `train_validation` (the validation history) from
     the description inside its checkpoint."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    if data.get("checkpoint"):
-        described = _description(root / data["checkpoint"])
-        data["train_config"] = described.get("config")
+    described = _description(root / data["checkpoint"]) if data.get("checkpoint") else {}
+    if described:
+        # under today's field names (checkpoints trained earlier store the old ones)
+        data["train_config"] = upgrade_fields(
+            described.get("config_class", ""), described.get("config") or {}
+        )
         data["train_validation"] = described.get("extra", {}).get("validation")
     return data
 

@@ -4,7 +4,9 @@ import dataclasses
 
 from reference_impl import maml
 
-mcfg = maml.MAMLConfig(task="omniglot", filters=8, n_query=5, meta_batch_size=5, test_inner_steps=3)
+mcfg = maml.MAMLConfig(
+    backbone="conv4", conv_channels=8, n_query=5, meta_batch_size=5, test_inner_steps=3
+)
 torch.manual_seed(0)
 maml_model = maml.build_model(mcfg)  # meta-initialisation (untrained here)
 sx, sy, qx, qy = maml.sample_synthetic_image_batch(mcfg, torch.Generator().manual_seed(0))

@@ -6,7 +6,7 @@ from reference_impl.evaluation import fixed_episodes
 
 # Meta-train a ProtoNet (MLP embedding) on episodes of the same 64 classes.
 pcfg = protonet.ProtoNetConfig(
-    embedding="mlp", x_dim=32, n_way=20, k_shot=1, n_query=5, train_episodes=200, lr_halve_every=200
+    backbone="mlp", x_dim=32, n_way=20, k_shot=1, n_query=5, train_steps=200, lr_halve_every=200
 )
 proto_model, _ = protonet.train(pcfg, make_batch_sampler(train_data, 20, 1, 5, 1))
 predict = protonet.make_predict(proto_model, pcfg)
