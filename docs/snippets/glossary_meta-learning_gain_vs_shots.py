@@ -73,11 +73,12 @@ fig = figures.line(
     y_scale="log",
 )
 axes = fig.axes[0]
-axes.axvline(D, color=figures.MUTED, lw=1, ls="--")
-axes.annotate(
-    f"K = D = {D}", (D, 1), xytext=(4, 0), textcoords="offset points", color=figures.FOREGROUND,
-    fontsize=9,
-)  # fmt: skip
+with figures.style():
+    axes.axvline(D, color=figures.MUTED, lw=1, ls="--")
+    axes.annotate(
+        f"K = D = {D}", (D, 1), xytext=(4, 0), textcoords="offset points", color=figures.FOREGROUND,
+        fontsize=9,
+    )  # fmt: skip
 axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
 rows = [
     [k, *(str(claims.mean_ci(errors[learner, k])) for learner in (scratch, meta, oracle))]
