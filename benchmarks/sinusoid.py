@@ -42,7 +42,7 @@ from torch.func import functional_call
 
 from benchmarks import common
 from benchmarks.common import HarnessError
-from reference_impl import checkpoints, evaluation, maml
+from reference_impl import checkpoints, evaluation, files, maml, methods
 
 OUT = common.RESULTS_DIR / "sinusoid.json"
 """Default result file."""
@@ -229,14 +229,14 @@ def run(argv: list[str]) -> dict[str, Any]:
         )  # fmt: skip
         results[name]["checkpoint"] = common.relative(paths[name])
     result = {
-        "benchmark": "sinusoid", "config": common.config_to_json(cfg),
+        "benchmark": "sinusoid", "config": methods.config_to_json(cfg),
         "test": {"tasks": args.test_tasks, "k_shot": TEST_SHOT, "query_points": args.query_points,
                  "steps": list(range(MAX_STEPS + 1)), "table_steps": list(TABLE_STEPS)},
         "validation_tasks": args.val_tasks, "baseline_lrs": list(args.baseline_lrs),
         "seeds": SEEDS, **results,
         "machine": common.machine_info(), **common.provenance("benchmarks.sinusoid", argv),
     }  # fmt: skip
-    common.atomic_write_json(args.out, result)
+    files.atomic_write_json(args.out, result)
     for name in models:
         table = ", ".join(
             f"{s} steps {results[name]['mse'][s]:.2f} ± {results[name]['ci95'][s]:.2f}"

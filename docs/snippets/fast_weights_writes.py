@@ -34,30 +34,31 @@ with torch.no_grad():
 
 fig, _ = figures.canvas((7.6, 3.6), ncols=1)
 fig.clf()
-grid = fig.add_gridspec(2, n_support, height_ratios=[1.0, 1.5], hspace=0.6, wspace=0.15)
-limit = max(s.abs().max().item() for s in snapshots)
-for i, snap in enumerate(snapshots):
-    ax = fig.add_subplot(grid[0, i])
-    ax.pcolormesh(snap.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, edgecolors="none")
-    ax.invert_yaxis()
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
-    ax.set_title(f"{i + 1}: y={support_y[0, i].item()}", fontsize=7, color=figures.FOREGROUND)
-    if i == 0:
-        ax.set_ylabel("class", fontsize=7, color=figures.FOREGROUND)
-curve = fig.add_subplot(grid[1, :])
-writes = list(range(1, n_support + 1))
-curve.plot(writes, accuracy, marker="o", color=figures.color(0), label="query accuracy")
-curve.axhline(1 / demo.n_way, color=figures.FOREGROUND, ls=":", lw=1, label="chance")
-curve.set_xticks(writes)
-curve.set_ylim(0, 1)
-curve.set_xlabel("support examples written", fontsize=8, color=figures.FOREGROUND)
-curve.set_ylabel("query accuracy", fontsize=8, color=figures.FOREGROUND)
-curve.tick_params(labelsize=7, colors=figures.FOREGROUND)
-curve.grid(True, color=figures.MUTED, lw=0.6)
-curve.legend(fontsize=7, frameon=False, labelcolor=figures.FOREGROUND, loc="lower right")
-for spine in ("top", "right"):
-    curve.spines[spine].set_visible(False)
-for spine in ("left", "bottom"):
-    curve.spines[spine].set_color(figures.FOREGROUND)
+with figures.style():
+    grid = fig.add_gridspec(2, n_support, height_ratios=[1.0, 1.5], hspace=0.6, wspace=0.15)
+    limit = max(s.abs().max().item() for s in snapshots)
+    for i, snap in enumerate(snapshots):
+        ax = fig.add_subplot(grid[0, i])
+        ax.pcolormesh(snap.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, edgecolors="none")
+        ax.invert_yaxis()
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        ax.set_title(f"{i + 1}: y={support_y[0, i].item()}", fontsize=7, color=figures.FOREGROUND)
+        if i == 0:
+            ax.set_ylabel("class", fontsize=7, color=figures.FOREGROUND)
+    curve = fig.add_subplot(grid[1, :])
+    writes = list(range(1, n_support + 1))
+    curve.plot(writes, accuracy, marker="o", color=figures.color(0), label="query accuracy")
+    curve.axhline(1 / demo.n_way, color=figures.FOREGROUND, ls=":", lw=1, label="chance")
+    curve.set_xticks(writes)
+    curve.set_ylim(0, 1)
+    curve.set_xlabel("support examples written", fontsize=8, color=figures.FOREGROUND)
+    curve.set_ylabel("query accuracy", fontsize=8, color=figures.FOREGROUND)
+    curve.tick_params(labelsize=7, colors=figures.FOREGROUND)
+    curve.grid(True, color=figures.MUTED, lw=0.6)
+    curve.legend(fontsize=7, frameon=False, labelcolor=figures.FOREGROUND, loc="lower right")
+    for spine in ("top", "right"):
+        curve.spines[spine].set_visible(False)
+    for spine in ("left", "bottom"):
+        curve.spines[spine].set_color(figures.FOREGROUND)

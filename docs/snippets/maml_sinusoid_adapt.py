@@ -22,31 +22,39 @@ grid = torch.linspace(-5, 5, 200).unsqueeze(1)  # (200, 1)
 truth = amplitude * torch.sin(grid - phase)
 
 fig, axes = figures.canvas((7.6, 3.2), ncols=2, sharey=True)
-rows, fit_mse = [], {}
-for ax, name in zip(axes, ("maml", "pretrained"), strict=True):
-    model, cfg = load_model(result[name]["checkpoint"])
-    cfg = dataclasses.replace(
-        cfg, inner_lr=result[name]["inner_lr"]
-    )  # the step size it is tested at
-    ax.plot(grid, truth, color=figures.FOREGROUND, lw=1.2, label="true function")
-    for i, steps in enumerate((0, *STEPS)):
-        fit = make_predict(model, dataclasses.replace(cfg, test_inner_steps=steps))(
-            support_x, support_y, grid
+with figures.style():
+    rows, fit_mse = [], {}
+    for ax, name in zip(axes, ("maml", "pretrained"), strict=True):
+        model, cfg = load_model(result[name]["checkpoint"])
+        cfg = dataclasses.replace(
+            cfg, inner_lr=result[name]["inner_lr"]
+        )  # the step size it is tested at
+        ax.plot(grid, truth, color=figures.FOREGROUND, lw=1.2, label="true function")
+        for i, steps in enumerate((0, *STEPS)):
+            fit = make_predict(model, dataclasses.replace(cfg, test_inner_steps=steps))(
+                support_x, support_y, grid
+            )
+            fit_mse[name, steps] = task_loss(fit, truth, cfg).item()
+            label = (
+                "before adaptation"
+                if steps == 0
+                else f"after {steps} step{'s' if steps > 1 else ''}"
+            )
+            ax.plot(grid, fit, color=figures.color(i), ls=("--", "-.", "-")[i], lw=1.6, label=label)
+            rows.append([name, steps, f"{fit_mse[name, steps]:.3f}"])
+        ax.plot(
+            support_x,
+            support_y,
+            "o",
+            color=figures.FOREGROUND,
+            ms=5,
+            label=f"support points (K = {K})",
         )
-        fit_mse[name, steps] = task_loss(fit, truth, cfg).item()
-        label = (
-            "before adaptation" if steps == 0 else f"after {steps} step{'s' if steps > 1 else ''}"
-        )
-        ax.plot(grid, fit, color=figures.color(i), ls=("--", "-.", "-")[i], lw=1.6, label=label)
-        rows.append([name, steps, f"{fit_mse[name, steps]:.3f}"])
-    ax.plot(
-        support_x, support_y, "o", color=figures.FOREGROUND, ms=5, label=f"support points (K = {K})"
-    )
-    ax.set_title(f"MAML (step size {cfg.inner_lr:g})" if name == "maml" else
-                 f"pretrained on all tasks (step size {cfg.inner_lr:g})", fontsize=9)  # fmt: skip
-    ax.set_xlabel("x")
-axes[0].set_ylabel("y")
-axes[0].legend(fontsize=7, loc="lower left", frameon=False, labelcolor=figures.FOREGROUND)
+        ax.set_title(f"MAML (step size {cfg.inner_lr:g})" if name == "maml" else
+                     f"pretrained on all tasks (step size {cfg.inner_lr:g})", fontsize=9)  # fmt: skip
+        ax.set_xlabel("x")
+    axes[0].set_ylabel("y")
+    axes[0].legend(fontsize=7, loc="lower left", frameon=False, labelcolor=figures.FOREGROUND)
 
 # The sentences under the figure: on this task (in this example) MAML's 10-step fit is closer to
 # the sine than the pretrained model's, and over the benchmark's test tasks the same holds on average.

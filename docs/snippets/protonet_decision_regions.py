@@ -65,28 +65,29 @@ panels = [
     (ax_in, input_regions, axes_1d, support_x, query_x, None, "input space x"),
     (ax_emb, embed_regions, z_axes, z_support, z_query, protos, "embedding space f(x)"),
 ]
-for ax, regions, (gx, gy), sx, qx, centres, title in panels:
-    ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5, 3.5],
-                colors=[figures.color(k) for k in range(4)], alpha=0.22, antialiased=False)  # fmt: skip
-    for k in range(4):
-        c = figures.color(k)
-        ax.scatter(*qx[query_y == k].T, s=14, color=c, marker="x", linewidths=0.9)
-        ax.scatter(
-            *sx[support_y == k].T, s=24, color=c, edgecolors=figures.FOREGROUND, linewidths=0.6
-        )
-        if centres is not None:
+with figures.style():
+    for ax, regions, (gx, gy), sx, qx, centres, title in panels:
+        ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5, 3.5],
+                    colors=[figures.color(k) for k in range(4)], alpha=0.22, antialiased=False)  # fmt: skip
+        for k in range(4):
+            c = figures.color(k)
+            ax.scatter(*qx[query_y == k].T, s=14, color=c, marker="x", linewidths=0.9)
             ax.scatter(
-                *centres[k],
-                s=190,
-                color=c,
-                marker="*",
-                edgecolors=figures.FOREGROUND,
-                linewidths=0.8,
+                *sx[support_y == k].T, s=24, color=c, edgecolors=figures.FOREGROUND, linewidths=0.6
             )
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
+            if centres is not None:
+                ax.scatter(
+                    *centres[k],
+                    s=190,
+                    color=c,
+                    marker="*",
+                    edgecolors=figures.FOREGROUND,
+                    linewidths=0.8,
+                )
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
 query_accuracy = (
     (predict(support_x, support_y, query_x).argmax(-1) == query_y).float().mean().item()
 )

@@ -659,41 +659,44 @@ def cells_figure(results: dict) -> str:
     """Ours (both splits) against the papers' figures, one panel per setting, the transfer
     baseline beside them: point and 95% interval."""
     fig, axes = figures.canvas((7.6, 5.6), ncols=2, nrows=2)
-    sources = [("ours, maml split", "maml"), ("ours, lake split", "lake"), ("paper", None)]
-    width, rows = 0.24, []
-    labels = [METHODS[m] if m != "fast_weights" else "Fast weights" for m in METHODS]
-    for ax, setting in zip(axes.flat, SETTINGS, strict=True):
-        for i, (label, split) in enumerate(sources):
-            xs, ys, cis = [], [], []
-            for j, method in enumerate(METHODS):
-                if split is None:
-                    value = PAPER_VALUES.get(method, {}).get(setting)
-                    if value is None:
-                        continue
-                    y, ci = value[0], value[1] or 0.0
-                else:
-                    r = results.get((method, setting, split))
-                    if r is None:
-                        continue
-                    y, ci = interval(r).mean, interval(r).ci95
-                xs.append(j + (i - 1) * width), ys.append(y), cis.append(ci)
-                rows.append(
-                    [setting, METHODS[method], label, f"{y:.2f}", f"{ci:.2f}" if ci else "–"]
-                )
-            ax.errorbar(xs, ys, yerr=cis, color=figures.color(i), marker=figures.marker(i),
-                        ls="none", capsize=3, elinewidth=1.2, label=label)  # fmt: skip
-        ax.set_xticks(range(len(labels)), [lab.replace(" ", "\n", 1) for lab in labels], fontsize=7)
-        ax.grid(False, axis="x")
-        ax.set_title(setting)
-        ax.set_ylabel("test accuracy (%)")
-    axes.flat[0].legend(
-        loc="lower left",
-        bbox_to_anchor=(0.0, 1.12),
-        ncol=3,
-        fontsize=8,
-        frameon=False,
-        labelcolor=figures.FOREGROUND,
-    )
+    with figures.style():
+        sources = [("ours, maml split", "maml"), ("ours, lake split", "lake"), ("paper", None)]
+        width, rows = 0.24, []
+        labels = [METHODS[m] if m != "fast_weights" else "Fast weights" for m in METHODS]
+        for ax, setting in zip(axes.flat, SETTINGS, strict=True):
+            for i, (label, split) in enumerate(sources):
+                xs, ys, cis = [], [], []
+                for j, method in enumerate(METHODS):
+                    if split is None:
+                        value = PAPER_VALUES.get(method, {}).get(setting)
+                        if value is None:
+                            continue
+                        y, ci = value[0], value[1] or 0.0
+                    else:
+                        r = results.get((method, setting, split))
+                        if r is None:
+                            continue
+                        y, ci = interval(r).mean, interval(r).ci95
+                    xs.append(j + (i - 1) * width), ys.append(y), cis.append(ci)
+                    rows.append(
+                        [setting, METHODS[method], label, f"{y:.2f}", f"{ci:.2f}" if ci else "–"]
+                    )
+                ax.errorbar(xs, ys, yerr=cis, color=figures.color(i), marker=figures.marker(i),
+                            ls="none", capsize=3, elinewidth=1.2, label=label)  # fmt: skip
+            ax.set_xticks(
+                range(len(labels)), [lab.replace(" ", "\n", 1) for lab in labels], fontsize=7
+            )
+            ax.grid(False, axis="x")
+            ax.set_title(setting)
+            ax.set_ylabel("test accuracy (%)")
+        axes.flat[0].legend(
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.12),
+            ncol=3,
+            fontsize=8,
+            frameon=False,
+            labelcolor=figures.FOREGROUND,
+        )
     return figures.render(
         fig,
         alt="Four panels, one per setting (5w1s, 5w5s, 20w1s, 20w5s): test accuracy of every "
@@ -712,33 +715,34 @@ def validation_figure(results: dict) -> str:
     method, read from the checkpoint descriptions."""
     groups = [("maml", "fomaml"), ("protonet",), ("fast_weights",), ("baseline",)]
     fig, axes = figures.canvas((7.6, 5.6), ncols=2, nrows=2)
-    rows = []
-    for ax, group in zip(axes.flat, groups, strict=True):
-        for (method, setting, split), r in sorted(results.items()):
-            if method not in group or r.get("trained_setting", setting) != setting:
-                continue
-            history = r.get("train_validation") or []
-            if not history:
-                continue
-            colour = SETTINGS.index(setting) + (4 if method == "fomaml" else 0)
-            xs = [v["step"] for v in history]
-            ys = [100 * v["accuracy"] for v in history]
-            ax.plot(xs, ys, color=figures.color(colour), marker=figures.marker(colour),
-                    ls="-" if split == "maml" else "--", lw=1.4)  # fmt: skip
-            rows += [[METHODS[method], setting, split, v["step"],
-                      f"{100 * v['accuracy']:.2f} ± {100 * v['ci95']:.2f}", v["episodes"]]
-                     for v in history]  # fmt: skip
-        ax.set_title(" and ".join(METHODS[m] for m in group), fontsize=9)
-        ax.set_xlabel("training updates")
-        ax.set_ylabel("validation accuracy (%)")
-    keys = [(f"{s}", i) for i, s in enumerate(SETTINGS)] + [("FOMAML 5w1s", 4)]
-    handles = [Line2D([], [], color=figures.color(i), marker=figures.marker(i), label=label)
-               for label, i in keys]  # fmt: skip
-    handles += [Line2D([], [], color=figures.FOREGROUND, ls=ls, label=f"{split} split")
-                for split, ls in (("maml", "-"), ("lake", "--"))]  # fmt: skip
-    axes.flat[0].legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.12), ncol=4, frameon=False,
-                        labelcolor=figures.FOREGROUND,
-                        fontsize=8)  # fmt: skip
+    with figures.style():
+        rows = []
+        for ax, group in zip(axes.flat, groups, strict=True):
+            for (method, setting, split), r in sorted(results.items()):
+                if method not in group or r.get("trained_setting", setting) != setting:
+                    continue
+                history = r.get("train_validation") or []
+                if not history:
+                    continue
+                colour = SETTINGS.index(setting) + (4 if method == "fomaml" else 0)
+                xs = [v["step"] for v in history]
+                ys = [100 * v["accuracy"] for v in history]
+                ax.plot(xs, ys, color=figures.color(colour), marker=figures.marker(colour),
+                        ls="-" if split == "maml" else "--", lw=1.4)  # fmt: skip
+                rows += [[METHODS[method], setting, split, v["step"],
+                          f"{100 * v['accuracy']:.2f} ± {100 * v['ci95']:.2f}", v["episodes"]]
+                         for v in history]  # fmt: skip
+            ax.set_title(" and ".join(METHODS[m] for m in group), fontsize=9)
+            ax.set_xlabel("training updates")
+            ax.set_ylabel("validation accuracy (%)")
+        keys = [(f"{s}", i) for i, s in enumerate(SETTINGS)] + [("FOMAML 5w1s", 4)]
+        handles = [Line2D([], [], color=figures.color(i), marker=figures.marker(i), label=label)
+                   for label, i in keys]  # fmt: skip
+        handles += [Line2D([], [], color=figures.FOREGROUND, ls=ls, label=f"{split} split")
+                    for split, ls in (("maml", "-"), ("lake", "--"))]  # fmt: skip
+        axes.flat[0].legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.12), ncol=4, frameon=False,
+                            labelcolor=figures.FOREGROUND,
+                            fontsize=8)  # fmt: skip
     return figures.render(
         fig,
         alt="Validation accuracy against training updates for every published model, one panel "

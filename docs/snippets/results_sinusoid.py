@@ -89,32 +89,33 @@ def figure(result: dict) -> str:
     beside it the training loss per 1000 updates."""
     steps = result["test"]["steps"]
     fig, (left, right) = figures.canvas((7.6, 3.3), ncols=2)
-    rows = []
-    for i, name in enumerate(LABELS):
-        mse, ci = result[name]["mse"], result[name]["ci95"]
-        low = [m - c for m, c in zip(mse, ci, strict=True)]
-        high = [m + c for m, c in zip(mse, ci, strict=True)]
-        left.plot(steps, mse, color=figures.color(i), marker=figures.marker(i), lw=1.6, ms=4,
-                  label=f"{LABELS[name]} (ours)")  # fmt: skip
-        left.fill_between(steps, low, high, color=figures.color(i), alpha=0.18, lw=0)
-        left.plot(STEPS, PAPER[name], color=figures.color(i), marker="*", ms=11, ls="none",
-                  markeredgecolor=figures.FOREGROUND, markeredgewidth=0.6,
-                  label=f"{LABELS[name]} (paper)")  # fmt: skip
-        rows += [
-            [LABELS[name], s, f"{m:.3f}", f"{c:.3f}"]
-            for s, m, c in zip(steps, mse, ci, strict=True)
-        ]
-        history = result[name]["train_loss_per_1000"]
-        right.plot([1000 * (k + 1) for k in range(len(history))], history, color=figures.color(i),
-                   lw=1.4, label=LABELS[name])  # fmt: skip
-    left.set_xlabel("gradient steps on the 5 support points")
-    left.set_ylabel("test MSE")
-    left.set_ylim(bottom=0)
-    left.legend(fontsize=7.5, frameon=False, labelcolor=figures.FOREGROUND, loc="center right")
-    right.set_xlabel("training updates")
-    right.set_ylabel("training loss (mean per 1000)")
-    right.set_ylim(bottom=0)
-    right.legend(fontsize=7.5, frameon=False, labelcolor=figures.FOREGROUND)
+    with figures.style():
+        rows = []
+        for i, name in enumerate(LABELS):
+            mse, ci = result[name]["mse"], result[name]["ci95"]
+            low = [m - c for m, c in zip(mse, ci, strict=True)]
+            high = [m + c for m, c in zip(mse, ci, strict=True)]
+            left.plot(steps, mse, color=figures.color(i), marker=figures.marker(i), lw=1.6, ms=4,
+                      label=f"{LABELS[name]} (ours)")  # fmt: skip
+            left.fill_between(steps, low, high, color=figures.color(i), alpha=0.18, lw=0)
+            left.plot(STEPS, PAPER[name], color=figures.color(i), marker="*", ms=11, ls="none",
+                      markeredgecolor=figures.FOREGROUND, markeredgewidth=0.6,
+                      label=f"{LABELS[name]} (paper)")  # fmt: skip
+            rows += [
+                [LABELS[name], s, f"{m:.3f}", f"{c:.3f}"]
+                for s, m, c in zip(steps, mse, ci, strict=True)
+            ]
+            history = result[name]["train_loss_per_1000"]
+            right.plot([1000 * (k + 1) for k in range(len(history))], history, color=figures.color(i),
+                       lw=1.4, label=LABELS[name])  # fmt: skip
+        left.set_xlabel("gradient steps on the 5 support points")
+        left.set_ylabel("test MSE")
+        left.set_ylim(bottom=0)
+        left.legend(fontsize=7.5, frameon=False, labelcolor=figures.FOREGROUND, loc="center right")
+        right.set_xlabel("training updates")
+        right.set_ylabel("training loss (mean per 1000)")
+        right.set_ylim(bottom=0)
+        right.legend(fontsize=7.5, frameon=False, labelcolor=figures.FOREGROUND)
     return figures.render(
         fig,
         alt="Left: 5-shot test MSE against the number of gradient steps, for MAML and the model "

@@ -196,33 +196,38 @@ def speed_figure(root: Path | None = None) -> str:
                          "every variant", str(ms))  # fmt: skip
     devices = sorted(ratios)
     fig, axes = figures.canvas((7.6, 3.6), ncols=len(devices), squeeze=False)
-    rows = []
-    for ax, device in zip(axes.flat, devices, strict=True):
-        workloads = sorted({w for w, _ in ratios[device]})
-        for i, variant in enumerate(VARIANTS):
-            xs = [
-                j + (i - 0.5) * 0.3
-                for j, w in enumerate(workloads)
-                if (w, variant) in ratios[device]
-            ]
-            ys = [ratios[device][w, variant] for w in workloads if (w, variant) in ratios[device]]
-            ax.plot(xs, ys, color=figures.color(i), marker=figures.marker(i), ls="none",
-                    label=f"reference, {variant} path")  # fmt: skip
-            rows += [[device, w, variant, f"{ratios[device][w, variant]:.3f}"]
-                     for w in workloads if (w, variant) in ratios[device]]  # fmt: skip
-        ax.axhline(1.0, color=figures.FOREGROUND, lw=1, ls=":", label="plain PyTorch")
-        ax.set_yscale("log")
-        values = [ratios[device][key] for key in ratios[device]] + [1.0]
-        choice = TICKS if max(values) / min(values) < 3 else COARSE_TICKS
-        ticks = [t for t in choice if min(values) / 1.15 <= t <= max(values) * 1.15]
-        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
-        ax.minorticks_off()
-        ax.set_xticks(range(len(workloads)), [w.replace(", ", "\n").replace(" ", "\n", 1)
-                                              for w in workloads], fontsize=7)  # fmt: skip
-        ax.grid(False, axis="x")
-        ax.set_title(device)
-        ax.set_ylabel("time ÷ plain PyTorch (log)")
-    axes.flat[0].legend(loc="lower left", fontsize=8, frameon=False, labelcolor=figures.FOREGROUND)
+    with figures.style():
+        rows = []
+        for ax, device in zip(axes.flat, devices, strict=True):
+            workloads = sorted({w for w, _ in ratios[device]})
+            for i, variant in enumerate(VARIANTS):
+                xs = [
+                    j + (i - 0.5) * 0.3
+                    for j, w in enumerate(workloads)
+                    if (w, variant) in ratios[device]
+                ]
+                ys = [
+                    ratios[device][w, variant] for w in workloads if (w, variant) in ratios[device]
+                ]
+                ax.plot(xs, ys, color=figures.color(i), marker=figures.marker(i), ls="none",
+                        label=f"reference, {variant} path")  # fmt: skip
+                rows += [[device, w, variant, f"{ratios[device][w, variant]:.3f}"]
+                         for w in workloads if (w, variant) in ratios[device]]  # fmt: skip
+            ax.axhline(1.0, color=figures.FOREGROUND, lw=1, ls=":", label="plain PyTorch")
+            ax.set_yscale("log")
+            values = [ratios[device][key] for key in ratios[device]] + [1.0]
+            choice = TICKS if max(values) / min(values) < 3 else COARSE_TICKS
+            ticks = [t for t in choice if min(values) / 1.15 <= t <= max(values) * 1.15]
+            ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
+            ax.set_xticks(range(len(workloads)), [w.replace(", ", "\n").replace(" ", "\n", 1)
+                                                  for w in workloads], fontsize=7)  # fmt: skip
+            ax.grid(False, axis="x")
+            ax.set_title(device)
+            ax.set_ylabel("time ÷ plain PyTorch (log)")
+        axes.flat[0].legend(
+            loc="lower left", fontsize=8, frameon=False, labelcolor=figures.FOREGROUND
+        )
     return figures.render(
         fig,
         alt="Time per training step of the reference implementation's exact and fast paths "
