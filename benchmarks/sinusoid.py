@@ -1,6 +1,6 @@
 """Sinusoid regression of the MAML paper (§5.1, Appendix C.1 Table 2): MAML and "pretrained".
 
-    python -m benchmarks.sinusoid [--threads 1] [--meta-steps N] [--out FILE] [--quiet]
+    python -m benchmarks.sinusoid [--threads 1] [--train-steps N] [--out FILE] [--quiet]
 
 Meta-trains MAML (`reference_impl.maml.train`) and the paper's "pretrained on all tasks" baseline
 (`reference_impl.maml.pretrain`: the same network fitted to every task's points jointly) on sine
@@ -23,7 +23,7 @@ of each task's MSE, not its expectation). The ± of every mean is the 95% interv
 Writes the two models as checkpoints (`reference_impl.checkpoints`, a few kilobytes each) into
 `--checkpoints` (default `benchmarks/results/sinusoid/`) and the result JSON to `--out` (default
 `benchmarks/results/sinusoid.json`) with per-task MSEs at 1, 5 and 10 steps, so the two models
-pair up task by task. `--meta-steps` and the other `MAMLConfig` flags change the training.
+pair up task by task. `--train-steps` and the other `MAMLConfig` flags change the training.
 """
 
 from __future__ import annotations
@@ -56,13 +56,13 @@ TEST_SHOT = 5
 BASELINE_LRS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 """Step sizes tried for the pretrained model's fine-tuning."""
 PAPER_DEFAULTS: dict[str, Any] = dict(
-    task="sinusoid", k_shot=10, n_query=10, inner_lr=0.01, inner_steps=1, meta_batch_size=25,
-    outer_lr=1e-3, path="fast", fuse_query=True,
+    backbone="mlp", k_shot=10, n_query=10, inner_lr=0.01, inner_steps=1, meta_batch_size=25,
+    outer_lr=1e-3, train_steps=70_000, path="fast", fuse_query=True,
 )  # fmt: skip
 """§5.1 (K = 10, alpha = 0.01, one inner step) and the authors' code (25 tasks, Adam 1e-3, 10
-query points from the code's 2K points per task); the batched fast path is the same mathematics."""
-PAPER_UPDATES = 70_000
-"""Meta-updates (and pretraining updates) in the usage string of `cbfinn/maml` `main.py`."""
+query points from the code's 2K points per task, and the 70,000 meta-updates and pretraining
+updates of the usage string of `cbfinn/maml` `main.py`); the batched fast path is the same
+mathematics."""
 SEEDS = {"train": 0, "validation": 1, "test": 2}
 """Generator seeds: initialisation and training tasks, validation tasks, test tasks."""
 
@@ -128,7 +128,7 @@ def fit(
     """
     torch.manual_seed(SEEDS["train"])
     model = maml.build_model(cfg)
-    steps = getattr(cfg, common.steps_field(type(cfg)))
+    steps = cfg.train_steps
     generator = torch.Generator().manual_seed(SEEDS["train"])
     bar = common.Progress(steps, episodes_per_step=cfg.meta_batch_size, enabled=progress)
     sampler = maml.default_sampler(cfg)
@@ -169,7 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=OUT, help="result JSON")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS, help="model folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    common.add_config_flags(parser, maml.MAMLConfig, skip={"task", "seed", "eval_tasks"})
+    common.add_config_flags(
+        parser, maml.MAMLConfig, skip={"backbone", "conv_channels", "max_pool", "n_way", "seed",
+                                       "eval_tasks"},
+    )  # fmt: skip
     return parser
 
 
@@ -179,8 +182,7 @@ def make_config(args: argparse.Namespace) -> maml.MAMLConfig:
     Raises:
         HarnessError: On an invalid config or a non-sinusoid one.
     """
-    steps = common.steps_field(maml.MAMLConfig)
-    values = {**PAPER_DEFAULTS, steps: PAPER_UPDATES, **common.config_overrides(args)}
+    values = {**PAPER_DEFAULTS, **common.config_overrides(args)}
     return common.make_config(maml.MAMLConfig, values)
 
 

@@ -53,7 +53,7 @@ def test_a_short_run_writes_files_that_reproduce_themselves(tmp_path: Path) -> N
     """A tiny run: the result records what ran, the pretrained step size is the grid's minimum,
     and the checkpoints re-adapted on the same test tasks give the recorded per-task errors."""
     out, folder = tmp_path / "sinusoid.json", tmp_path / "models"
-    argv = ["--meta-steps", "20", "--test-tasks", "6", "--val-tasks", "4", "--query-points", "9",
+    argv = ["--train-steps", "20", "--test-tasks", "6", "--val-tasks", "4", "--query-points", "9",
             "--baseline-lrs", "0.005", "0.02", "--out", str(out), "--checkpoints", str(folder),
             "--quiet"]  # fmt: skip
     assert sinusoid.main(argv) == 0
@@ -107,7 +107,7 @@ def test_committed_result_is_reproduced_by_its_committed_checkpoints() -> None:
     first = tuple(t[:count] for t in tasks)
     for name in ("maml", "pretrained"):
         model, cfg = checkpoints.load_model(REPO / result[name]["checkpoint"])
-        assert cfg.task == "sinusoid" and result[name]["updates"] > 0
+        assert cfg.backbone == "mlp" and result[name]["updates"] > 0
         curve = sinusoid.mse_curve(model, cfg, result[name]["inner_lr"], first)
         for step in sinusoid.TABLE_STEPS:
             recorded = result[name]["per_task"][str(step)][:count]

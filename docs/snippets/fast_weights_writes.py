@@ -32,14 +32,24 @@ with torch.no_grad():
         logits = read(fast_weights, keys[:, n_support:])  # (T, N*Q, N)
         accuracy.append((logits.argmax(-1) == query_y).float().mean().item())
 
-fig, _ = figures.canvas((7.6, 3.6), ncols=1)
-fig.clf()
+fig, panels = figures.canvas(
+    (7.6, 3.6), ncols=n_support, nrows=2, gridspec_kw={"height_ratios": [1.0, 1.5]}
+)
 with figures.style():
-    grid = fig.add_gridspec(2, n_support, height_ratios=[1.0, 1.5], hspace=0.6, wspace=0.15)
+    grid = panels[1, 0].get_gridspec()
+    for ax in panels[1]:
+        ax.remove()  # the bottom row becomes one axis across all columns
     limit = max(s.abs().max().item() for s in snapshots)
     for i, snap in enumerate(snapshots):
-        ax = fig.add_subplot(grid[0, i])
-        ax.pcolormesh(snap.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, edgecolors="none")
+        ax = panels[0, i]
+        ax.pcolormesh(
+            snap.numpy(),
+            cmap="RdBu_r",
+            vmin=-limit,
+            vmax=limit,
+            edgecolors="face",
+            antialiased=False,
+        )
         ax.invert_yaxis()
         ax.set_xticks([])
         ax.set_yticks([])
@@ -57,7 +67,7 @@ with figures.style():
     curve.set_ylabel("query accuracy", fontsize=8, color=figures.FOREGROUND)
     curve.tick_params(labelsize=7, colors=figures.FOREGROUND)
     curve.grid(True, color=figures.MUTED, lw=0.6)
-    curve.legend(fontsize=7, frameon=False, labelcolor=figures.FOREGROUND, loc="lower right")
+    curve.legend(fontsize=7, frameon=False, labelcolor=figures.FOREGROUND, loc="center right")
     for spine in ("top", "right"):
         curve.spines[spine].set_visible(False)
     for spine in ("left", "bottom"):
