@@ -162,7 +162,7 @@ def test_train_resume_rejects_changed_config(
         (["protonet", "5w1s", "--data", "synthetic", "--n-way", "500"], "500-way"),
         (["protonet", "5w1s", "--checkpoint-every", "0"], "--checkpoint-every must be >= 1, got 0"),
         (["protonet", "5w1s", "--episodes", "0"], "--episodes must be >= 1, got 0"),
-        (["maml", "5w1s", "--data", "synthetic", "--outer-lr", "-1"], "outer_lr > 0, got"),
+        (["maml", "5w1s", "--data", "synthetic", "--outer-lr", "-1"], "outer_lr must be > 0, got"),
         (["baseline", "5w1s", "--data", "synthetic", "--head", "knn"], "head must be 'cosine'"),
         (["fast_weights", "5w1s", "--data", "synthetic", "--rule", "hebb"], "rule must be"),
         (["fast_weights", "5w1s", "--init-write-strength", "1"], "init_write_strength must be in"),
