@@ -507,9 +507,12 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
 
 
 def resolve_config(args: argparse.Namespace, cfg_class: type, num_train_classes: int) -> Any:
-    """Config = dataclass defaults < setting protocol < `--<field>` flags < harness flags."""
+    """Config = setting protocol < the method's `cuda_defaults` on a GPU < `--<field>` flags <
+    harness flags < the method's fixed fields."""
     n_way, k_shot = common.parse_setting(args.setting)
     values = common.omniglot_fields(args.method, n_way, k_shot, num_train_classes)
+    if args.device == "cuda":
+        values.update(common.load_method(args.method).cuda_defaults)
     values.update(common.config_overrides(args))
     if args.episodes is not None:
         values["train_steps"] = args.episodes

@@ -403,24 +403,21 @@ def check_episode(
             (`K=0`) or query set, or labels that do not cover `0..N-1`.
     """
     lead = support_y.dim()  # 1, or 2 with a leading T
-    given = [t for t in (support_x, support_y, query_x, query_y) if t is not None]
+    given = {"support_x": support_x, "support_y": support_y, "query_x": query_x, "query_y": query_y}
+    pairs = ((support_x, support_y), (query_x, query_y))
     if not (
         lead in (1, 2)
-        and support_y.dtype == torch.int64
-        and support_y.shape == support_x.shape[:lead]
         and query_x.shape[: lead - 1] + query_x.shape[lead:]
         == support_x.shape[: lead - 1] + support_x.shape[lead:]
-        and (
-            query_y is None
-            or (query_y.dtype == torch.int64 and query_y.shape == query_x.shape[:lead])
+        and all(
+            y is None or (y.dtype == torch.int64 and y.shape == x.shape[:lead]) for x, y in pairs
         )
-        and support_y.shape[-1] > 0
-        and query_x.shape[lead - 1] > 0
+        and min(support_x.shape[lead - 1], query_x.shape[lead - 1]) > 0
     ):
+        got = ", ".join(f"{name} {tuple(t.shape)}" for name, t in given.items() if t is not None)
         raise ValueError(
             "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
-            " and int64 query_y (N*Q,), all with or all without a leading T, K >= 1, Q >= 1; "
-            f"got {[tuple(t.shape) for t in given]} with labels {[t.dtype for t in given[1::2]]}"
+            f" and int64 query_y (N*Q,), optionally with a leading T, K and Q >= 1; got {got}"
         )
     labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
     seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)

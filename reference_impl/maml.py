@@ -12,7 +12,7 @@ arXiv:1703.03400v3.
 
 | Paper | Function |
 |---|---|
-| Eq. (1), inner gradient step | `adapt`, `adapt_tasks` (all tasks at once) |
+| Eq. (1), inner gradient step | `adapt` (`adapt_tasks`: all tasks at once) |
 | §2.2 meta-objective $\sum_i \mathcal{L}_{\mathcal{T}_i}(f_{\theta'_i})$ | `meta_loss`, `meta_backward` |
 | Algorithm 2, meta-update with Adam | `train_step`, `train` |
 | §3.1 losses (MSE, cross-entropy) | `task_loss` |
@@ -23,6 +23,11 @@ Deliberate deviations: the Conv-4's convolutions have no bias (batch norm's mean
 cancels it, so its gradient is identically zero); the strided convolutions pad one pixel on
 every side (TensorFlow's "SAME" pads only bottom/right); `backbone="conv4"` without a task
 source trains on synthetic images so the file runs alone.
+
+The file reads top to bottom as the algorithm, with one inner loop (`adapt`). Its last section,
+the batched path (`path="fast"`, what `benchmarks.train --device cuda` uses), computes the same
+meta-gradient with every task's inner loop in one batched graph: much faster on a GPU, not on a
+CPU (`benchmarks/bench_maml.py` measures both). A reader copying the algorithm can stop before it.
 """
 
 from __future__ import annotations
@@ -84,7 +89,8 @@ class MAMLConfig:
     eval_tasks: int = 100
     """Held-out tasks in `evaluate`."""
     path: str = "exact"
-    """`"exact"`: a loop over tasks; `"fast"`: all tasks' inner loops batched (same mathematics)."""
+    """`"exact"`: a loop over tasks; `"fast"`: the batched path at the end of the file (same
+    mathematics, for GPUs; `benchmarks.train --device cuda` picks it unless told otherwise)."""
     fuse_query: bool | None = None
     """Fast path only: also batch the query passes (grouped convolutions). `None` picks what
     measured faster: fused, except for the Conv-4 on a CPU (`benchmarks/bench_maml.py`)."""
@@ -92,26 +98,16 @@ class MAMLConfig:
     """Seed of initialisation and task sampling in `main`."""
 
     def __post_init__(self) -> None:
-        if self.backbone not in ("mlp", "conv4"):
-            raise ValueError(f"backbone must be 'mlp' or 'conv4', got {self.backbone!r}")
-        if self.path not in ("exact", "fast"):
-            raise ValueError(f"path must be 'exact' or 'fast', got {self.path!r}")
-        if self.inner_steps < 0 or self.test_inner_steps < 0:
-            raise ValueError(
-                f"inner_steps and test_inner_steps must be >= 0, got "
-                f"{self.inner_steps} and {self.test_inner_steps}"
-            )
-        if min(self.n_way, self.k_shot, self.n_query, self.meta_batch_size) < 1:
-            raise ValueError("n_way, k_shot, n_query and meta_batch_size must be >= 1")
-        if self.train_steps < 0 or self.eval_tasks < 1:
-            raise ValueError(
-                f"train_steps must be >= 0 and eval_tasks >= 1, got {self.train_steps} and "
-                f"{self.eval_tasks}"
-            )
-        if self.inner_lr < 0 or self.outer_lr <= 0:
-            raise ValueError(
-                f"inner_lr must be >= 0 and outer_lr > 0, got {self.inner_lr} and {self.outer_lr}"
-            )
+        for name, allowed in {"backbone": ("mlp", "conv4"), "path": ("exact", "fast")}.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        least = dict.fromkeys(("n_way", "k_shot", "n_query", "meta_batch_size", "eval_tasks"), 1)
+        least |= dict.fromkeys(("inner_steps", "test_inner_steps", "train_steps", "inner_lr"), 0)
+        for name, low in least.items():
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        if self.outer_lr <= 0:
+            raise ValueError(f"outer_lr must be > 0, got {self.outer_lr}")
 
 
 def omniglot_config(n_way: int = 5, k_shot: int = 1, **overrides: object) -> MAMLConfig:
@@ -228,40 +224,6 @@ def build_model(cfg: MAMLConfig) -> nn.Sequential:
     )
 
 
-def forward_tasks(model: nn.Sequential, params: Params, x: Tensor) -> Tensor:
-    """Run `model` on T tasks at once, each with its own parameters, in one pass per layer.
-
-    Convolutions become grouped convolutions (`groups=T`) over task-major channels, batch norm
-    normalises each (task, channel) pair with that task's batch, linear layers become `baddbmm`.
-    Equals stacking `functional_call(model, params[t], x[t])` over `t`.
-
-    Args:
-        model: A `build_model` network; only its layer types and hyperparameters are used.
-        params: Per-task parameters, each of shape `(T, *shape)`.
-        x: Inputs, shape `(T, B, 1)` or `(T, B, C, H, W)`.
-
-    Returns:
-        Outputs, shape `(T, B, out)`.
-    """
-    t, b = x.shape[:2]
-    h = x.transpose(0, 1).flatten(1, 2) if x.dim() == 5 else x  # (B, T*C, H, W) or (T, B, D)
-    for name, layer in model.named_children():
-        p = {key.split(".", 1)[1]: v for key, v in params.items() if key.split(".", 1)[0] == name}
-        if isinstance(layer, nn.Conv2d):
-            h = F.conv2d(h, p["weight"].flatten(0, 1), None, layer.stride, layer.padding, groups=t)
-        elif isinstance(layer, nn.BatchNorm2d):
-            h = F.batch_norm(
-                h, None, None, p["weight"].flatten(), p["bias"].flatten(), True, 0.0, layer.eps
-            )
-        elif isinstance(layer, nn.Flatten):
-            h = h.reshape(b, t, -1).transpose(0, 1)  # (T, B, C)
-        elif isinstance(layer, nn.Linear):
-            h = torch.baddbmm(p["bias"].unsqueeze(1), h, p["weight"].transpose(1, 2))  # (T, B, out)
-        else:  # ReLU, pooling: per channel, so the grouped layout is unchanged
-            h = layer(h)
-    return h
-
-
 def embed(model: nn.Sequential, x: Tensor, cfg: MAMLConfig) -> Tensor:
     """Features of the meta-parameters before the output layer (no adaptation).
 
@@ -279,48 +241,54 @@ def embed(model: nn.Sequential, x: Tensor, cfg: MAMLConfig) -> Tensor:
 # --8<-- [end:model]
 
 
-def _check_episode(
+# --8<-- [start:validate]
+def check_episode(
     cfg: MAMLConfig,
     support_x: Tensor,
     support_y: Tensor,
     query_x: Tensor,
     query_y: Tensor | None = None,
-    batched: bool = False,
 ) -> None:
-    lead = 2 if batched else 1
-    name = "(T, N*K, ...)" if batched else "(N*K, ...)"
-    if support_x.shape[:lead] != support_y.shape[:lead]:
-        raise ValueError(
-            f"support_x {tuple(support_x.shape)} and support_y "
-            f"{tuple(support_y.shape)} must share leading shape {name}"
+    """Validate an episode, or a meta-batch with a leading `T`, once at an entry point.
+
+    Shapes are checked for free; class labels cost one host sync for the whole batch.
+
+    Args:
+        cfg: Uses `backbone`, `n_way`.
+        support_x: `(K, 1)` points or `(N*K, C, H, W)` images, optionally with a leading `T`.
+        support_y: `(K, 1)` targets or int64 labels `(N*K,)` in `0..N-1`, likewise.
+        query_x: Query inputs, shaped like `support_x` but for the number of examples.
+        query_y: Query targets or labels, if given.
+
+    Raises:
+        ValueError: Naming the expected shapes, or the labels' range.
+    """
+    regression = cfg.backbone == "mlp"
+    lead = support_x.dim() - (1 if regression else 3)  # 1, or 2 with a leading T
+    given = {"support_x": support_x, "support_y": support_y, "query_x": query_x, "query_y": query_y}
+    pairs = [(x, y) for x, y in ((support_x, support_y), (query_x, query_y)) if y is not None]
+    if not (
+        lead in (1, 2)
+        and support_x.shape[lead - 1] > 0
+        and query_x.shape[: lead - 1] + query_x.shape[lead:]
+        == support_x.shape[: lead - 1] + support_x.shape[lead:]
+        and all(  # (K,) regression targets would broadcast against (K, 1) outputs silently
+            y.shape == (x.shape if regression else x.shape[:lead])
+            and (regression or y.dtype == torch.int64)
+            for x, y in pairs
         )
-    if (
-        support_x.shape[lead:] != query_x.shape[lead:]
-        or support_x.shape[: lead - 1] != query_x.shape[: lead - 1]
     ):
-        raise ValueError(
-            f"query_x {tuple(query_x.shape)} must match support_x "
-            f"{tuple(support_x.shape)} except for the number of examples"
-        )
-    if query_y is not None and query_y.shape[:lead] != query_x.shape[:lead]:
-        raise ValueError(
-            f"query_y {tuple(query_y.shape)} must match query_x {tuple(query_x.shape)}"
-        )
-    if cfg.backbone == "mlp":  # (K,) targets would broadcast against (K, 1) outputs silently
-        points = {"support_x": support_x, "support_y": support_y, "query_x": query_x}
-        for label, t in {**points, "query_y": query_y}.items():
-            if t is not None and (t.dim() != lead + 1 or t.shape[-1] != 1):
-                expected = "(T, K, 1)" if batched else "(K, 1)"
-                raise ValueError(f"sinusoid {label} must be {expected}, got {tuple(t.shape)}")
-    if cfg.backbone == "conv4":
-        for y in (support_y, query_y) if query_y is not None else (support_y,):
-            if y.dtype != torch.int64 or (
-                y.numel() > 0 and not 0 <= int(y.min()) <= int(y.max()) < cfg.n_way
-            ):
-                raise ValueError(
-                    f"labels must be int64 in [0, {cfg.n_way}), got {y.dtype} "
-                    f"in [{int(y.min())}, {int(y.max())}]"
-                )
+        expected = "x and y (K, 1)" if regression else "x (N*K, C, H, W), int64 labels (N*K,)"
+        got = ", ".join(f"{name} {tuple(t.shape)}" for name, t in given.items() if t is not None)
+        raise ValueError(f"expected {expected}, optionally with a leading T, K >= 1; got {got}")
+    if not regression:
+        labels = torch.cat([y.flatten() for _, y in pairs])
+        low, high = torch.stack([labels.min(), labels.max()]).tolist()  # one host sync
+        if low < 0 or high >= cfg.n_way:
+            raise ValueError(f"labels must lie in 0..{cfg.n_way - 1}, got {low}..{high}")
+
+
+# --8<-- [end:validate]
 
 
 # --8<-- [start:inner-loop]
@@ -365,39 +333,6 @@ def adapt(
                 n: p - cfg.inner_lr * g for (n, p), g in zip(params.items(), grads, strict=True)
             }
     return params
-
-
-def adapt_tasks(
-    model: nn.Sequential, params: Params, support_x: Tensor, support_y: Tensor, cfg: MAMLConfig
-) -> Params:
-    r"""Eq. (1) for T tasks at once: one batched pass per step instead of a loop over tasks.
-
-    $\theta$ is expanded to `(T, *shape)`; since task $t$'s loss depends only on slice $t$,
-    the gradient of the summed support losses with respect to the expanded tensor holds every
-    task's own gradient $\nabla_\theta \mathcal{L}_{\mathcal{T}_t}$.
-
-    Args:
-        model: A `build_model` network.
-        params: Meta-parameters $\theta$, unbatched.
-        support_x: Support inputs, shape `(T, N*K, *x_shape)`.
-        support_y: Support targets, shape `(T, N*K)` or `(T, N*K, 1)`.
-        cfg: Uses `inner_lr`, `inner_steps`, `first_order`, `backbone`.
-
-    Returns:
-        Adapted parameters $\theta'_t$, each of shape `(T, *shape)`.
-    """
-    t = support_x.shape[0]
-    adapted = {n: p.unsqueeze(0).expand(t, *p.shape) for n, p in params.items()}  # (T, *shape)
-    for _ in range(cfg.inner_steps):
-        outputs = forward_tasks(model, adapted, support_x)  # (T, N*K, out)
-        loss = t * task_loss(
-            outputs.flatten(0, 1), support_y.flatten(0, 1), cfg
-        )  # sum of task means
-        grads = torch.autograd.grad(loss, list(adapted.values()), create_graph=not cfg.first_order)
-        adapted = {
-            n: p - cfg.inner_lr * g for (n, p), g in zip(adapted.items(), grads, strict=True)
-        }
-    return adapted
 
 
 # --8<-- [end:inner-loop]
@@ -445,50 +380,31 @@ def meta_loss(model: nn.Module, params: Params, batch: Batch, cfg: MAMLConfig) -
 def meta_backward(model: nn.Sequential, batch: Batch, cfg: MAMLConfig) -> float:
     r"""Accumulate the gradient of `meta_loss` into the `.grad` of `model`'s parameters.
 
-    The exact path backpropagates task by task, so only one task's graph is alive at a time.
-    The fast path adapts all tasks in one batched graph, then runs the query passes on detached
-    copies of $\theta'_t$ (one task at a time, or fused, see `MAMLConfig.fuse_query`), and finally
-    sends their gradients through the inner loop in one backward call (the chain rule, split).
+    Task by task (`path="exact"`), so only one task's graph is alive at a time; `path="fast"`
+    hands the batch to `meta_backward_batched`, the same gradient from one batched graph.
 
     Args:
         model: A `build_model` network; its parameters are $\theta$.
         batch: `support_x (T, N*K, ...)`, `support_y`, `query_x (T, N*Q, ...)`, `query_y`.
-        cfg: Uses `path`, `fuse_query` and the inner-loop fields.
+        cfg: Uses `path` and the inner-loop fields.
 
     Returns:
         The meta-loss value.
+
+    Raises:
+        ValueError: If the batch is malformed (`check_episode`).
     """
-    support_x, support_y, query_x, query_y = batch
-    _check_episode(cfg, support_x, support_y, query_x, query_y, batched=True)
+    check_episode(cfg, *batch)
+    if cfg.path == "fast":
+        return meta_backward_batched(model, batch, cfg)
     params: Params = dict(model.named_parameters())
-    t = support_x.shape[0]
-    total = 0.0
-    if cfg.path == "exact":
-        for sx, sy, qx, qy in zip(*batch, strict=True):
-            adapted = adapt(model, params, sx, sy, cfg)
-            loss = task_loss(functional_call(model, adapted, (qx,)), qy, cfg) / t
-            loss.backward()
-            total += loss.item()
-        return total
-    adapted = adapt_tasks(model, params, support_x, support_y, cfg)  # (T, *shape) each
-    leaves = {n: a.detach().requires_grad_() for n, a in adapted.items()}
-    fuse = cfg.fuse_query
-    if fuse is None:
-        fuse = not (cfg.backbone == "conv4" and query_x.device.type == "cpu")
-    if fuse:
-        loss = task_loss(
-            forward_tasks(model, leaves, query_x).flatten(0, 1), query_y.flatten(0, 1), cfg
-        )
+    losses = []
+    for support_x, support_y, query_x, query_y in zip(*batch, strict=True):
+        adapted = adapt(model, params, support_x, support_y, cfg)
+        loss = task_loss(functional_call(model, adapted, (query_x,)), query_y, cfg) / len(batch[0])
         loss.backward()
-        total = loss.item()
-    else:
-        for i in range(t):
-            outputs = functional_call(model, {n: v[i] for n, v in leaves.items()}, (query_x[i],))
-            loss = task_loss(outputs, query_y[i], cfg) / t
-            loss.backward()
-            total += loss.item()
-    torch.autograd.backward(list(adapted.values()), [leaves[n].grad for n in adapted])
-    return total
+        losses.append(loss.detach())
+    return torch.stack(losses).sum().item()
 
 
 # --8<-- [end:loss]
@@ -530,8 +446,8 @@ def train_step(
     """
     optimizer.zero_grad(set_to_none=True)
     loss = meta_backward(model, batch, cfg)
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if not (math.isfinite(loss) and all(bool(g.isfinite().all()) for g in grads)):
+    grads = [p.grad.isfinite().all() for p in model.parameters() if p.grad is not None]
+    if not (math.isfinite(loss) and bool(torch.stack(grads).all())):  # one host sync
         optimizer.zero_grad(set_to_none=True)
         raise NonFiniteLossError(
             -1, loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -638,7 +554,7 @@ def make_predict(model: nn.Module, cfg: MAMLConfig) -> Callable[[Tensor, Tensor,
     """
 
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
-        _check_episode(cfg, support_x, support_y, query_x)
+        check_episode(cfg, support_x, support_y, query_x)
         params = {n: p.detach() for n, p in model.named_parameters()}
         adapted = adapt(model, params, support_x, support_y, cfg, steps=cfg.test_inner_steps)
         with torch.no_grad():
@@ -666,25 +582,22 @@ def evaluate(
         `accuracy_after` (classification), each a mean over tasks.
     """
     sample_batch = sample_batch or default_sampler(cfg)
-    zero_steps = make_predict(model, replace(cfg, test_inner_steps=0))
-    predictors = {"before": zero_steps, "after": make_predict(model, cfg)}
+    before = make_predict(model, replace(cfg, test_inner_steps=0))
+    predictors = {"before": before, "after": make_predict(model, cfg)}
+    tasks: list[tuple[Tensor, ...]] = []
+    while len(tasks) < cfg.eval_tasks:
+        tasks += zip(*sample_batch(generator), strict=True)
+    loss_name = "mse" if cfg.backbone == "mlp" else "loss"
     sums: dict[str, float] = {}
-    seen = 0
-    while seen < cfg.eval_tasks:
-        for sx, sy, qx, qy in zip(*sample_batch(generator), strict=True):
-            if seen == cfg.eval_tasks:
-                break
-            seen += 1
-            for when, predict in predictors.items():
-                out = predict(sx, sy, qx)
-                key = "mse" if cfg.backbone == "mlp" else "loss"
-                sums[f"{key}_{when}"] = (
-                    sums.get(f"{key}_{when}", 0.0) + task_loss(out, qy, cfg).item()
-                )
-                if cfg.backbone != "mlp":
-                    accuracy = (out.argmax(-1) == qy).float().mean().item()
-                    sums[f"accuracy_{when}"] = sums.get(f"accuracy_{when}", 0.0) + accuracy
-    return {key: value / seen for key, value in sums.items()}
+    for sx, sy, qx, qy in tasks[: cfg.eval_tasks]:
+        for when, predict in predictors.items():
+            out = predict(sx, sy, qx)
+            scores = {loss_name: task_loss(out, qy, cfg).item()}
+            if cfg.backbone == "conv4":
+                scores["accuracy"] = (out.argmax(-1) == qy).float().mean().item()
+            for name, value in scores.items():
+                sums[f"{name}_{when}"] = sums.get(f"{name}_{when}", 0.0) + value
+    return {key: value / cfg.eval_tasks for key, value in sums.items()}
 
 
 # --8<-- [end:evaluate]
@@ -716,6 +629,119 @@ def main(cfg: MAMLConfig) -> dict[str, float]:
     return metrics
 
 
+# --8<-- [end:main]
+
+
+# ---------------------------------------------------------------------------------------------
+# The batched path: the algorithm above, with all T tasks in one graph per layer. It exists for
+# speed on a GPU (`path="fast"`); tests/test_maml.py pins it to the exact path.
+# --8<-- [start:batched]
+def forward_tasks(model: nn.Sequential, params: Params, x: Tensor) -> Tensor:
+    """Run `model` on T tasks at once, each with its own parameters, in one pass per layer.
+
+    Convolutions become grouped convolutions (`groups=T`) over task-major channels, batch norm
+    normalises each (task, channel) pair with that task's batch, linear layers become `baddbmm`.
+    Equals stacking `functional_call(model, params[t], x[t])` over `t`.
+
+    Args:
+        model: A `build_model` network; only its layer types and hyperparameters are used.
+        params: Per-task parameters, each of shape `(T, *shape)`.
+        x: Inputs, shape `(T, B, 1)` or `(T, B, C, H, W)`.
+
+    Returns:
+        Outputs, shape `(T, B, out)`.
+    """
+    t, b = x.shape[:2]
+    h = x.transpose(0, 1).flatten(1, 2) if x.dim() == 5 else x  # (B, T*C, H, W) or (T, B, D)
+    for name, layer in model.named_children():
+        p = {key.split(".", 1)[1]: v for key, v in params.items() if key.split(".", 1)[0] == name}
+        if isinstance(layer, nn.Conv2d):
+            h = F.conv2d(h, p["weight"].flatten(0, 1), None, layer.stride, layer.padding, groups=t)
+        elif isinstance(layer, nn.BatchNorm2d):
+            h = F.batch_norm(
+                h, None, None, p["weight"].flatten(), p["bias"].flatten(), True, 0.0, layer.eps
+            )
+        elif isinstance(layer, nn.Flatten):
+            h = h.reshape(b, t, -1).transpose(0, 1)  # (T, B, C)
+        elif isinstance(layer, nn.Linear):
+            h = torch.baddbmm(p["bias"].unsqueeze(1), h, p["weight"].transpose(1, 2))  # (T, B, out)
+        else:  # ReLU, pooling: per channel, so the grouped layout is unchanged
+            h = layer(h)
+    return h
+
+
+def adapt_tasks(
+    model: nn.Sequential, params: Params, support_x: Tensor, support_y: Tensor, cfg: MAMLConfig
+) -> Params:
+    r"""Eq. (1) for T tasks at once: one batched pass per step instead of a loop over tasks.
+
+    $\theta$ is expanded to `(T, *shape)`; since task $t$'s loss depends only on slice $t$,
+    the gradient of the summed support losses with respect to the expanded tensor holds every
+    task's own gradient $\nabla_\theta \mathcal{L}_{\mathcal{T}_t}$.
+
+    Args:
+        model: A `build_model` network.
+        params: Meta-parameters $\theta$, unbatched.
+        support_x: Support inputs, shape `(T, N*K, *x_shape)`.
+        support_y: Support targets, shape `(T, N*K)` or `(T, N*K, 1)`.
+        cfg: Uses `inner_lr`, `inner_steps`, `first_order`, `backbone`.
+
+    Returns:
+        Adapted parameters $\theta'_t$, each of shape `(T, *shape)`.
+    """
+    t = support_x.shape[0]
+    adapted = {n: p.unsqueeze(0).expand(t, *p.shape) for n, p in params.items()}  # (T, *shape)
+    for _ in range(cfg.inner_steps):
+        outputs = forward_tasks(model, adapted, support_x)  # (T, N*K, out)
+        loss = t * task_loss(
+            outputs.flatten(0, 1), support_y.flatten(0, 1), cfg
+        )  # sum of task means
+        grads = torch.autograd.grad(loss, list(adapted.values()), create_graph=not cfg.first_order)
+        adapted = {
+            n: p - cfg.inner_lr * g for (n, p), g in zip(adapted.items(), grads, strict=True)
+        }
+    return adapted
+
+
+def meta_backward_batched(model: nn.Sequential, batch: Batch, cfg: MAMLConfig) -> float:
+    r"""`meta_backward` for all tasks at once: the same gradient, for GPUs.
+
+    Adapts every task in one batched graph (`adapt_tasks`), runs the query passes on detached
+    copies of $\theta'_t$ (one task at a time, or fused, see `MAMLConfig.fuse_query`), then sends
+    their gradients through the inner loop in one backward call: the chain rule, split.
+
+    Args:
+        model: A `build_model` network; its parameters are $\theta$.
+        batch: `support_x (T, N*K, ...)`, `support_y`, `query_x (T, N*Q, ...)`, `query_y`,
+            already validated by `meta_backward`.
+        cfg: Uses `fuse_query` and the inner-loop fields.
+
+    Returns:
+        The meta-loss value.
+    """
+    support_x, support_y, query_x, query_y = batch
+    t = support_x.shape[0]
+    adapted = adapt_tasks(model, dict(model.named_parameters()), support_x, support_y, cfg)
+    leaves = {n: a.detach().requires_grad_() for n, a in adapted.items()}  # (T, *shape) each
+    fuse = cfg.fuse_query
+    if fuse is None:
+        fuse = not (cfg.backbone == "conv4" and query_x.device.type == "cpu")
+    if fuse:
+        outputs = forward_tasks(model, leaves, query_x)  # (T, N*Q, out)
+        losses = [task_loss(outputs.flatten(0, 1), query_y.flatten(0, 1), cfg)]
+        losses[0].backward()
+    else:
+        losses = []
+        for i in range(t):
+            outputs = functional_call(model, {n: v[i] for n, v in leaves.items()}, (query_x[i],))
+            losses.append(task_loss(outputs, query_y[i], cfg) / t)
+            losses[-1].backward()
+    torch.autograd.backward(list(adapted.values()), [leaves[n].grad for n in adapted])
+    return torch.stack([loss.detach() for loss in losses]).sum().item()
+
+
+# --8<-- [end:batched]
+
+
 if __name__ == "__main__":
     main(MAMLConfig())
-# --8<-- [end:main]

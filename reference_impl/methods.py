@@ -68,6 +68,9 @@ class Method:
     """`learning_rate(cfg, step)`, or None for a constant `outer_lr`."""
     fixed: Mapping[str, Any] = field(default_factory=dict)
     """Config fields this name pins, applied after every flag (`first_order=True` for FOMAML)."""
+    cuda_defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Config fields the harness sets when training on a GPU, before the flags (MAML's batched
+    path, `path="fast"`)."""
     episodic: bool = True
     """Trained on episodes; `False`: on labelled class batches `(x, y)` (the baseline)."""
     test_episodes: int = 1000
@@ -85,7 +88,7 @@ class Method:
         needed = {"seed", "train_steps", "outer_lr"}
         if self.episodic:
             needed |= {"n_way", "k_shot", "n_query", "meta_batch_size"}
-        unknown = (needed | set(self.test_only) | set(self.fixed)) - names
+        unknown = (needed | set(self.test_only) | set(self.fixed) | set(self.cuda_defaults)) - names
         if unknown:
             raise ValueError(
                 f"method {self.name!r}: {self.config_class.__name__} lacks the fields "
@@ -111,6 +114,7 @@ def _maml_row(name: str, first_order: bool) -> Method:
         make_predict=maml.make_predict,
         embed=maml.embed,
         fixed={"first_order": first_order},
+        cuda_defaults={"path": "fast"},
         test_episodes=600,
         test_only=("test_inner_steps",),
     )

@@ -122,26 +122,19 @@ class ProtoNetConfig:
     """Fast path for CPU training (see the module docstring); the exact path is the default."""
 
     def __post_init__(self) -> None:
-        for name in ("n_way", "test_n_way"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
-        for name in ("k_shot", "n_query", "test_n_query", "meta_batch_size", "lr_halve_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.train_steps < 0 or self.test_episodes < 1:
-            raise ValueError(
-                f"train_steps must be >= 0 and test_episodes >= 1, got {self.train_steps} "
-                f"and {self.test_episodes}"
-            )
+        least = dict.fromkeys(("n_way", "test_n_way"), 2) | {"train_steps": 0}
+        least |= dict.fromkeys(("k_shot", "n_query", "test_n_query", "test_episodes"), 1)
+        for name, low in (least | {"meta_batch_size": 1, "lr_halve_every": 1}).items():
+            if getattr(self, name) < low:
+                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
         if self.outer_lr <= 0 or not 0 < self.lr_decay <= 1:
             raise ValueError(
                 f"outer_lr must be > 0 and lr_decay in (0, 1], got {self.outer_lr} and "
                 f"{self.lr_decay}"
             )
-        if self.distance not in DISTANCES:
-            raise ValueError(f"distance must be one of {DISTANCES}, got {self.distance!r}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        for name, allowed in {"distance": DISTANCES, "backbone": BACKBONES}.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not 0 < self.latent_dim < math.prod(self.input_shape):
             raise ValueError(f"latent_dim must be in [1, {math.prod(self.input_shape)})")
 
@@ -447,24 +440,21 @@ def check_episode(
             (`K=0`) or query set, or labels that do not cover `0..N-1`.
     """
     lead = support_y.dim()  # 1, or 2 with a leading T
-    given = [t for t in (support_x, support_y, query_x, query_y) if t is not None]
+    given = {"support_x": support_x, "support_y": support_y, "query_x": query_x, "query_y": query_y}
+    pairs = ((support_x, support_y), (query_x, query_y))
     if not (
         lead in (1, 2)
-        and support_y.dtype == torch.int64
-        and support_y.shape == support_x.shape[:lead]
         and query_x.shape[: lead - 1] + query_x.shape[lead:]
         == support_x.shape[: lead - 1] + support_x.shape[lead:]
-        and (
-            query_y is None
-            or (query_y.dtype == torch.int64 and query_y.shape == query_x.shape[:lead])
+        and all(
+            y is None or (y.dtype == torch.int64 and y.shape == x.shape[:lead]) for x, y in pairs
         )
-        and support_y.shape[-1] > 0
-        and query_x.shape[lead - 1] > 0
+        and min(support_x.shape[lead - 1], query_x.shape[lead - 1]) > 0
     ):
+        got = ", ".join(f"{name} {tuple(t.shape)}" for name, t in given.items() if t is not None)
         raise ValueError(
             "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
-            " and int64 query_y (N*Q,), all with or all without a leading T, K >= 1, Q >= 1; "
-            f"got {[tuple(t.shape) for t in given]} with labels {[t.dtype for t in given[1::2]]}"
+            f" and int64 query_y (N*Q,), optionally with a leading T, K and Q >= 1; got {got}"
         )
     labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
     seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)
@@ -587,7 +577,6 @@ def train(
     optimizer: torch.optim.Optimizer | None = None,
     start_episode: int = 0,
     generator: torch.Generator | None = None,
-    on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[nn.Module, list[float]]:
     """Train the embedding on episodes from `sample_batch` for episodes `start_episode..train_steps-1`.
 
@@ -598,7 +587,6 @@ def train(
         optimizer: Adam state to continue from; default: a new Adam over `model`.
         start_episode: First episode index (sets the learning rate when resuming).
         generator: Episode sampling randomness; default: seeded by `cfg.seed`.
-        on_step: Called as `on_step(episode, {"loss": ..., "accuracy": ...})` after each update.
 
     Returns:
         The trained model (on the device of its parameters) and the loss of every update.
@@ -615,17 +603,11 @@ def train(
     for episode in range(start_episode, cfg.train_steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, episode)
-        support_x, support_y, query_x, query_y = sample_batch(generator)
-        batch = (
-            support_x.to(reference),
-            support_y.to(reference.device),
-            query_x.to(reference),
-            query_y.to(reference.device),
+        batch = tuple(  # inputs in the model's dtype, labels as they are, on its device
+            t.to(reference) if t.is_floating_point() else t.to(reference.device)
+            for t in sample_batch(generator)
         )
-        stats = train_step(model, optimizer, batch, cfg)
-        history.append(stats["loss"])
-        if on_step is not None:
-            on_step(episode, stats)
+        history.append(train_step(model, optimizer, batch, cfg)["loss"])  # type: ignore[arg-type]
     return model, history
 
 
@@ -682,14 +664,10 @@ def evaluate(
     reference = next(model.parameters(), torch.zeros(()))
     accuracies, losses = [], []
     for _ in range(cfg.test_episodes):
-        support_x, support_y, query_x, query_y = sample_batch(generator)
-        for t in range(support_x.shape[0]):
-            logits = predict(
-                support_x[t].to(reference),
-                support_y[t].to(reference.device),
-                query_x[t].to(reference),
-            )
-            target = query_y[t].to(reference.device)
+        batch = [t.to(reference) if t.is_floating_point() else t.to(reference.device)
+                 for t in sample_batch(generator)]  # fmt: skip
+        for support_x, support_y, query_x, target in zip(*batch, strict=True):
+            logits = predict(support_x, support_y, query_x)
             accuracies.append((logits.argmax(dim=-1) == target).double().mean())
             losses.append(episode_loss(logits, target).double())
     acc, loss = torch.stack(accuracies), torch.stack(losses)  # (episodes,) each

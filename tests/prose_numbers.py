@@ -7,7 +7,7 @@ of these, in order:
 1. **Not prose.** Fenced blocks (executed or not), inline code, math, HTML comments, link targets
    and the References section are skipped.
 2. **Names, not quantities.** Setting names (`5-way`, `1-shot`, `5w1s`, `60-way`), equation,
-   table, figure, section, appendix and step references, ordinals, years and arXiv ids inside a
+   table, figure, section (`§3.1`), appendix and step references, ordinals, ordered-list markers, years and arXiv ids inside a
    citation, software versions, and tokens glued to letters (`Conv-4`, `H100`, `float64`) are
    names: they can be wrong, but not drift from an output.
 3. **Cited.** A paragraph, list item or table that carries a citation (`et al.`, `arXiv:`, an
@@ -52,6 +52,8 @@ _NAMES = [
         r"\b\d+-(?:way|shot|query|queries|class|fold|step|layer|bit|dimensional|d)\b",
         r"\b\d+w\d+s\b",
         r"\b\d+(?:st|nd|rd|th)\b",
+        r"(?m)^\s*\d+\.(?=\s)",  # the marker of an ordered-list item
+        r"§\s*[A-Z]?\d+(?:\.\d+)*",  # a section sign reference (\b cannot precede §)
         r"(?i)\b(?:eqs?|equations?|tables?|figures?|figs?|sections?|secs?|appendix|appendices|"
         r"algorithms?|alg|chapters?|theorems?|lemmas?|propositions?|corollary|definitions?|"
         r"steps?|lines?|issues?|§)\.?\s*\(?[A-Z]?\d+(?:\.\d+)*\)?(?:\s*(?:[-–,]|and)\s*\(?\d+(?:\.\d+)*\)?)*",

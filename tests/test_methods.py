@@ -230,3 +230,15 @@ def test_committed_checkpoint_configs_use_only_known_old_or_current_names(
     row = methods.METHODS[described["method"]]
     upgraded = methods.upgrade_fields(described["config_class"], described["config"])
     assert set(upgraded) <= {f.name for f in dataclasses.fields(row.config_class)}
+
+
+def test_maml_trains_on_the_batched_path_on_a_gpu_unless_told_otherwise() -> None:
+    """`cuda_defaults` apply before the flags: `--device cuda` picks `path="fast"` for both MAML
+    rows, `--path exact` still wins, and CPU runs keep the exact path the presets give."""
+    for name in ("maml", "fomaml"):
+        for extra, path in (([], "exact"), (["--device", "cuda"], "fast")):
+            args, cfg_class = train.parse_args([name, "5w1s", *extra])
+            assert train.resolve_config(args, cfg_class, num_train_classes=100).path == path
+        args, cfg_class = train.parse_args([name, "5w1s", "--device", "cuda", "--path", "exact"])
+        assert train.resolve_config(args, cfg_class, num_train_classes=100).path == "exact"
+    assert [n for n, m in methods.METHODS.items() if m.cuda_defaults] == ["maml", "fomaml"]

@@ -58,6 +58,7 @@ def test_printed_output_does_not_license_the_same_number_in_prose() -> None:
         "Measured with Python 3.11 and torch 2.13 on a Conv-4 and an H100 in float64.",
         "Means carry a 95% confidence interval.",
         "The 2nd step and the 3rd layer.",
+        "The meta-objective of §2.2 and the losses of § 3.1.",
     ],
 )
 def test_names_and_citations_are_accepted(sentence: str) -> None:
@@ -101,3 +102,10 @@ def test_a_malformed_allow_list_line_is_refused(tmp_path) -> None:
     listed.write_text("glossary/x.md | no reason given\n", encoding="utf-8")
     with pytest.raises(ValueError, match="page \\| phrase \\| reason"):
         pn.read_allow_list(listed)
+
+
+def test_an_ordered_list_marker_is_a_name_but_a_number_in_the_item_is_not() -> None:
+    page = (
+        "## Implementation details\n\n6. **Evaluation** adapts a copy.\n7. **Speed**: 3× faster.\n"
+    )
+    assert flagged(page) == ["3×"]

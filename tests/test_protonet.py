@@ -310,7 +310,7 @@ def test_episode_logits_rejects_bad_episodes(support_y, query_rows, x_shape, mat
 
 
 def test_episode_logits_rejects_empty_support_set():
-    with pytest.raises(ValueError, match="K >= 1"):
+    with pytest.raises(ValueError, match=r"K and Q >= 1; got support_x \(0, 16\)"):
         make_predict(mlp64(), MLP)(
             torch.randn(0, 16).double(),
             torch.zeros(0, dtype=torch.long),
@@ -378,7 +378,7 @@ def test_evaluate_is_exact_on_noise_free_classes():
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"test_episodes": 0}, "test_episodes >= 1"),
+        ({"test_episodes": 0}, "test_episodes must be >= 1"),
         ({"train_steps": -1}, "train_steps must be >= 0"),
         ({"lr_decay": 0.0}, "lr_decay in \\(0, 1\\]"),
         ({"lr_decay": 1.5}, "lr_decay in \\(0, 1\\]"),

@@ -7,11 +7,13 @@ its `main` runs with the smallest configuration its module offers and must retur
 from __future__ import annotations
 
 import ast
+import io
 import json
 import math
 import os
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,36 @@ def test_algorithm_file_runs_alone_with_its_smallest_config(name: str, tmp_path:
     assert metrics and all(
         isinstance(v, int | float) and math.isfinite(v) for v in metrics.values()
     ), metrics
+
+
+CODE_LINE_BUDGET = 330
+"""The house style's "about 300" code lines per algorithm file, with a tenth of slack."""
+
+
+def code_lines(source: str) -> int:
+    """Lines holding code: docstrings (module, class, function, attribute), comments and blank
+    lines do not count."""
+    docstrings: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            if isinstance(node.value.value, str):
+                docstrings.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    layout = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in layout | {tokenize.ENDMARKER}:
+            lines.update(set(range(token.start[0], token.end[0] + 1)) - docstrings)
+    return len(lines)
+
+
+def test_code_lines_skip_docstrings_comments_and_blank_lines() -> None:
+    source = '"""Module\n\ndoc."""\n\n# a comment\nx = (\n    1  # why\n)\n\n\ndef f():\n    """Doc."""\n    return x\n'
+    assert code_lines(source) == 5  # x = (, 1, ), def f():, return x
+
+
+@pytest.mark.parametrize("name", ALGORITHM_FILES)
+def test_algorithm_file_code_stays_within_about_300_lines(name: str) -> None:
+    count = code_lines((REPO / "reference_impl" / name).read_text())
+    assert count <= CODE_LINE_BUDGET, (
+        f"{name}: {count} code lines; the budget is {CODE_LINE_BUDGET}"
+    )

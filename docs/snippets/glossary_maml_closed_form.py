@@ -67,38 +67,43 @@ before = ((thetas @ xq.T - yq.T) ** 2).mean(dim=1).reshape(g0.shape)  # L_Q(thet
 after = maml_objective(thetas).reshape(g0.shape)
 
 fig, (left, right) = figures.canvas((7.6, 3.8), ncols=2, sharey=True)
-p, q = start.flatten().tolist(), w_adapted.flatten().tolist()
-TITLES = (r"query loss $L_Q(\theta)$", r"MAML objective $L_Q(\theta - \alpha \nabla L_S(\theta))$")
-for ax, surface, title in zip((left, right), (before, after), TITLES, strict=True):
-    levels = torch.quantile(surface.flatten(), torch.linspace(0.02, 0.9, 9, dtype=grid.dtype))
-    ax.contour(
-        *(t.numpy() for t in (g0, g1, surface)), levels=levels.tolist(), colors=figures.MUTED
+with figures.style():  # custom artists read colours and fonts when they are created
+    p, q = start.flatten().tolist(), w_adapted.flatten().tolist()
+    TITLES = (
+        r"query loss $L_Q(\theta)$",
+        r"MAML objective $L_Q(\theta - \alpha \nabla L_S(\theta))$",
     )
-    ax.set_title(title)
-    ax.set_xlabel(r"$\theta_1$")
-    ax.set_aspect("equal")
-    ax.grid(False)
-    ax.plot(*p, marker="o", color=figures.FOREGROUND, ls="none")
-    ax.annotate("start θ", p, xytext=(-4, 8), textcoords="offset points", ha="right",
-                color=figures.FOREGROUND)  # fmt: skip
+    for ax, surface, title in zip((left, right), (before, after), TITLES, strict=True):
+        levels = torch.quantile(surface.flatten(), torch.linspace(0.02, 0.9, 9, dtype=grid.dtype))
+        ax.contour(
+            *(t.numpy() for t in (g0, g1, surface)), levels=levels.tolist(), colors=figures.MUTED
+        )
+        ax.set_title(title)
+        ax.set_xlabel(r"$\theta_1$")
+        ax.set_aspect("equal")
+        ax.grid(False)
+        ax.plot(*p, marker="o", color=figures.FOREGROUND, ls="none")
+        ax.annotate("start θ", p, xytext=(-4, 8), textcoords="offset points", ha="right",
+                    color=figures.FOREGROUND)  # fmt: skip
 
+    def arrow(ax, tip, i, text, offset):
+        ax.annotate(
+            "",
+            xy=tip,
+            xytext=p,
+            arrowprops={"arrowstyle": "->", "color": figures.color(i), "lw": 1.8},
+        )
+        ax.annotate(text, tip, xytext=offset, textcoords="offset points", color=figures.color(i),
+                    fontsize=9)  # fmt: skip
 
-def arrow(ax, tip, i, text, offset):
-    ax.annotate(
-        "", xy=tip, xytext=p, arrowprops={"arrowstyle": "->", "color": figures.color(i), "lw": 1.8}
-    )
-    ax.annotate(text, tip, xytext=offset, textcoords="offset points", color=figures.color(i),
-                fontsize=9)  # fmt: skip
-
-
-left.set_ylabel(r"$\theta_2$")
-arrow(left, q, 2, "inner step to θ′", (-30, -16))
-scale = 0.8 / closed_form.norm().item()  # both directions drawn, the exact one 0.8 long
-for i, (direction, text, offset) in enumerate(
-    ((closed_form, "exact", (-22, -16)), (grad_query, "first-order", (4, -4)))
-):
-    tip = [a - scale * b for a, b in zip(p, direction.flatten().tolist(), strict=True)]
-    arrow(right, tip, i, text, offset)
+    left.set_ylabel(r"$\theta_2$")
+    arrow(left, q, 2, "inner step to θ′", (-30, -16))
+    scale = 0.8 / closed_form.norm().item()  # both directions drawn, the exact one 0.8 long
+    for i, (direction, text, offset) in enumerate(
+        ((closed_form, "exact", (-22, -16)), (grad_query, "first-order", (4, -4)))
+    ):
+        tip = [a - scale * b for a, b in zip(p, direction.flatten().tolist(), strict=True)]
+        arrow(right, tip, i, text, offset)
 rows = [
     ["exact meta-gradient (autograd)", ", ".join(f"{v:.4f}" for v in autograd.flatten().tolist())],
     ["closed form (I − αH)∇L_Q(θ')", ", ".join(f"{v:.4f}" for v in closed_form.flatten().tolist())],

@@ -8,7 +8,7 @@ import reference_impl
 result_file = Path(reference_impl.__file__).parents[1] / "benchmarks" / "results" / "episodes.json"
 result = json.loads(result_file.read_text(encoding="utf-8"))
 rows = [
-    ("first load: decode and resize 32,460 PNGs, write the cache", "first_load_s"),
+    (f"first load: decode and resize {result['images']:,} PNGs, write the cache", "first_load_s"),
     ("cached load: list the files, read and verify the cache", "cached_load_s"),
     ("`load_omniglot` maml train from the cache (4400 classes, float)", "load_omniglot_train_s"),
     ("1000 episodes 20-way 5-shot 15-query, one `sample_episode` each", "episodes_1000_s"),

@@ -61,3 +61,49 @@ for file in ("protonet_speed.json", "protonet_speed_cuda.json"):
         where = f"GPU: {data['machine']['gpu']}" if data.get("device") == "cuda" else "CPU"
         print(f"\n**`{file}`** ({where})\n")
         report(data)
+
+
+# The sentences under these tables, checked against the files.
+import claims  # noqa: E402
+
+cpu = json.loads(Path("benchmarks/results/protonet_speed.json").read_text(encoding="utf-8"))
+fast = [r["ratio_to_plain"]["fast"] for r in cpu["episodes"].values()]
+exact = [r["ratio_to_plain"]["exact"] for r in cpu["episodes"].values()]
+claims.check(
+    all(abs(e - 1) < 0.15 for e in exact),
+    "on the CPU the exact path costs about what plain costs",
+    str(exact),
+)
+claims.check(
+    all(0.8 < f < 1 for f in fast),
+    "on the CPU the fast path saves a few percent to a fifth at most",
+    str(fast),
+)
+for r in cpu["episodes"].values():
+    claims.check(
+        r["ratio_to_plain"]["bf16_autocast"] > 2,
+        "bf16 autocast is several times slower on this CPU",
+    )
+    claims.check(r["ratio_to_plain"]["torch_compile"] > 1, "torch.compile was slower per update")
+    memory = r["saved_for_backward_mib"]
+    claims.check(
+        max(memory.values()) < 1.05 * min(memory.values()),
+        "memory is the same on all three paths",
+        str(memory),
+    )
+print(
+    f"\nOn the CPU the fast path takes {min(fast):.2f} to {max(fast):.2f} × plain's time per update, "
+    f"the exact path {min(exact):.2f} to {max(exact):.2f} ×."
+)
+gpu_path = Path("benchmarks/results/protonet_speed_cuda.json")
+if gpu_path.exists():
+    gpu = json.loads(gpu_path.read_text(encoding="utf-8"))
+    for r in gpu["episodes"].values():
+        claims.check(
+            max(r["median_ms"][v] for v in main_variants) < 10,
+            "on the H100 an update takes a few milliseconds whatever the variant",
+        )
+        claims.check(
+            min(r["ratio_to_plain"][v] for v in ("exact", "fast")) > 1,
+            "on the H100 both reference paths sit above plain",
+        )

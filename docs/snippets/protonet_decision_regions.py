@@ -1,12 +1,8 @@
 """Train a 2-D embedding on a toy task family; draw one unseen 4-way task in input and embedding space."""
 
-import io
 from dataclasses import replace
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import figures
 import torch
 from torch import nn
 
@@ -19,9 +15,6 @@ from reference_impl.protonet import (
     prototypes,
     train,
 )
-
-plt.rcParams["svg.hashsalt"] = "protonet-demo"
-plt.rcParams["svg.fonttype"] = "none"
 
 # Inputs are 2-D: one coordinate carries the class, one is nuisance; a fixed warp bends both.
 cfg = replace(
@@ -51,7 +44,7 @@ predict = make_predict(model, cfg)
 
 lo = torch.cat([support_x, query_x]).min(0).values - 0.5
 hi = torch.cat([support_x, query_x]).max(0).values + 0.5
-res = 150
+res = 120
 axes_1d = [torch.linspace(lo[i].item(), hi[i].item(), res) for i in range(2)]
 grid = torch.stack(torch.meshgrid(*axes_1d, indexing="xy"), dim=-1).reshape(-1, 2)  # (res*res, 2)
 input_regions = predict(support_x, support_y, grid).argmax(-1).reshape(res, res)
@@ -67,36 +60,34 @@ z_axes = [torch.linspace(z_lo[i].item(), z_hi[i].item(), res) for i in range(2)]
 z_grid = torch.stack(torch.meshgrid(*z_axes, indexing="xy"), dim=-1).reshape(-1, 2)
 embed_regions = prototype_logits(z_grid, protos).argmax(-1).reshape(res, res)
 
-colours = plt.get_cmap("tab10").colors[:4]
-region_cmap = matplotlib.colors.ListedColormap([(*c, 0.25) for c in colours])
-fig, (ax_in, ax_emb) = plt.subplots(1, 2, figsize=(8.4, 3.8))
+fig, (ax_in, ax_emb) = figures.canvas((7.6, 3.5), ncols=2)
 panels = [
-    (ax_in, input_regions, lo, hi, support_x, query_x, None, "input space $x$"),
-    (ax_emb, embed_regions, z_lo, z_hi, z_support, z_query, protos, r"embedding space $f_\phi(x)$"),
+    (ax_in, input_regions, axes_1d, support_x, query_x, None, "input space x"),
+    (ax_emb, embed_regions, z_axes, z_support, z_query, protos, "embedding space f(x)"),
 ]
-for ax, regions, a, b, sx, qx, centres, title in panels:
-    extent = (a[0].item(), b[0].item(), a[1].item(), b[1].item())
-    ax.imshow(
-        regions,
-        origin="lower",
-        extent=extent,
-        cmap=region_cmap,
-        aspect="auto",
-        interpolation="nearest",
-    )
-    for k in range(4):
-        c = colours[k]
-        ax.scatter(*qx[query_y == k].T, s=12, color=c, marker="x", linewidths=0.8)
-        ax.scatter(*sx[support_y == k].T, s=22, color=c, edgecolors="black", linewidths=0.5)
-        if centres is not None:
-            ax.scatter(*centres[k], s=180, color=c, marker="*", edgecolors="black", linewidths=0.8)
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-fig.tight_layout()
-buffer = io.StringIO()
-fig.savefig(buffer, format="svg", metadata={"Date": None})
-plt.close(fig)
+with figures.style():
+    for ax, regions, (gx, gy), sx, qx, centres, title in panels:
+        ax.contourf(gx, gy, regions, levels=[-0.5, 0.5, 1.5, 2.5, 3.5],
+                    colors=[figures.color(k) for k in range(4)], alpha=0.22, antialiased=False)  # fmt: skip
+        for k in range(4):
+            c = figures.color(k)
+            ax.scatter(*qx[query_y == k].T, s=14, color=c, marker="x", linewidths=0.9)
+            ax.scatter(
+                *sx[support_y == k].T, s=24, color=c, edgecolors=figures.FOREGROUND, linewidths=0.6
+            )
+            if centres is not None:
+                ax.scatter(
+                    *centres[k],
+                    s=190,
+                    color=c,
+                    marker="*",
+                    edgecolors=figures.FOREGROUND,
+                    linewidths=0.8,
+                )
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
 query_accuracy = (
     (predict(support_x, support_y, query_x).argmax(-1) == query_y).float().mean().item()
 )

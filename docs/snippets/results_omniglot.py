@@ -6,6 +6,10 @@ import functools
 import json
 from pathlib import Path
 
+import claims
+import figures
+from matplotlib.lines import Line2D
+
 from reference_impl import checkpoints
 from reference_impl.methods import upgrade_fields
 
@@ -135,9 +139,17 @@ def split_table(results: dict, split: str) -> str:
     for method, label in METHODS.items():
         row = [cell(results.get((method, s, split))) for s in SETTINGS]
         lines.append(f"| {label} (ours) | " + " | ".join(row) + " |")
+        if split == "maml" and method == "protonet":
+            row = [batch_norm_cell(results.get((method, s, split))) for s in SETTINGS]
+            lines.append(
+                f"| {label} (ours, running-average batch norm) | " + " | ".join(row) + " |"
+            )
         if split == "maml" and method in PAPERS:
-            _, figures = PAPERS[method]
-            lines.append(f"| {label} (paper) | " + " | ".join(figures[s] for s in SETTINGS) + " |")
+            _, paper = PAPERS[method]
+            name = f"{label} (paper" + (
+                ", running-average batch norm)" if method == "protonet" else ")"
+            )
+            lines.append(f"| {name} | " + " | ".join(paper[s] for s in SETTINGS) + " |")
         if split == "maml" and method in TARGETS:
             targets = TARGETS[method]
             row = [f"≥ {targets[s]:.1f}" if s in targets else "–" for s in SETTINGS]
@@ -217,9 +229,36 @@ def commands(results: dict | list[dict]) -> str:
     return "\n".join(items)
 
 
+def interval(r: dict) -> claims.Interval:
+    """A result's headline accuracy and 95% half-width, in percent."""
+    return claims.Interval(100 * r["accuracy"], 100 * r["ci95"])
+
+
+def against(estimate: claims.Interval, value: float) -> str:
+    """Where a fixed value (a target, a figure printed without an interval) stands relative to
+    an estimate's 95% interval: `met` (interval above it), `missed` (below it), or
+    `indistinguishable at this sample size` (the value lies inside the interval)."""
+    if estimate.low > value:
+        return "met"
+    if estimate.high < value:
+        return "missed"
+    return "indistinguishable at this sample size"
+
+
+def verdict(difference: claims.Interval, ahead: str, behind: str) -> str:
+    """Reading of an interval of a difference: `ahead` if it lies above zero, `behind` if below,
+    otherwise indistinguishable at this sample size."""
+    if difference.low > 0:
+        return ahead
+    if difference.high < 0:
+        return behind
+    return "indistinguishable at this sample size"
+
+
 def target_status(results: dict) -> str:
-    """Every target cell on the maml split: target, ours, met or missed (by how much), and the
-    training updates and seconds per update behind it."""
+    """Every target cell on the maml split: target, ours, whether the 95% interval lies above the
+    target (met), below it (missed) or around it (indistinguishable at this sample size), and
+    the training updates and seconds per update behind it."""
     lines = [
         "| Method | Setting | Target | Ours | Status | Training updates | s / update |",
         "|---|---|---|---|---|---|---|",
@@ -230,14 +269,8 @@ def target_status(results: dict) -> str:
             if r is None:
                 ours, status, steps, pace = "not run yet", "open", "–", "–"
             else:
-                accuracy = 100 * r["accuracy"]
-                ours = f"{accuracy:.2f} ± {100 * r['ci95']:.2f}"
-                if accuracy >= target:
-                    status = "met"
-                elif round(accuracy, 2) >= target:
-                    status = f"met to 2 decimals ({accuracy:.3f})"
-                else:
-                    status = f"missed by {target - accuracy:.2f}"
+                ours = f"{100 * r['accuracy']:.2f} ± {100 * r['ci95']:.2f}"
+                status = against(interval(r), target)
                 reused = r.get("trained_setting", setting)
                 steps = str(r.get("train_steps", "?"))
                 if reused != setting:
@@ -347,3 +380,482 @@ def variants_table(variants: list[dict], results: dict) -> str:
             f"| {minutes(v.get('train_seconds'))} |"
         )
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the numbers mean: paper gaps, paired margins over the transfer baseline, the summary
+
+PAPER_VALUES = {
+    "maml": {
+        "5w1s": (98.7, 0.4), "5w5s": (99.9, 0.1), "20w1s": (95.8, 0.3), "20w5s": (98.9, 0.2)
+    },
+    "protonet": {"5w1s": (98.8, None), "5w5s": (99.7, None), "20w1s": (96.0, None),
+                 "20w5s": (98.9, None)},
+}  # fmt: skip
+"""`PAPERS` as numbers, in percent: (figure, 95% half-width or None where none is printed)."""
+BASELINE = "baseline"
+COMPARED = ("maml", "fomaml", "protonet", "fast_weights")
+"""Methods set against the transfer baseline on the same episodes."""
+
+
+def per_episode(r: dict) -> list[float] | None:
+    """Accuracy of every test episode evaluated (episode order), or None where the result file
+    does not keep them (`per_episode_correct` out of `queries_per_episode`)."""
+    correct, queries = r.get("per_episode_correct"), r.get("queries_per_episode")
+    if not correct or not queries:
+        return None
+    return [c / queries for c in correct]
+
+
+PAIRING_FIELDS = ("split", "split_part", "setting", "n_way", "k_shot", "n_query", "eval_seed")
+"""Fields two result files must share for their episodes to be the same (with the same seed,
+`fixed_episodes` draws nested sets: the first n episodes of a longer evaluation are the
+n-episode set)."""
+
+
+def pair(a: dict, b: dict) -> tuple[claims.Interval, int] | str:
+    """`a - b` on the same test episodes, in points: mean and paired 95% half-width over the
+    common prefix of the two headline episode sets; or the reason they cannot be paired."""
+    for name in PAIRING_FIELDS:
+        if a.get(name, "test" if name == "split_part" else None) != b.get(
+            name, "test" if name == "split_part" else None
+        ):
+            return f"not paired: {name} differs ({a.get(name)!r} and {b.get(name)!r})"
+    if a.get("queries_per_episode") != b.get("queries_per_episode"):
+        return "not paired: queries per episode differ"
+    first, second = per_episode(a), per_episode(b)
+    if first is None or second is None:
+        return "per-episode accuracies not in the result files yet"
+    n = min(a["episodes"], b["episodes"], len(first), len(second))
+    d = claims.paired(first[:n], second[:n])
+    return claims.Interval(100 * d.mean, 100 * d.ci95), n
+
+
+def margin(
+    results: dict, method: str, setting: str, split: str
+) -> tuple[claims.Interval, int] | str:
+    """`method` minus the transfer baseline in one cell (see `pair`), or why there is none."""
+    r, base = results.get((method, setting, split)), results.get((BASELINE, setting, split))
+    if r is None or base is None:
+        return "not run yet"
+    return pair(r, base)
+
+
+def unpaired(results: dict, method: str, setting: str, split: str) -> claims.Interval | None:
+    """`method` minus the baseline from the two headline intervals as if independent (wider than
+    the paired interval when the episodes are shared); None where a cell is missing."""
+    r, base = results.get((method, setting, split)), results.get((BASELINE, setting, split))
+    return None if r is None or base is None else claims.difference(interval(r), interval(base))
+
+
+def comparison(
+    results: dict, method: str, setting: str, split: str
+) -> tuple[claims.Interval, str] | None:
+    """The best available interval of `method` minus the baseline and how it was computed."""
+    paired = margin(results, method, setting, split)
+    if not isinstance(paired, str):
+        return paired[0], f"paired over {paired[1]} episodes"
+    loose = unpaired(results, method, setting, split)
+    return None if loose is None else (loose, "unpaired intervals (per-episode data missing)")
+
+
+def margins_table(results: dict, split: str) -> str:
+    """Each method minus the transfer baseline on the same test episodes, per setting."""
+    lines = ["| Method − transfer baseline | " + " | ".join(SETTINGS) + " |",
+             "|---|" + "---|" * len(SETTINGS)]  # fmt: skip
+    for method in COMPARED:
+        cells = []
+        for setting in SETTINGS:
+            m = margin(results, method, setting, split)
+            if isinstance(m, str):
+                cells.append(m if m == "not run yet" else f"*{m}*")
+                continue
+            d, n = m
+            reading = verdict(d, "ahead", "behind")
+            cells.append(f"{d.mean:+.2f} ± {d.ci95:.2f} ({n}; {reading})")
+        lines.append(f"| {METHODS[method]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def margins_figure(results: dict, split: str) -> str:
+    """The paired margins as a figure (points and 95% intervals; zero is the baseline), or a
+    sentence saying why there is none yet."""
+    series, rows = [], []
+    for method in COMPARED:
+        xs, ys, cis = [], [], []
+        for i, setting in enumerate(SETTINGS):
+            m = margin(results, method, setting, split)
+            if not isinstance(m, str):
+                xs.append(i), ys.append(m[0].mean), cis.append(m[0].ci95)
+                rows.append(
+                    [METHODS[method], setting, f"{m[0].mean:+.2f}", f"{m[0].ci95:.2f}", m[1]]
+                )
+        if xs:
+            series.append(figures.Series(METHODS[method], xs, ys, ci=cis))
+    if not series:
+        return (
+            f"*No paired margins on the `{split}` split yet: the result files do not keep "
+            "per-episode accuracies.*"
+        )
+    fig = figures.intervals(
+        list(SETTINGS), series, y_label="accuracy minus transfer baseline (points)",
+        reference=0.0, reference_label="transfer baseline", size=(6.4, 3.2),
+    )  # fmt: skip
+    return figures.render(
+        fig,
+        alt=f"Accuracy of each method minus the transfer baseline on the same test episodes of "
+        f"the {split} split, per setting, with paired 95% intervals; points above the zero line "
+        "beat the baseline.",
+        caption=f"{split} split: each method minus the transfer baseline on the same episodes "
+        "(paired 95% intervals). An interval that crosses zero is a tie at this sample size.",
+        numbers=figures.table(["Method", "Setting", "Margin (points)", "± 95%", "Episodes"], rows),
+        name=f"omniglot-margins-{split}",
+    )
+
+
+def batch_norm_cell(r: dict | None) -> str:
+    """A ProtoNet cell evaluated the authors' way (running-average batch norm), from the result
+    file's `running_bn` block: accuracy ± CI, or `not measured yet`."""
+    block = (r or {}).get("running_bn")
+    if r is None:
+        return "not run yet"
+    if not block:
+        return "not measured yet"
+    return f"{100 * block['accuracy']:.2f} ± {100 * block['ci95']:.2f}"
+
+
+def batch_norm_effect(r: dict | None) -> str:
+    """The measured effect of evaluating a ProtoNet cell the authors' way (running averages,
+    `model.eval()`) instead of with each episode's statistics, from the result file's
+    `running_bn` block; `not measured yet` where the file has none."""
+    block = (r or {}).get("running_bn")
+    if not block or "difference" not in block:
+        return "not measured yet"
+    d = block["difference"]
+    return (
+        f"{100 * block['accuracy']:.2f} ± {100 * block['ci95']:.2f} with running averages, "
+        f"{100 * d['accuracy']:+.2f} ± {100 * d['ci95']:.2f} points against episode statistics "
+        f"(paired, {d['episodes']} episodes)"
+    )
+
+
+def paper_gaps(results: dict) -> str:
+    """Every maml-split cell with a paper figure: ours minus the paper's figure with a 95%
+    interval (the two intervals combined where the paper prints one), and what it says; the
+    ProtoNet rows name the batch-norm difference with its measured size."""
+    lines = [
+        "| Cell | Ours | Paper | Ours − paper | Reading | Batch norm at test (ours / paper) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for method, cells in PAPER_VALUES.items():
+        for setting, (value, half) in cells.items():
+            r = results.get((method, setting, "maml"))
+            paper = f"{value:.1f}" + (f" ± {half:.1f}" if half is not None else "")
+            if method == "maml":
+                bn = "episode statistics / episode statistics (the authors' code)"
+            else:
+                bn = f"episode statistics / running averages: {batch_norm_effect(r)}"
+            if r is None:
+                lines.append(
+                    f"| {METHODS[method]} {setting} | not run yet | {paper} | – | – | {bn} |"
+                )
+                continue
+            ours = interval(r)
+            gap = claims.difference(ours, claims.Interval(value, half or 0.0))
+            reading = verdict(gap, "above the paper", "below the paper")
+            lines.append(
+                f"| {METHODS[method]} {setting} | {ours.mean:.2f} ± {ours.ci95:.2f} | {paper} "
+                f"| {gap.mean:+.2f} ± {gap.ci95:.2f} | {reading} | {bn} |"
+            )
+    return "\n".join(lines)
+
+
+def summary(results: dict) -> str:
+    """The page's findings as Markdown bullets, each computed from the result files and checked
+    (`claims`) before it is printed."""
+    bullets = []
+    settings = [
+        s for s in SETTINGS if ("maml", s, "maml") in results and (BASELINE, s, "maml") in results
+    ]
+    if settings:
+        found = {s: comparison(results, "maml", s, "maml") for s in settings}
+        for s, (d, how) in found.items():
+            claims.check(d.low <= 0, "at this compute the transfer baseline ties or beats MAML on "
+                         "every maml-split cell", f"MAML − baseline {s}: {d} ({how})")  # fmt: skip
+        shares = [results[("maml", s, "maml")].get("train_steps", 0) / PAPER_UPDATES["maml"]
+                  for s in settings]  # fmt: skip
+        claims.check(max(shares) < 0.1, "MAML trained for a few percent of the paper's updates",
+                     str(shares))  # fmt: skip
+        behind = [s for s, (d, _) in found.items() if d.high < 0]
+        ties = [s for s in settings if s not in behind]
+        hows = sorted({how for _, how in found.values()})
+        cells = "; ".join(f"{s} {d.mean:+.2f} ± {d.ci95:.2f}" for s, (d, _) in found.items())
+        bullets.append(
+            f"**At this compute the transfer baseline ties or beats MAML on every `maml`-split "
+            f"cell**: MAML is behind it in {', '.join(behind) or 'none'} and indistinguishable "
+            f"from it in {', '.join(ties) or 'none'} (MAML − baseline, points: {cells}; "
+            f"{' and '.join(hows)}). MAML trained for a few percent of the paper's updates "
+            "(below), so this says what this budget buys, not what MAML can reach."
+        )
+    settings = [
+        s
+        for s in SETTINGS
+        if ("protonet", s, "maml") in results and (BASELINE, s, "maml") in results
+    ]
+    if settings:
+        found = {s: comparison(results, "protonet", s, "maml") for s in settings}
+        for s, (d, how) in found.items():
+            claims.check(d.high >= 0, "ProtoNets are never behind the transfer baseline on the "
+                         "maml split", f"ProtoNets − baseline {s}: {d} ({how})")  # fmt: skip
+        ahead = [s for s, (d, _) in found.items() if d.low > 0]
+        ties = [s for s in settings if s not in ahead]
+        cells = "; ".join(f"{s} {d.mean:+.2f} ± {d.ci95:.2f}" for s, (d, _) in found.items())
+        bullets.append(
+            f"**ProtoNets are never behind the transfer baseline on the `maml` split**: ahead in "
+            f"{', '.join(ahead) or 'none'}, indistinguishable in {', '.join(ties) or 'none'} "
+            f"(ProtoNets − baseline, points: {cells}). The two differ in more than episodic "
+            "training (distance, optimiser, training length), so the margin is not the effect "
+            "of episodes alone."
+        )
+    gaps = []
+    for method, cells in PAPER_VALUES.items():
+        for setting, (value, half) in cells.items():
+            r = results.get((method, setting, "maml"))
+            if r is not None:
+                gap = claims.difference(interval(r), claims.Interval(value, half or 0.0))
+                gaps.append((method, setting, gap, verdict(gap, "above", "below")))
+    if gaps:
+        for method in PAPER_VALUES:
+            rows = [g for g in gaps if g[0] == method]
+            if not rows:
+                continue
+            text = "; ".join(
+                f"{s} {gap.mean:+.2f} ± {gap.ci95:.2f} ({reading})" for _, s, gap, reading in rows
+            )
+            note = ""
+            if method == "protonet":
+                effects = {
+                    batch_norm_effect(results.get(("protonet", s, "maml"))) for _, s, _, _ in rows
+                }
+                measured = "not measured yet" not in effects
+                note = (
+                    " Our ProtoNet cells normalise with each episode's statistics; the paper's "
+                    "evaluation uses running averages (`model.eval()`), whose effect on our "
+                    + ("models is measured in the table below." if measured else
+                       "models is not measured yet.")
+                )  # fmt: skip
+            bullets.append(
+                f"**{METHODS[method]} against its paper** (ours − paper, points): {text}.{note}"
+            )
+    return "\n".join(f"- {b}" for b in bullets) if bullets else "No result files yet."
+
+
+def cells_figure(results: dict) -> str:
+    """Ours (both splits) against the papers' figures, one panel per setting, the transfer
+    baseline beside them: point and 95% interval."""
+    fig, axes = figures.canvas((7.6, 5.6), ncols=2, nrows=2)
+    with figures.style():
+        sources = [("ours, maml split", "maml"), ("ours, lake split", "lake"), ("paper", None)]
+        width, rows = 0.24, []
+        labels = [METHODS[m] if m != "fast_weights" else "Fast weights" for m in METHODS]
+        for ax, setting in zip(axes.flat, SETTINGS, strict=True):
+            for i, (label, split) in enumerate(sources):
+                xs, ys, cis = [], [], []
+                for j, method in enumerate(METHODS):
+                    if split is None:
+                        value = PAPER_VALUES.get(method, {}).get(setting)
+                        if value is None:
+                            continue
+                        y, ci = value[0], value[1] or 0.0
+                    else:
+                        r = results.get((method, setting, split))
+                        if r is None:
+                            continue
+                        y, ci = interval(r).mean, interval(r).ci95
+                    xs.append(j + (i - 1) * width), ys.append(y), cis.append(ci)
+                    rows.append(
+                        [setting, METHODS[method], label, f"{y:.2f}", f"{ci:.2f}" if ci else "–"]
+                    )
+                ax.errorbar(xs, ys, yerr=cis, color=figures.color(i), marker=figures.marker(i),
+                            ls="none", capsize=3, elinewidth=1.2, label=label)  # fmt: skip
+            ax.set_xticks(
+                range(len(labels)), [lab.replace(" ", "\n", 1) for lab in labels], fontsize=7
+            )
+            ax.grid(False, axis="x")
+            ax.set_title(setting)
+            ax.set_ylabel("test accuracy (%)")
+        axes.flat[0].legend(
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.12),
+            ncol=3,
+            fontsize=8,
+            frameon=False,
+            labelcolor=figures.FOREGROUND,
+        )
+    return figures.render(
+        fig,
+        alt="Four panels, one per setting (5w1s, 5w5s, 20w1s, 20w5s): test accuracy of every "
+        "method on the maml and lake splits with 95% intervals, beside the MAML and ProtoNets "
+        "papers' figures; the transfer baseline is the last column of each panel.",
+        caption="Ours on both splits against the papers (MAML: Finn et al. 2017, Table 1, ± a 95% "
+        "CI; ProtoNets: Snell et al. 2017, Table 1, no interval printed). The papers' splits differ "
+        "from ours, and their ProtoNet row uses running-average batch norm at test.",
+        numbers=figures.table(["Setting", "Method", "Source", "Accuracy (%)", "± 95%"], rows),
+        name="omniglot-cells",
+    )
+
+
+def validation_figure(results: dict) -> str:
+    """Validation accuracy against training updates of every published model, one panel per
+    method, read from the checkpoint descriptions."""
+    groups = [("maml", "fomaml"), ("protonet",), ("fast_weights",), ("baseline",)]
+    fig, axes = figures.canvas((7.6, 5.6), ncols=2, nrows=2)
+    with figures.style():
+        rows = []
+        for ax, group in zip(axes.flat, groups, strict=True):
+            for (method, setting, split), r in sorted(results.items()):
+                if method not in group or r.get("trained_setting", setting) != setting:
+                    continue
+                history = r.get("train_validation") or []
+                if not history:
+                    continue
+                colour = SETTINGS.index(setting) + (4 if method == "fomaml" else 0)
+                xs = [v["step"] for v in history]
+                ys = [100 * v["accuracy"] for v in history]
+                ax.plot(xs, ys, color=figures.color(colour), marker=figures.marker(colour),
+                        ls="-" if split == "maml" else "--", lw=1.4)  # fmt: skip
+                rows += [[METHODS[method], setting, split, v["step"],
+                          f"{100 * v['accuracy']:.2f} ± {100 * v['ci95']:.2f}", v["episodes"]]
+                         for v in history]  # fmt: skip
+            ax.set_title(" and ".join(METHODS[m] for m in group), fontsize=9)
+            ax.set_xlabel("training updates")
+            ax.set_ylabel("validation accuracy (%)")
+        keys = [(f"{s}", i) for i, s in enumerate(SETTINGS)] + [("FOMAML 5w1s", 4)]
+        handles = [Line2D([], [], color=figures.color(i), marker=figures.marker(i), label=label)
+                   for label, i in keys]  # fmt: skip
+        handles += [Line2D([], [], color=figures.FOREGROUND, ls=ls, label=f"{split} split")
+                    for split, ls in (("maml", "-"), ("lake", "--"))]  # fmt: skip
+        axes.flat[0].legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.12), ncol=4, frameon=False,
+                            labelcolor=figures.FOREGROUND,
+                            fontsize=8)  # fmt: skip
+    return figures.render(
+        fig,
+        alt="Validation accuracy against training updates for every published model, one panel "
+        "per method; solid lines are the maml split, dashed lines the lake split, one colour per "
+        "setting.",
+        caption="Validation accuracy during training, in the setting each model trained for "
+        "(fixed validation episodes, read from the checkpoint descriptions). A curve still rising "
+        "at its last point would gain from more updates; a single point is a run that validated "
+        "only when it stopped.",
+        numbers=figures.table(
+            ["Method", "Setting", "Split", "Update", "Accuracy (%) ± 95%", "Episodes"], rows
+        ),
+        name="omniglot-validation",
+    )
+
+
+def versus(a: dict, b: dict) -> tuple[claims.Interval, str]:
+    """`a - b` in points: paired on the same episodes where both files keep them, otherwise from
+    the two headline intervals as if independent (wider when the episodes are shared)."""
+    paired = pair(a, b)
+    if not isinstance(paired, str):
+        return paired[0], f"paired, {paired[1]} episodes"
+    return claims.difference(interval(a), interval(b)), "unpaired"
+
+
+def variant_readings(variants: list[dict], results: dict) -> str:
+    """Each other run against its published cell: the difference with its 95% interval, what it
+    says, and the two update counts; checks the sentences the page states about them."""
+    items = []
+    for v in variants:
+        published = results.get((v["method"], v["setting"], v["split"]))
+        if published is None:
+            continue
+        d, how = versus(v, published)
+        reading = verdict(d, "above the published run", "below the published run")
+        items.append(
+            f"- {run_label(v)}, differing in {config_difference(v, published)}: "
+            f"{d.mean:+.2f} ± {d.ci95:.2f} points against the published run ({how}; {reading}), "
+            f"{v.get('train_steps', '?')} updates against {published.get('train_steps', '?')}."
+        )
+        config = v.get("train_config") or {}
+        same_config = config == (published.get("train_config") or {})
+        if same_config and v.get("train_world_size", 1) < published.get("train_world_size", 1):
+            claims.check(
+                published["train_steps"] > 1.5 * v["train_steps"],
+                "two torchrun processes reached far more updates than the one-core run",
+                f"{published['train_steps']} against {v['train_steps']}",
+            )
+        if v["method"] == "maml" and config.get("n_query") == config.get("k_shot"):
+            one_core = [w for w in variants if w is not v and w["setting"] == v["setting"]
+                        and w["split"] == v["split"] and w.get("train_world_size", 1) == 1
+                        and w.get("train_config") == published.get("train_config")]  # fmt: skip
+            for w in one_core:
+                claims.check(
+                    v["train_steps"] > w["train_steps"] and d.high < 0,
+                    "on one core the authors' query count reached more updates than the "
+                    "15-query run and scored below the published cell",
+                    f"{v['train_steps']} against {w['train_steps']} updates; {d}",
+                )
+    return "\n".join(items) or "No other runs are kept."
+
+
+def lake_readings(results: dict) -> str:
+    """The numbers behind the page's sentences on MAML's lake-split 20-way cells, checked."""
+    drops = {}
+    for method in ("maml", "protonet", BASELINE):
+        for setting in SETTINGS:
+            on_maml, on_lake = (
+                results.get((method, setting, "maml")),
+                results.get((method, setting, "lake")),
+            )
+            if on_maml and on_lake:
+                drops[method, setting] = claims.difference(interval(on_maml), interval(on_lake))
+    for setting in ("20w1s", "20w5s"):
+        a, b = results.get(("maml", setting, "maml")), results.get(("maml", setting, "lake"))
+        if a and b:
+            claims.check(b["train_steps"] < a["train_steps"], "MAML's 20-way cells trained for "
+                         "fewer updates on the lake split", f"{setting}: {b['train_steps']} against "
+                         f"{a['train_steps']}")  # fmt: skip
+    lines = []
+    cell = results.get(("maml", "20w1s", "lake"))
+    if cell and ("maml", "20w1s") in drops:
+        drop = drops["maml", "20w1s"]
+        for (method, setting), other in drops.items():
+            if (method, setting) != ("maml", "20w1s"):
+                claims.above(claims.difference(drop, other), 0, "MAML 20w1s drops most between "
+                             f"the two splits (against {method} {setting})")  # fmt: skip
+        history = cell.get("train_validation") or []
+        last, previous = history[-1], history[-2]
+        val = claims.Interval(100 * last["accuracy"], 100 * last["ci95"])
+        before = claims.Interval(100 * previous["accuracy"], 100 * previous["ci95"])
+        claims.above(claims.difference(val, interval(cell)), 0, "its final validation accuracy is "
+                     "above its test accuracy on the unseen alphabets")  # fmt: skip
+        claims.below(
+            claims.difference(val, before), 0, "it had fallen since the previous validation"
+        )
+        others = ", ".join(f"{METHODS[m]} {s} {d.mean:.2f} ± {d.ci95:.2f}" for (m, s), d in drops.items()
+                           if s == "20w1s" and m != "maml")  # fmt: skip
+        lines.append(
+            f"MAML 20w1s loses {drop.mean:.2f} ± {drop.ci95:.2f} points from the `maml` to the "
+            f"`lake` split ({others}); on the `lake` split its final validation accuracy is "
+            f"{val.mean:.2f} ± {val.ci95:.2f} after {last['step']} updates, "
+            f"at update {previous['step']} it was {before.mean:.2f} ± {before.ci95:.2f}, and "
+            f"its test accuracy is {interval(cell).mean:.2f} ± {interval(cell).ci95:.2f}."
+        )
+    return " ".join(lines)
+
+
+def schedule_readings(results: dict) -> str:
+    """Checks the page's sentence on the share of the paper's schedule a 2-hour 20-way run
+    reaches, and prints the largest share."""
+    shares = {s: results[("maml", s, "maml")]["train_steps"] / PAPER_UPDATES["maml"]
+              for s in ("20w1s", "20w5s") if ("maml", s, "maml") in results}  # fmt: skip
+    if not shares:
+        return ""
+    claims.check(max(shares.values()) < 0.03, "a 2-hour 20-way run sees at most a couple of "
+                 "percent of the paper's schedule", str(shares))  # fmt: skip
+    paces = [seconds_per_update(results[("maml", s, "maml")]) for s in shares]
+    claims.check(all(p is not None and 1 <= p < 100 for p in paces), "a 20-way meta-update costs "
+                 "seconds to tens of seconds on one CPU thread", str(paces))  # fmt: skip
+    return f"(The 20-way MAML runs reached at most {max(shares.values()):.1%} of it.)"

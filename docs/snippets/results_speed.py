@@ -140,3 +140,103 @@ def render(root: Path | None = None) -> str:
         parts.append("")
     parts.append(tf32_section(root))
     return "\n".join(parts)
+
+
+VARIANTS = ("exact", "fast")
+"""The reference implementation's two paths, each timed against plain PyTorch."""
+TICKS = (0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 1.0, 1.1, 1.2, 1.5, 2.0, 5.0)
+"""Tick values of the log axis (only those inside the data's range are drawn)."""
+COARSE_TICKS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+"""Tick values where the ratios span more than a factor of three."""
+
+
+def speed_ratios(root: Path | None = None) -> dict[str, dict[tuple[str, str], float]]:
+    """`{device label: {(workload, variant): time ratio to plain PyTorch}}` from the detailed
+    benchmark files (`maml_speed*.json`: ratio to the per-task loop; `protonet_speed*.json`:
+    ratio to plain fp32 PyTorch), exact and fast paths only."""
+    out: dict[str, dict[tuple[str, str], float]] = {}
+    for _, data in speed_files(root):
+        label = "GPU" if data.get("machine", {}).get("gpu") else "CPU"
+        ratios = out.setdefault(label, {})
+        if isinstance(data.get("results"), list):
+            for row in data["results"]:
+                if row["variant"] in VARIANTS:
+                    workload = f"MAML 5w1s, {row['order']} order"
+                    ratios[workload, row["variant"]] = row["ratio_to_loop"]
+        elif isinstance(data.get("episodes"), dict):
+            for episode, r in data["episodes"].items():
+                for variant in VARIANTS:
+                    ratios[f"ProtoNet {episode}", variant] = r["ratio_to_plain"][variant]
+    return out
+
+
+def speed_figure(root: Path | None = None) -> str:
+    """Time ratio of the exact and fast paths to plain PyTorch for every workload, CPU and GPU
+    side by side (log scale; below 1 is faster), and the checks behind the page's sentences."""
+    import claims
+    import figures
+
+    ratios = speed_ratios(root)
+    if not ratios:
+        return "No speed result files yet (`make bench` writes them): not run yet."
+    gpu = ratios.get("GPU", {})
+    maml_fast = [v for (w, var), v in gpu.items() if w.startswith("MAML") and var == "fast"]
+    proto = [v for (w, _), v in gpu.items() if w.startswith("ProtoNet")]
+    if maml_fast and proto:
+        claims.check(max(maml_fast) < 0.5, "on the GPU, batching the MAML tasks (fast) is where "
+                     "the time goes away", str(maml_fast))  # fmt: skip
+        claims.check(min(proto) > 1, "on the GPU both reference ProtoNet variants sit above "
+                     "plain PyTorch", str(proto))  # fmt: skip
+    for _, data in speed_files(root):
+        if data.get("machine", {}).get("gpu") and isinstance(data.get("episodes"), dict):
+            ms = [
+                r["median_ms"][v] for r in data["episodes"].values() for v in ("plain", *VARIANTS)
+            ]
+            claims.check(max(ms) < 10, "on the GPU a ProtoNet update takes a few milliseconds in "
+                         "every variant", str(ms))  # fmt: skip
+    devices = sorted(ratios)
+    fig, axes = figures.canvas((7.6, 3.6), ncols=len(devices), squeeze=False)
+    with figures.style():
+        rows = []
+        for ax, device in zip(axes.flat, devices, strict=True):
+            workloads = sorted({w for w, _ in ratios[device]})
+            for i, variant in enumerate(VARIANTS):
+                xs = [
+                    j + (i - 0.5) * 0.3
+                    for j, w in enumerate(workloads)
+                    if (w, variant) in ratios[device]
+                ]
+                ys = [
+                    ratios[device][w, variant] for w in workloads if (w, variant) in ratios[device]
+                ]
+                ax.plot(xs, ys, color=figures.color(i), marker=figures.marker(i), ls="none",
+                        label=f"reference, {variant} path")  # fmt: skip
+                rows += [[device, w, variant, f"{ratios[device][w, variant]:.3f}"]
+                         for w in workloads if (w, variant) in ratios[device]]  # fmt: skip
+            ax.axhline(1.0, color=figures.FOREGROUND, lw=1, ls=":", label="plain PyTorch")
+            ax.set_yscale("log")
+            values = [ratios[device][key] for key in ratios[device]] + [1.0]
+            choice = TICKS if max(values) / min(values) < 3 else COARSE_TICKS
+            ticks = [t for t in choice if min(values) / 1.15 <= t <= max(values) * 1.15]
+            ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
+            ax.set_xticks(range(len(workloads)), [w.replace(", ", "\n").replace(" ", "\n", 1)
+                                                  for w in workloads], fontsize=7)  # fmt: skip
+            ax.grid(False, axis="x")
+            ax.set_title(device)
+            ax.set_ylabel("time ÷ plain PyTorch (log)")
+        axes.flat[0].legend(
+            loc="lower left", fontsize=8, frameon=False, labelcolor=figures.FOREGROUND
+        )
+    return figures.render(
+        fig,
+        alt="Time per training step of the reference implementation's exact and fast paths "
+        "divided by plain PyTorch, for MAML and ProtoNet workloads, on the CPU and on the GPU; "
+        "on the CPU every ratio is near 1, on the GPU the MAML fast path is far below 1 and the "
+        "ProtoNet paths are above 1.",
+        caption="Speed ratios from the detailed benchmark files (median of per-round ratios, "
+        "variants interleaved). Below the dotted line the reference code is faster than plain "
+        "PyTorch; the MAML rows compare with a per-task autograd loop.",
+        numbers=figures.table(["Device", "Workload", "Variant", "Time ratio"], rows),
+        name="speed-ratios",
+    )
