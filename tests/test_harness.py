@@ -731,6 +731,7 @@ def test_task_shift_scores_fresh_val_and_test_tasks_against_a_val_calibration(
 ) -> None:
     """Rows equal the signals API applied by hand: reference on train + val, fresh tasks per part."""
     from benchmarks import task_shift
+    from benchmarks.health import method_features
     from reference_impl import checkpoints, evaluation, signals
 
     run = tmp_path / "run"
@@ -744,7 +745,7 @@ def test_task_shift_scores_fresh_val_and_test_tasks_against_a_val_calibration(
         ("maml", "test", 8),
     ]
     net, cfg = checkpoints.load_model(model)
-    embed = signals.method_features("protonet", net, cfg)
+    embed = method_features("protonet", net, cfg)
     assert embed is not None
     args = argparse.Namespace(data="synthetic", data_root=None, split="maml")
     parts = {p: train.load_part(args, p, torch.float32) for p in ("train", "val", "test")}
