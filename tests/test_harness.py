@@ -715,6 +715,11 @@ def test_run_all_trains_a_shared_model_once_and_evaluates_it_in_each_setting() -
     assert run_all.reused_setting("protonet", "20w5s", "maml") == "5w5s"
     assert run_all.reused_setting("protonet", "5w5s", "maml") is None
     assert run_all.reused_setting("maml", "20w1s", "maml") is None
+    assert run_all.reused_setting("baseline", "20w5s", "lake") == "5w1s"  # ignores N and K
+    for method, setting, split in run_all.PLAN:  # every planned run resolves its commands
+        run_all.plan_commands(
+            method, setting, split, Path("r"), run_all.reused_setting(method, setting, split)
+        )
     assert run_all.reused_setting("fast_weights", "5w5s", "maml") is None
     reused = {**_result("protonet", "20w1s", "maml", 0.96), "trained_setting": "5w1s"}
     assert run_all.trained_name(reused) == "protonet_5w1s_maml"
