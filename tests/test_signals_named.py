@@ -7,7 +7,8 @@ A bullet of a page's "Deployment signals" section names one signal in bold and e
   that entry names a function of `reference_impl.signals` (`signals.<name>`) and the
   `Thresholds.<field>` that says when to worry; or
 * defines the signal inline: a formula (math `$...$` or inline code) and the phrase "Worry when"
-  followed by a value holding a number or a comparison.
+  followed by a value holding a number or a comparison (a symbol such as `>`, or a comparative
+  such as "below half of its validation value").
 
 `signal_problems` is the checker; the tests below feed it synthetic pages to show that it
 reports what it must, and run it over the real guide.
@@ -33,7 +34,11 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _GUIDE_LINK = re.compile(r"\]\((?:[./]*guides/)?deployment-signals\.md#([A-Za-z0-9_-]+)\)")
 _FORMULA = re.compile(r"\$[^$\n]+\$|`[^`\n]+`")
 _WORRY = re.compile(r"worry when", re.IGNORECASE)
-_VALUE = re.compile(r"\d|[<>≤≥=≠]|\\(?:le|ge|lt|gt|leq|geq|neq)\b")
+_VALUE = re.compile(
+    r"\d|[<>≤≥=≠]|\\(?:le|ge|lt|gt|leq|geq|neq)\b|\b(?:above|below|exceeds?|exceeding|"
+    r"(?:more|less|fewer|greater|smaller|larger|higher|lower) than|at (?:least|most)|outside|beyond)\b",
+    re.IGNORECASE,
+)
 _ANCHOR = re.compile(r"\[\]\(\)\{#([A-Za-z0-9_.:-]+)\}")
 _HEADING_ID = re.compile(r"\{#([A-Za-z0-9_-]+)[^}]*\}\s*$")
 _FUNCTION = re.compile(r"\bsignals\.([A-Za-z_]\w*)")
@@ -191,7 +196,9 @@ def test_checker_accepts_an_inline_definition_and_rejects_incomplete_ones(
         "  are pooled. *Worry when* it falls below $0.5$.",
     )
     assert signal_problems(good, entries) == []
-    no_value = page("- **Z** $a/b$: *Worry when* it grows.")
+    relative = page("- **S** $a - b$. *Worry when* it falls below half of its validation value.")
+    assert signal_problems(relative, entries) == []
+    no_value = page("- **Z** $a/b$: *Worry when* it grows a lot.")
     no_formula = page("- **Z** the ratio. Worry when above 2.")
     no_bold = page("- Latency per task. Worry when above $2$ s.")
     assert "neither linked" in signal_problems(no_value, entries)[0]
