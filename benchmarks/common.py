@@ -128,7 +128,7 @@ def omniglot_fields(
 
 
 def transferable_setting(
-    method_name: str, trained: str, tested: str, num_train_classes: int
+    method_name: str, trained: str, tested: str, num_train_classes: int = 1
 ) -> None:
     """Check that a checkpoint trained for setting `trained` may be reported under `tested`.
 
@@ -136,6 +136,9 @@ def transferable_setting(
     `test_only` fields, i.e. training for `tested` would have run the very same updates. Examples:
     a ProtoNet trained for 5w1s (60-way 1-shot episodes) is the paper's 20w1s model too, and the
     baseline's pre-training ignores N and K; MAML's classifier has N outputs, so never.
+
+    `num_train_classes` feeds only the baseline's preset, identically for both settings, so the
+    default gives the same answer as the split's real count.
 
     Raises:
         HarnessError: Naming the fields whose training value differs.

@@ -212,8 +212,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         data=data_kind, data_root=args.data_root, split=split, download=args.download
     )
     if setting != trained:
-        # The class count only feeds the baseline's num_classes, equal for both settings.
-        common.transferable_setting(method_name, trained, setting, 0)
+        common.transferable_setting(method_name, trained, setting)
     data = load_part(data_args, args.split_part, torch.float32)
 
     from reference_impl import checkpoints

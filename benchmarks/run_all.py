@@ -118,7 +118,7 @@ def reused_setting(method: str, setting: str, split: str) -> str | None:
         if (earlier_method, earlier_split) != (method, split):
             continue
         try:
-            common.transferable_setting(method, earlier, setting, 0)
+            common.transferable_setting(method, earlier, setting)
         except common.HarnessError:
             continue
         return earlier
@@ -136,10 +136,11 @@ def plan_commands(
         "--budget-minutes", str(BUDGET_MINUTES[method]), *PLAN_FLAGS.get(method, []),
         "--out", str(run_dir), "--resume",
     ]  # fmt: skip
-    counts = ["600", "1000"]
+    headline = common.load_method(method).test_episodes  # the paper's count first
+    counts = [str(headline), *(c for c in ("600", "1000") if c != str(headline))]
     evaluate = [
         sys.executable, "-m", "benchmarks.evaluate", str(run_dir / "model.safetensors"),
-        "--episodes", *(counts if method in ("maml", "fomaml") else counts[::-1]),
+        "--episodes", *counts,
     ]  # fmt: skip
     if trained != setting:
         evaluate += ["--setting", setting]

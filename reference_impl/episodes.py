@@ -22,7 +22,7 @@ from an explicit `torch.Generator` on the same device as `data`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
@@ -262,3 +262,53 @@ def make_batch_sampler(
 
 
 # --8<-- [end:sample]
+
+
+# --8<-- [start:nested]
+def sample_nested(
+    data: Tensor,
+    n_way: int,
+    shots: Sequence[int],
+    n_query: int,
+    num_episodes: int,
+    generator: torch.Generator,
+) -> list[dict[int, Episode]]:
+    """Draw episodes whose support sets are nested across several K and whose queries are shared.
+
+    Each episode is one `sample_indices` draw of `max(shots)` support and `n_query` query examples
+    per class; its K-shot support set is the first K of the `max(shots)`, so a curve over K
+    compares the same classes and queries at every K (a paired, within-episode difference).
+
+    Args:
+        data: Labelled examples, shape `(num_classes, examples_per_class, *x_shape)`.
+        n_way: Classes per episode (N).
+        shots: Strictly increasing support sizes K.
+        n_query: Query examples per class (Q).
+        num_episodes: Episodes.
+        generator: Source of randomness, on `data.device`.
+
+    Returns:
+        One dict per episode mapping each K to an episode with shapes `(N*K, *x_shape)`,
+        `(N*K,)`, `(N*Q, *x_shape)`, `(N*Q,)`.
+
+    Raises:
+        ValueError: If `shots` is not strictly increasing and positive, or as `sample_batch` for
+            `k_shot = max(shots)`.
+    """
+    if not shots or list(shots) != sorted(set(shots)) or min(shots) < 1:
+        raise ValueError(f"shots must be strictly increasing positive integers, got {tuple(shots)}")
+    top = max(shots)
+    check_request(data, n_way, top, n_query, 1, generator)
+    out = []
+    for _ in range(num_episodes):
+        classes, examples = sample_indices(
+            data.shape[0], data.shape[1], n_way, top, n_query, 1, generator
+        )
+        pick = {k: torch.cat([examples[..., :k], examples[..., top:]], -1) for k in shots}
+        out.append(
+            {k: Episode(*(t[0] for t in gather_episodes(data, classes, pick[k], k))) for k in shots}
+        )
+    return out
+
+
+# --8<-- [end:nested]

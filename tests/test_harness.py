@@ -715,6 +715,11 @@ def test_run_all_trains_a_shared_model_once_and_evaluates_it_in_each_setting() -
     assert run_all.reused_setting("protonet", "20w5s", "maml") == "5w5s"
     assert run_all.reused_setting("protonet", "5w5s", "maml") is None
     assert run_all.reused_setting("maml", "20w1s", "maml") is None
+    assert run_all.reused_setting("baseline", "20w5s", "lake") == "5w1s"  # ignores N and K
+    for method, setting, split in run_all.PLAN:  # every planned run resolves its commands
+        run_all.plan_commands(
+            method, setting, split, Path("r"), run_all.reused_setting(method, setting, split)
+        )
     assert run_all.reused_setting("fast_weights", "5w5s", "maml") is None
     reused = {**_result("protonet", "20w1s", "maml", 0.96), "trained_setting": "5w1s"}
     assert run_all.trained_name(reused) == "protonet_5w1s_maml"
@@ -731,6 +736,7 @@ def test_task_shift_scores_fresh_val_and_test_tasks_against_a_val_calibration(
 ) -> None:
     """Rows equal the signals API applied by hand: reference on train + val, fresh tasks per part."""
     from benchmarks import task_shift
+    from benchmarks.health import method_features
     from reference_impl import checkpoints, evaluation, signals
 
     run = tmp_path / "run"
@@ -744,7 +750,7 @@ def test_task_shift_scores_fresh_val_and_test_tasks_against_a_val_calibration(
         ("maml", "test", 8),
     ]
     net, cfg = checkpoints.load_model(model)
-    embed = signals.method_features("protonet", net, cfg)
+    embed = method_features("protonet", net, cfg)
     assert embed is not None
     args = argparse.Namespace(data="synthetic", data_root=None, split="maml")
     parts = {p: train.load_part(args, p, torch.float32) for p in ("train", "val", "test")}

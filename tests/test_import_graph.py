@@ -9,7 +9,7 @@ reader would draw. Enforced:
 * algorithm files import no project module (the copy-alone rule, also in `test_standalone.py`);
 * every algorithm file is imported by `reference_impl.methods`;
 * on the infrastructure side only `reference_impl.methods` imports algorithm files, apart from
-  the listed modules that are about one algorithm by design (its speed benchmark, its signal).
+  the listed modules that are about one algorithm by design (its benchmarks).
 """
 
 from __future__ import annotations
@@ -22,13 +22,11 @@ from reference_impl import methods
 REPO = Path(__file__).resolve().parents[1]
 ALGORITHMS = {m.module.__name__ for m in methods.METHODS.values()}
 ABOUT_ONE_ALGORITHM = {
-    "benchmarks.bench_maml": {"reference_impl.maml"},
-    "benchmarks.bench_protonet": {"reference_impl.protonet"},
-    # MAML's inner-loop signal traces `maml.adapt`'s steps; the ProtoNet import serves the
-    # health report's features, which move to benchmarks/health.py (issue 23, `signals`)
-    "reference_impl.signals": {"reference_impl.maml", "reference_impl.protonet"},
+    "benchmarks.bench_maml": {"reference_impl.maml"},  # MAML's speed benchmark
+    "benchmarks.bench_protonet": {"reference_impl.protonet"},  # ProtoNets' speed benchmark
+    "benchmarks.sinusoid": {"reference_impl.maml"},  # the MAML paper's sinusoid experiment
 }
-"""Modules allowed to import these algorithm files by name, and why."""
+"""Modules allowed to import these algorithm files by name: each is about that one algorithm."""
 
 
 def project_modules() -> dict[str, Path]:

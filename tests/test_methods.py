@@ -74,6 +74,17 @@ def test_every_method_trains_checkpoints_reloads_and_evaluates(name: str, tmp_pa
     assert result["method"] == name and result["episodes"] == EPISODES
     assert result["accuracy"] == expected.accuracy and result["ci95"] == expected.ci95
 
+    # where training for 20w1s is the same protocol, the model is reported there too
+    try:
+        common.transferable_setting(name, "5w1s", "20w1s")
+    except common.HarnessError:
+        assert name in ("maml", "fomaml")  # N output units: 20-way needs its own training
+    else:
+        other = tmp_path / "result_20w1s.json"
+        argv = [str(run / train.MODEL_FILE), "--episodes", "2", "--setting", "20w1s"]
+        assert evaluate.main([*argv, "--out", str(other), "--threads", "1"]) == 0
+        assert json.loads(other.read_text())["n_way"] == 20
+
     # the task-shift score reads the method's features through the same table
     if method.embed is not None:
         features = method.embed(model, episodes[0].support_x, cfg)

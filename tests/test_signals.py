@@ -2,44 +2,38 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.func import functional_call
 
-from reference_impl import baseline, checkpoints, maml
-from reference_impl.evaluation import evaluate_predictor, fixed_episodes
+from reference_impl import maml
+from reference_impl.episodes import sample_indices, sample_nested
 from reference_impl.signals import (
-    Calibration,
-    PairedDifference,
     Thresholds,
+    adaptation_distance,
     adaptation_gain,
     baseline_margin,
     calibration,
     class_prototypes,
-    collect_verdicts,
+    embedding_drift,
     expected_calibration_error,
     fit_task_shift,
-    health_report,
     inner_loop_health,
     inner_loop_trace,
-    judge_calibration,
-    judge_inner_loop,
-    judge_margin,
-    maml_inner_loop_traces,
+    layer_change,
+    linear_cka,
     meta_overfitting_gap,
-    model_report,
-    nested_shot_episodes,
+    order_sensitivity,
     paired_difference,
     per_episode_scores,
     raw_shift_score,
+    rebatching_consistency,
     shot_curve,
+    support_statistics,
     task_shift,
 )
-from reference_impl.signals import main as signals_main
 
 Tensor = torch.Tensor
 
@@ -60,10 +54,8 @@ def clusters(
 def episodes_from(
     data: Tensor, n_way: int, k_shot: int, n_query: int, count: int, seed: int
 ) -> list:
-    nested = nested_shot_episodes(
-        data, n_way=n_way, shots=(k_shot,), n_query=n_query, num_episodes=count, seed=seed
-    )
-    return [ep[k_shot] for ep in nested]
+    generator = torch.Generator().manual_seed(seed)
+    return [ep[k_shot] for ep in sample_nested(data, n_way, (k_shot,), n_query, count, generator)]
 
 
 def nearest_mean(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
@@ -193,25 +185,25 @@ def test_shot_curve_rises_for_nearest_mean_on_noisy_clusters() -> None:
     assert curve.gain - curve.gain_ci95 > 0.1
 
 
-def test_nested_shot_episodes_are_nested_with_shared_queries() -> None:
+def test_sample_nested_support_sets_are_nested_with_shared_queries() -> None:
     data = clusters(8, 20, 3, 1.0, 0)
-    (episode,) = nested_shot_episodes(
-        data, n_way=3, shots=(1, 2, 5), n_query=4, num_episodes=1, seed=0
-    )
+    (episode,) = sample_nested(data, 3, (1, 2, 5), 4, 1, torch.Generator().manual_seed(0))
     assert torch.equal(episode[1][2], episode[5][2])
     s5 = episode[5][0].reshape(3, 5, 3)
     assert torch.equal(episode[2][0].reshape(3, 2, 3), s5[:, :2])
     assert torch.equal(episode[5][1], torch.arange(3).repeat_interleave(5))
+    pooled = torch.cat([episode[5][0], episode[5][2]])  # support and query never share an example
+    assert torch.unique(pooled, dim=0).shape[0] == pooled.shape[0]
 
 
-def test_nested_shot_episodes_rejects_bad_arguments() -> None:
-    data = clusters(8, 12, 3, 1.0, 0)
-    with pytest.raises(ValueError, match=r"n_query \+ max\(shots\)"):
-        nested_shot_episodes(data, n_way=3, shots=(1, 10), n_query=5, num_episodes=1, seed=0)
+def test_sample_nested_rejects_bad_arguments() -> None:
+    data, g = clusters(8, 12, 3, 1.0, 0), torch.Generator()
+    with pytest.raises(ValueError, match=r"k_shot \+ n_query = 10 \+ 5 = 15 exceeds"):
+        sample_nested(data, 3, (1, 10), 5, 1, g)
     with pytest.raises(ValueError, match="strictly increasing"):
-        nested_shot_episodes(data, n_way=3, shots=(5, 1), n_query=2, num_episodes=1, seed=0)
-    with pytest.raises(ValueError, match=r"\(C, E, \*x_shape\)"):
-        nested_shot_episodes(data[0], n_way=3, shots=(1,), n_query=2, num_episodes=1, seed=0)
+        sample_nested(data, 3, (5, 1), 2, 1, g)
+    with pytest.raises(ValueError, match="n_way=9 exceeds the 8 classes"):
+        sample_nested(data, 9, (1,), 2, 1, g)
 
 
 # ----------------------------------------------------------------------------- task shift
@@ -256,18 +248,19 @@ def test_task_shift_scores_shifted_domain_higher_than_unshifted() -> None:
 
 
 def test_fit_task_shift_uses_given_calibration_classes() -> None:
-    """With calibration_data, all training classes become prototypes and calibration scores are
-    exactly the raw scores of tasks drawn from calibration_data."""
+    """With calibration_data, all training classes become prototypes and the calibration scores
+    are exactly the raw scores of the support sets `episodes.sample_indices` draws from it."""
     embed = lambda x: x  # noqa: E731
     train, val = clusters(12, 4, 3, 1.0, 0), clusters(6, 4, 3, 1.0, 1)
     reference = fit_task_shift(embed, train, val, n_way=3, k_shot=2, num_tasks=5, seed=0)
     torch.testing.assert_close(reference.prototypes, train.mean(1), rtol=1e-12, atol=1e-12)
     assert reference.calibration.shape == (5,) and reference.metric == "euclidean"
-    g = torch.Generator().manual_seed(0)
-    classes = torch.randperm(6, generator=g)[:3]
-    examples = torch.stack([torch.randperm(4, generator=g)[:2] for _ in classes])
-    first = raw_shift_score(embed, train.mean(1), val[classes[:, None], examples].flatten(0, 1))
-    assert any(abs(float(c) - first) < 1e-12 for c in reference.calibration)
+    classes, examples = sample_indices(6, 4, 3, 2, 0, 5, torch.Generator().manual_seed(0))
+    expected = sorted(
+        raw_shift_score(embed, train.mean(1), val[c[:, None], e].flatten(0, 1))
+        for c, e in zip(classes, examples, strict=True)
+    )
+    assert reference.calibration.tolist() == pytest.approx(expected, rel=1e-12)
 
 
 def test_fit_task_shift_rejects_too_few_classes() -> None:
@@ -383,166 +376,220 @@ def test_signals_reject_malformed_episodes_and_logits() -> None:
         paired_difference([0.1, 0.2], [0.3])
 
 
-# ----------------------------------------------------------------------------- health report
-def report_inputs() -> dict:
-    data = clusters(40, 20, 6, 0.6, 0)
-    train, test = data[:30], data[30:]
-    p0 = {"w": torch.tensor([1.0, -2.0], dtype=torch.float64)}
-    return {
-        "test_episodes": episodes_from(test, 5, 1, 5, 30, seed=1),
-        "train_episodes": episodes_from(train, 5, 1, 5, 30, seed=2),
-        "shot_data": test,
-        "embed": lambda x: x,
-        "shift_reference": fit_task_shift(lambda x: x, train, num_tasks=50),
-        "inner_traces": [inner_loop_trace(quadratic, sgd(0.5), p0, steps=2)],
-    }
+# ----------------------------------------------------------------------------- order / re-batching
+def first_label(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+    """Order-dependent on purpose: answers the label of the first support example, always."""
+    n = int(support_y.max()) + 1
+    return F.one_hot(support_y[0].expand(query_x.shape[0]), n).double()
 
 
-def test_health_report_one_line_per_signal_with_expected_verdicts() -> None:
-    inputs = report_inputs()
-    verdicts = collect_verdicts(nearest_mean, baseline=ignores_support, **inputs)
-    status = {v.signal: v.status for v in verdicts}
-    assert list(status) == [
-        "adaptation gain",
-        "baseline margin",
-        "meta-overfitting gap",
-        "shot curve",
-        "task shift",
-        "calibration",
-        "inner loop",
-    ]
-    assert status["adaptation gain"] == "OK" and status["baseline margin"] == "OK"
-    assert status["shot curve"] == "OK" and status["inner loop"] == "OK"
-    assert status["meta-overfitting gap"] == "OK"  # nearest-mean has nothing to memorise
-    text = health_report(nearest_mean, title="toy", baseline=ignores_support, **inputs)
-    lines = text.splitlines()
-    assert lines[0] == "toy" and lines[-1].startswith("summary: ")
-    assert sum(line.startswith(tuple(status)) for line in lines) == 7
+def test_order_sensitivity_zero_for_set_function_and_replayed_for_first_label() -> None:
+    """Nearest-mean is a function of the support *set*: nothing changes. `first_label` changes
+    all of an episode's answers exactly when the permutation moves another class to the front;
+    replaying the seeded permutations gives the share. Its accuracy is 1/N either way (balanced
+    queries), so the paired accuracy difference is exactly 0."""
+    eps = episodes_from(clusters(20, 20, 6, 0.5, 0), 5, 2, 3, 40, seed=1)
+    stable = order_sensitivity(nearest_mean, eps)
+    assert stable.share_changed == 0.0 and stable.accuracy.mean == 0.0
+    assert stable.share_changed <= Thresholds().order_flip_warn
+    g = torch.Generator().manual_seed(0)
+    moved = [int(ep[1][torch.randperm(10, generator=g)[0]] != ep[1][0]) for ep in eps]
+    flipped = order_sensitivity(first_label, eps, seed=0)
+    assert flipped.share_changed == pytest.approx(sum(moved) / 40, abs=1e-15)
+    assert flipped.accuracy.mean == 0.0 and flipped.accuracy.a_mean == pytest.approx(0.2)
+    assert flipped.share_changed > Thresholds().order_flip_warn  # 4 in 5 expected
 
 
-def test_collect_verdicts_fails_support_ignoring_predictor_and_marks_missing_inputs() -> None:
-    inputs = report_inputs()
-    verdicts = collect_verdicts(
-        ignores_support, inputs["test_episodes"], shot_data=inputs["shot_data"]
-    )
-    status = {v.signal: v.status for v in verdicts}
-    assert status["adaptation gain"] == "FAIL" and status["shot curve"] == "FAIL"
-    assert status["baseline margin"] == "n/a" and status["inner loop"] == "n/a"
+def centred_nearest_mean(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+    """Transductive on purpose: centres the queries on their own batch mean (like batch-statistics
+    BatchNorm). One query alone becomes the origin."""
+    n = int(support_y.max()) + 1
+    means = torch.stack([support_x[support_y == k].mean(0) for k in range(n)])
+    means = means - support_x.mean(0)
+    return -(torch.cdist(query_x - query_x.mean(0), means) ** 2)
 
 
-@pytest.mark.parametrize(
-    ("ece", "conf", "expected"),
-    [(0.04, 0.9, "OK"), (0.07, 0.9, "WARN"), (0.2, 0.95, "FAIL")],
-)
-def test_judge_calibration_thresholds(ece: float, conf: float, expected: str) -> None:
-    verdict = judge_calibration(Calibration(ece, 0.75, conf, 15, []), Thresholds())
-    assert verdict.status == expected and ("over-confident" in verdict.note) == (expected != "OK")
+def test_rebatching_consistency_zero_for_independent_queries_and_exact_for_transductive() -> None:
+    """Scored one at a time, every centred query is the origin, so it gets the class whose
+    centred mean is nearest the origin: accuracy exactly 1/N, and the changed share is the share
+    of batch answers that differ from that class (computed independently)."""
+    eps = episodes_from(clusters(20, 20, 6, 0.3, 0), 5, 2, 4, 30, seed=1)
+    assert rebatching_consistency(nearest_mean, eps).share_changed == 0.0
+    result = rebatching_consistency(centred_nearest_mean, eps, chunk=1)
+    differ = 0
+    for sx, sy, qx, _ in eps:
+        means = torch.stack([sx[sy == k].mean(0) for k in range(5)]) - sx.mean(0)
+        alone = int(means.norm(dim=1).argmin())
+        differ += int((centred_nearest_mean(sx, sy, qx).argmax(-1) != alone).sum())
+    assert result.share_changed == pytest.approx(differ / (30 * 20), abs=1e-15)
+    assert result.accuracy.a_mean == pytest.approx(0.2, abs=1e-15)
+    assert result.share_changed > Thresholds().rebatch_flip_warn and result.accuracy.high < 0
+    with pytest.raises(ValueError, match="chunk must be >= 1"):
+        rebatching_consistency(nearest_mean, eps, chunk=0)
 
 
-@pytest.mark.parametrize(
-    ("low", "high", "expected"), [(0.01, 0.05, "OK"), (-0.01, 0.03, "WARN"), (-0.05, -0.01, "FAIL")]
-)
-def test_judge_margin_uses_the_paired_interval(low: float, high: float, expected: str) -> None:
-    mid = (low + high) / 2
-    margin = PairedDifference(mid, high - mid, low, high, 0.8, 0.8 - mid, 0.5, 100)
-    assert judge_margin(margin, Thresholds()).status == expected
+# ----------------------------------------------------------------------------- parameter change
+def linear_task(x: Tensor, shift: float, seed: int) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    w = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
+    return x, x @ w.T + shift + 0.1 * torch.randn(x.shape[0], 1, generator=g, dtype=torch.float64)
 
 
-# ----------------------------------------------------------------------------- MAML integration
-def maml_setup(inner_lr: float) -> tuple:
-    cfg = maml.MAMLConfig(backbone="conv4", conv_channels=8, inner_lr=inner_lr, test_inner_steps=2)
-    cfg = dataclasses.replace(cfg, meta_batch_size=3, k_shot=1, n_query=2)
+def test_adaptation_distance_matches_closed_form_gradient_step() -> None:
+    """One step of `maml.adapt` on least squares: theta' - theta = -alpha grad L with
+    grad_w = 2/n (Xw + b - y)^T X and grad_b = 2/n sum(Xw + b - y)."""
+    cfg = maml.MAMLConfig(backbone="mlp", inner_lr=0.05, inner_steps=1)
     torch.manual_seed(0)
-    model = maml.build_model(cfg).double()
-    sx, sy, qx, qy = maml.sample_synthetic_image_batch(cfg, torch.Generator().manual_seed(0))
-    episodes = [(sx[t].double(), sy[t], qx[t].double(), qy[t]) for t in range(3)]
-    return cfg, model, episodes
-
-
-def test_maml_inner_loop_traces_match_maml_adapt_float64() -> None:
-    cfg, model, episodes = maml_setup(0.4)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    traces = maml_inner_loop_traces(model, cfg, episodes)
+    model = torch.nn.Linear(3, 1).double()
     params = {n: p.detach() for n, p in model.named_parameters()}
-    sx, sy = episodes[1][0], episodes[1][1]
-    for t in range(3):
-        adapted = maml.adapt(model, params, sx, sy, cfg, steps=t)
-        loss = maml.task_loss(functional_call(model, adapted, (sx,)), sy, cfg)
-        assert traces[1].losses[t] == pytest.approx(float(loss.detach()), rel=1e-10)
-    probe = {n: p.clone().requires_grad_() for n, p in params.items()}
-    grads = torch.autograd.grad(
-        maml.task_loss(functional_call(model, probe, (sx,)), sy, cfg), list(probe.values())
-    )
-    norm = math.sqrt(sum(float(g.pow(2).sum()) for g in grads))
-    assert traces[1].grad_norms[0] == pytest.approx(norm, rel=1e-10)
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-
-
-def test_maml_with_zero_inner_lr_has_zero_gain_and_failing_inner_loop() -> None:
-    cfg, model, episodes = maml_setup(0.0)
-    after = maml.make_predict(model, cfg)
-    before = maml.make_predict(model, dataclasses.replace(cfg, test_inner_steps=0))
-    gain = adaptation_gain(after, episodes, before=before)
-    assert gain.per_episode == [0.0, 0.0, 0.0] and gain.loss_drop == 0.0
-    health = inner_loop_health(maml_inner_loop_traces(model, cfg, episodes))
-    assert judge_inner_loop(health, Thresholds()).status == "FAIL"
-    cfg, model, _ = maml_setup(0.4)
-    healthy = inner_loop_health(maml_inner_loop_traces(model, cfg, episodes))
-    assert healthy.mean_losses[-1] < healthy.mean_losses[0]
-
-
-# ----------------------------------------------------------------------------- checkpoint report
-def image_classes(count: int, seed: int) -> Tensor:
-    return torch.rand(count, 20, 1, 28, 28, generator=torch.Generator().manual_seed(seed))
-
-
-def test_model_report_for_saved_baseline_and_maml_models(tmp_path) -> None:
-    """Round trip through `reference_impl.checkpoints`; every signal that applies gets a verdict."""
-    bcfg = baseline.BaselineConfig(backbone="conv4", conv_channels=8, num_classes=12)
-    torch.manual_seed(0)
-    path = checkpoints.save_checkpoint(
-        tmp_path / "b.safetensors",
-        baseline.build_model(bcfg),
-        "baseline",
-        bcfg,
-        split="maml",
-        seed=0,
-    )
-    model, cfg = checkpoints.load_model(path)
-    data = {
-        "train_data": image_classes(12, 0),
-        "val_data": image_classes(8, 1),
-        "calibration_tasks": 10,
-        "shot_episodes": 3,
-    }
-    test_data = image_classes(10, 2)
-    report = model_report(
-        "baseline", model, cfg, test_data=test_data, episodes=4, n_query=5, **data
-    )
-    lines = report.splitlines()
-    assert len(lines) == 13 and lines[-1].startswith("summary:")
-    statuses = {line[:21].strip(): line[77:85].strip() for line in lines[4:11]}
-    assert statuses["baseline margin"] == "n/a" and statuses["inner loop"] == "n/a"
-    assert all(statuses[s] in {"OK", "WARN", "FAIL"} for s in ("task shift", "calibration"))
-    # The gap row scores the loaded model on the same fixed episodes as an independent evaluation.
-    predict = baseline.make_predict(model, cfg)
-    scores = [
-        evaluate_predictor(predict, fixed_episodes(d, 5, 1, 5, 4, 0)).accuracy
-        for d in (data["train_data"], test_data)
+    g = torch.Generator().manual_seed(0)
+    tasks = [
+        linear_task(torch.randn(10, 3, generator=g, dtype=torch.float64), 0.0, s) for s in range(4)
     ]
-    gap = next(line for line in lines if line.startswith("meta-overfitting gap"))
-    assert f"(train {scores[0]:.3f}, test {scores[1]:.3f})" in gap
-    mcfg = maml.MAMLConfig(backbone="conv4", conv_channels=8, test_inner_steps=2)
-    maml_report = model_report(
-        "maml", maml.build_model(mcfg), mcfg, test_data=image_classes(10, 2), episodes=3, **data
+    adapted = [maml.adapt(model, params, x, y, cfg) for x, y in tasks]
+    result = adaptation_distance(params, adapted)
+    for (x, y), d in zip(tasks, result.per_episode, strict=True):
+        r = x @ params["weight"].T + params["bias"] - y  # (n, 1) residuals
+        grad_w, grad_b = 2 / 10 * r.T @ x, 2 / 10 * r.sum()
+        expected = 0.05 * math.sqrt(float(grad_w.pow(2).sum() + grad_b**2))
+        assert d == pytest.approx(expected, rel=1e-10)
+    assert math.isnan(result.share_above_reference)
+
+
+def test_adaptation_distance_flags_tasks_far_from_the_start() -> None:
+    """Targets shifted by +10 need a much longer step than in-domain ones: every shifted task
+    lies past the in-domain 95th percentile (model and draw seeds 0-5 tried: all 1.0, the nearest
+    shifted task at least 1.6 times the in-domain 95th percentile)."""
+    cfg = maml.MAMLConfig(backbone="mlp", inner_lr=0.05, inner_steps=1)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1).double()
+    params = {n: p.detach() for n, p in model.named_parameters()}
+    g = torch.Generator().manual_seed(0)
+
+    def distances(shift: float, count: int) -> list:
+        tasks = [
+            linear_task(torch.randn(10, 3, generator=g, dtype=torch.float64), shift, s)
+            for s in range(count)
+        ]
+        return [maml.adapt(model, params, x, y, cfg) for x, y in tasks]
+
+    reference = adaptation_distance(params, distances(0.0, 40)).per_episode
+    far = adaptation_distance(params, distances(10.0, 20), reference)
+    assert far.share_above_reference == 1.0 > Thresholds().distance_flagged_warn
+    assert sorted(reference)[38] < min(far.per_episode)
+
+
+def test_layer_change_relative_change_and_ratio_closed_form() -> None:
+    """|0.1 * 1_4| / |1_4| = 0.1 and |0.3 * 1_4| / |1_4| = 0.3: the mean over two tasks is 0.2;
+    against a reference that moved `a` by 0.1, its ratio is exactly 2 (over the 1.5 threshold)."""
+    params = {"a": torch.ones(4, dtype=torch.float64), "b": 2 * torch.ones(2, dtype=torch.float64)}
+    tasks = [
+        {"a": params["a"] + 0.1, "b": params["b"]},
+        {"a": params["a"] - 0.3, "b": params["b"] * 1.5},
+    ]
+    reference = layer_change(params, [{"a": params["a"] + 0.1, "b": params["b"] * 1.5}])
+    change = layer_change(params, tasks, reference)
+    assert change.relative["a"] == pytest.approx(0.2, rel=1e-12)
+    assert change.relative["b"] == pytest.approx(0.25, rel=1e-12)  # (0 + 0.5) / 2
+    assert change.ratio["a"] == pytest.approx(2.0, rel=1e-12)
+    assert change.ratio["b"] == pytest.approx(0.5, rel=1e-12)
+    assert (
+        change.max_ratio == pytest.approx(2.0) and change.max_ratio > Thresholds().layer_ratio_warn
     )
-    inner = next(line for line in maml_report.splitlines() if line.startswith("inner loop"))
-    assert inner[77:85].strip() in {"OK", "WARN", "FAIL"}
+    assert layer_change(params, tasks, change).max_ratio == pytest.approx(1.0, rel=1e-12)
+    zero = layer_change(
+        {"z": torch.zeros(3), "c": torch.ones(1)}, [{"z": torch.ones(3), "c": torch.ones(1)}]
+    )
+    assert math.isnan(zero.relative["z"]) and zero.change["z"] == pytest.approx(math.sqrt(3))
+    again = layer_change(
+        {"z": torch.zeros(3), "c": torch.ones(1)}, [{"z": torch.ones(3), "c": torch.ones(1)}], zero
+    )
+    assert again.ratio == {"z": 1.0, "c": 1.0}  # c moves in neither
+    with pytest.raises(ValueError, match="keys"):
+        layer_change(params, [{"a": params["a"]}])
 
 
-def test_main_reports_bad_input_in_one_line_without_traceback(tmp_path, capsys) -> None:
-    assert signals_main([str(tmp_path / "missing.safetensors")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err and len(err.splitlines()) == 1
-    assert signals_main([str(tmp_path / "missing.safetensors"), "--episodes", "1"]) == 2
-    assert "episodes must be >= 2" in capsys.readouterr().err
+# ----------------------------------------------------------------------------- CKA / drift
+def test_linear_cka_invariances_and_one_dimensional_closed_form() -> None:
+    """CKA(X, sXQ) = 1 for an orthogonal Q and a scale s; in one dimension it is the squared
+    Pearson correlation, computed here by an explicit loop."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 6, generator=g, dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(6, 6, generator=g, dtype=torch.float64))
+    assert linear_cka(x, 3.0 * x @ q) == pytest.approx(1.0, rel=1e-12)
+    a, b = (
+        torch.randn(40, generator=g, dtype=torch.float64),
+        torch.randn(40, generator=g, dtype=torch.float64),
+    )
+    b = 0.5 * a + b
+    ma, mb = float(a.mean()), float(b.mean())
+    cov = sum((float(u) - ma) * (float(v) - mb) for u, v in zip(a, b, strict=True))
+    var_a = sum((float(u) - ma) ** 2 for u in a)
+    var_b = sum((float(v) - mb) ** 2 for v in b)
+    assert linear_cka(a[:, None], b[:, None]) == pytest.approx(cov**2 / (var_a * var_b), rel=1e-10)
+    with pytest.raises(ValueError, match=r"a \(n, D1\) and b \(n, D2\)"):
+        linear_cka(x, x[:10])
+    with pytest.raises(ValueError, match="constant"):
+        linear_cka(torch.ones(5, 2), x[:5])
+
+
+def test_embedding_drift_same_geometry_and_unrelated_features() -> None:
+    """Doubling the features keeps CKA 1 and moves every feature by its own length (relative
+    change 1). Features orthogonal after centring (+-1 patterns) have CKA exactly 0 (a trip)."""
+    x = torch.tensor([[1.0], [-1.0], [1.0], [-1.0]], dtype=torch.float64)
+    doubled = embedding_drift(lambda v: v, lambda v: 2 * v, x)
+    assert doubled.cka == pytest.approx(1.0, rel=1e-12)
+    assert doubled.relative_change == pytest.approx(1.0, rel=1e-12)
+    other = torch.tensor([[1.0], [1.0], [-1.0], [-1.0]], dtype=torch.float64)
+    unrelated = embedding_drift(lambda v: v, lambda v: other, x)
+    assert unrelated.cka == 0.0 and unrelated.cka < Thresholds().drift_cka_warn
+    wider = embedding_drift(lambda v: v, lambda v: torch.cat([v, v], 1), x)
+    assert math.isnan(wider.relative_change) and wider.cka == pytest.approx(1.0, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- support statistics
+def test_support_statistics_find_the_planted_label_error_duplicate_and_imbalance() -> None:
+    """Three tight 2-D clusters, 3 shots each: one example of class 0 placed in class 1's cluster
+    is the only suspect (1 of 9 checked; 0 without it, so the excess is over the threshold); a query equal to a support
+    input and an episode with 2 + 1 shots are counted; 1-shot episodes check no suspect."""
+    centres = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    sx = centres.repeat_interleave(3, 0) + 0.1 * torch.randn(9, 2, generator=g, dtype=torch.float64)
+    sy = torch.arange(3).repeat_interleave(3)
+    sx[1] = centres[1] + 0.05
+    qx = centres + 0.2
+    clean = (sx, sy, qx, torch.arange(3))
+    dup = (
+        sx[[0, 3, 4, 6, 7]],
+        torch.tensor([0, 1, 1, 2, 2]),
+        torch.cat([qx[:2], sx[:1]]),
+        torch.tensor([0, 1, 0]),
+    )
+    stats = support_statistics([clean, dup])
+    assert stats.suspects == [(0, 1)]
+    assert stats.share_suspect == pytest.approx(1 / 13)  # 9 checked + 4 of the 2-shot classes
+    reference = support_statistics(
+        [(sx[[0, 2, 3, 4, 5, 6, 7, 8]], sy[[0, 2, 3, 4, 5, 6, 7, 8]], qx, torch.arange(3))]
+    )
+    assert reference.suspects == [] and reference.share_suspect == 0.0
+    assert stats.share_suspect - reference.share_suspect > Thresholds().suspect_excess_warn
+    assert stats.share_duplicated == 0.5 and stats.share_imbalanced == 0.5
+    one_shot = (centres, torch.arange(3), qx, torch.arange(3))
+    assert math.isnan(support_statistics([one_shot]).share_suspect)
+
+
+def test_support_statistics_suspects_match_explicit_leave_one_out_loop() -> None:
+    eps = episodes_from(clusters(10, 20, 4, 1.5, 0), 4, 3, 2, 10, seed=5)
+    expected = []
+    for e, (sx, sy, _, _) in enumerate(eps):
+        for i in range(len(sy)):
+            own = [j for j in range(len(sy)) if sy[j] == sy[i] and j != i]
+            d_own = float((sx[i] - sx[own].mean(0)).norm())
+            d_other = min(
+                float((sx[i] - sx[sy == c].mean(0)).norm()) for c in range(4) if c != sy[i]
+            )
+            if d_own > d_other:
+                expected.append((e, i))
+    stats = support_statistics(eps, embed=lambda x: x)
+    assert stats.suspects == expected and stats.share_suspect == len(expected) / 120
+    assert expected  # noise 1.5 around unit-variance centres leaves some suspects

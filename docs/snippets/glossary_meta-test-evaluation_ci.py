@@ -7,6 +7,9 @@ drawn from that seed, so the seeds give genuinely different models. Episodes com
 `reference_impl.evaluation`, the paired comparison from `reference_impl.signals`.
 """
 
+import claims
+import figures
+import matplotlib.ticker
 import torch
 
 from reference_impl.episodes import Episode, sample_batch
@@ -52,32 +55,68 @@ def per_episode_accuracy(seed: int) -> list[float]:
 
 accs = [per_episode_accuracy(s) for s in range(SEEDS)]  # 5 x 2400 scores
 check = evaluate_predictor(predict(0), [Episode(*(t[:100] for t in episodes))])  # T = 100
-print(
-    f"evaluate_predictor on episodes 1-100 (seed 0): {100 * check.accuracy:.2f}%;"
-    f" vectorised: {100 * sum(accs[0][:100]) / 100:.2f}%"
+claims.check(
+    abs(check.accuracy - sum(accs[0][:100]) / 100) < 1e-9,
+    "the vectorised scoring agrees with evaluate_predictor",
 )
 
-print("\nfirst E of 2400 fixed episodes; CI95 = 1.96 std / sqrt(E)")
-print("episodes  seed 0: accuracy ± CI95   CI95·sqrt(E)   std over 5 seed means")
-for e in (25, 100, 600, 2400):
-    mean, ci = sum(accs[0][:e]) / e, confidence_interval95(accs[0][:e])
-    seed_std = torch.tensor([sum(a[:e]) / e for a in accs]).std()
-    print(
-        f"{e:8d} {100 * mean:15.2f}% ± {100 * ci:4.2f} {ci * e**0.5:14.3f} {100 * seed_std:22.2f}"
-    )
-
+COUNTS = (25, 50, 100, 200, 400, 600, 1200, 2400)
+half_width, seed_spread = [], []  # per first-E prefix: seed 0's CI95, std of the 5 seed means
+for e in COUNTS:
+    half_width.append(confidence_interval95(accs[0][:e]))
+    seed_spread.append(torch.tensor([sum(a[:e]) / e for a in accs]).std().item())
 means = [sum(a) / len(a) for a in accs]
-ci0 = confidence_interval95(accs[0])
-inside = sum(abs(m - means[0]) <= ci0 for m in means[1:])
-print(f"\nat 2400 episodes, seed means: {', '.join(f'{100 * m:.2f}' for m in means)}")
-print(f"seeds 1-4 whose mean lies inside seed 0's CI95: {inside} of 4")
+inside = sum(abs(m - means[0]) <= half_width[-1] for m in means[1:])
 
-best, worst = max(range(SEEDS), key=means.__getitem__), min(range(SEEDS), key=means.__getitem__)
+# Two models that really differ: picked on the first half of the episodes, tested on the second.
+half = len(accs[0]) // 2
+first = [sum(a[:half]) / half for a in accs]
+best, worst = first.index(max(first)), first.index(min(first))
+held_out = claims.greater(accs[best][half:], accs[worst][half:], "the seeds differ genuinely")
 paired = paired_difference(accs[best][:600], accs[worst][:600])
 unpaired = (
     confidence_interval95(accs[best][:600]) ** 2 + confidence_interval95(accs[worst][:600]) ** 2
 ) ** 0.5
+
+# The page's sentences:
+quarter = half_width[COUNTS.index(2400)] / half_width[COUNTS.index(600)]
+claims.check(0.4 < quarter < 0.6, "four times the episodes halve the interval", f"{quarter:.2f}")
+claims.check(
+    half_width[-1] < seed_spread[-1], "at 2400 episodes one run's CI is below the seed spread"
+)
+claims.check(inside < (SEEDS - 1) / 2, "most other seeds' means fall outside seed 0's CI")
+claims.check(
+    seed_spread[-1] > 0.5 * seed_spread[COUNTS.index(600)],
+    "the seed spread does not halve from 600 to 2400 episodes, as pure episode noise would",
+)
+claims.check(paired.ci95 < 0.7 * unpaired, "the paired interval is much narrower than the unpaired")
+
+fig = figures.line(
+    [
+        figures.Series("CI95 half-width of one run (seed 0)", COUNTS, half_width),
+        figures.Series("std of the five seeds' means", COUNTS, seed_spread),
+    ],
+    x_label="test episodes E (log scale)",
+    y_label="spread of the accuracy",
+    x_scale="log",
+    y_scale="log",
+)
+fig.axes[0].set_yticks([0.005, 0.01, 0.02, 0.04], ["0.5%", "1%", "2%", "4%"])
+fig.axes[0].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+rows = [
+    [e, f"{sum(accs[0][:e]) / e:.2%} ± {ci:.2%}", f"{ci * e**0.5:.3f}", f"{spread:.2%}"]
+    for e, ci, spread in zip(COUNTS, half_width, seed_spread, strict=True)
+]
 print(
-    f"\nseed {best} - seed {worst} on the same 600 episodes: {100 * paired.mean:+.2f} points,"
-    f" paired CI95 ±{100 * paired.ci95:.2f}, unpaired ±{100 * unpaired:.2f}"
+    figures.render(
+        fig,
+        alt="Two lines against the number of test episodes on log-log axes: the confidence "
+        "interval of one run falls steadily, like one over the square root of the episodes; the "
+        "spread between training seeds falls at first and then levels off, so the two cross.",
+        caption=f"{SEEDS} models that differ only in their training seed, scored on the first E of "
+        f"{len(accs[0])} fixed 5-way 1-shot episodes. At {COUNTS[-1]} episodes {inside} of the "
+        f"other {SEEDS - 1} seeds' means lie inside seed 0's interval. In the numbers, CI95·√E stays "
+        "near 1.96 times the per-episode standard deviation.",
+        numbers=figures.table(["E", "seed 0: accuracy ± CI95", "CI95·√E", "seed spread"], rows),
+    )
 )
