@@ -370,16 +370,20 @@ def running_bn_predictor(
     `n_query` of its config) and go through the network as training batches do, support and
     query together.
     """
-    from reference_impl import checkpoints, protonet
+    from reference_impl import checkpoints, methods
 
+    row = methods.get("protonet")
+    embed = row.embed
+    if embed is None:
+        raise HarnessError("the protonet row of the method table has no embed function")
     model, cfg = checkpoints.load_model(checkpoint, device=device)
     episodes = common.fixed_episodes(
         train_part, cfg.n_way, cfg.k_shot, cfg.n_query, calibration["batches"], calibration["seed"]
     )
     calibration.update(n_way=cfg.n_way, k_shot=cfg.k_shot, n_query=cfg.n_query)
     batches = (torch.cat([e.support_x, e.query_x]).to(device) for e in episodes)
-    calibrated = with_running_batch_norm(model, batches, lambda m, x: protonet.embed(m, x, cfg))
-    predict = protonet.make_predict(calibrated, cfg)
+    calibrated = with_running_batch_norm(model, batches, lambda m, x: embed(m, x, cfg))
+    predict = row.make_predict(calibrated, cfg)
 
     def on_device(
         support_x: torch.Tensor, support_y: torch.Tensor, query_x: torch.Tensor
