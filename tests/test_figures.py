@@ -107,6 +107,15 @@ def test_intervals_label_each_category_on_the_axis() -> None:
     assert ">first cell<" in out and ">second cell<" in out and ">0.5<" not in out
 
 
+def test_legend_above_sits_over_the_axes() -> None:
+    series = [figures.Series(f"s{i}", [0, 1], [0.5, 0.7]) for i in range(4)]
+    fig = figures.line(series, x_label="x", y_label="y", legend_loc="above")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    assert ax.get_legend().get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1
+
+
 def test_table_escapes_its_cells() -> None:
     assert "&lt;b&gt;" in figures.table(["<b>"], [["x"]])
 

@@ -164,6 +164,7 @@ def _finish(
     y_scale: str,
     y_lim: tuple[float, float] | None,
     legend: bool,
+    legend_loc: str = "best",
 ) -> None:
     with plt.rc_context(_STYLE):
         ax.set_xlabel(x_label)
@@ -174,8 +175,11 @@ def _finish(
         ax.set_yscale(y_scale)
         if y_lim is not None:
             ax.set_ylim(*y_lim)
-        if legend and ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best")
+        handles = ax.get_legend_handles_labels()[0]
+        if legend and handles and legend_loc == "above":  # over the axes, never over the data
+            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(handles), 3))
+        elif legend and handles:
+            ax.legend(loc=legend_loc)
 
 
 def _reference_line(ax: Any, y: float | None, label: str) -> None:
@@ -194,6 +198,7 @@ def line(
     y_lim: tuple[float, float] | None = None,
     reference: float | None = None,
     reference_label: str = "chance",
+    legend_loc: str = "best",
     size: tuple[float, float] = (6.0, 3.2),
 ) -> Figure:
     """Lines with markers, one per series; a `ci` is drawn as a shaded band.
@@ -208,6 +213,7 @@ def line(
         y_lim: Optional `(low, high)` of the vertical axis.
         reference: Optional horizontal reference line (e.g. chance accuracy).
         reference_label: Legend entry of the reference line.
+        legend_loc: Matplotlib legend location, or `"above"` for a legend over the axes.
         size: Figure size in inches.
 
     Returns:
@@ -224,7 +230,7 @@ def line(
                 high = [a + b for a, b in zip(y, ci, strict=True)]
                 ax.fill_between(x, low, high, color=color(i), alpha=0.18, lw=0)
         _reference_line(ax, reference, reference_label)
-    _finish(ax, x_label, y_label, title, x_scale, y_scale, y_lim, legend=True)
+    _finish(ax, x_label, y_label, title, x_scale, y_scale, y_lim, True, legend_loc)
     _data_ticks(ax, series, x_scale)
     return fig
 
@@ -249,6 +255,7 @@ def scatter(
     y_lim: tuple[float, float] | None = None,
     reference: float | None = None,
     reference_label: str = "chance",
+    legend_loc: str = "best",
     size: tuple[float, float] = (6.0, 3.2),
 ) -> Figure:
     """Points, one marker shape and colour per series; a `ci` is drawn as vertical error bars.
@@ -264,6 +271,7 @@ def scatter(
         y_lim: Optional `(low, high)` of the vertical axis.
         reference: Optional horizontal reference line.
         reference_label: Legend entry of the reference line.
+        legend_loc: Matplotlib legend location, or `"above"` for a legend over the axes.
         size: Figure size in inches.
 
     Returns:
@@ -282,7 +290,7 @@ def scatter(
             low, high = ax.get_xlim()
             ax.plot([low, high], [low, high], color=MUTED, lw=1, ls="--", label="y = x", zorder=1)
         _reference_line(ax, reference, reference_label)
-    _finish(ax, x_label, y_label, title, x_scale, y_scale, y_lim, legend=True)
+    _finish(ax, x_label, y_label, title, x_scale, y_scale, y_lim, True, legend_loc)
     _data_ticks(ax, series, x_scale)
     return fig
 
@@ -296,6 +304,7 @@ def intervals(
     y_lim: tuple[float, float] | None = None,
     reference: float | None = None,
     reference_label: str = "chance",
+    legend_loc: str = "best",
     size: tuple[float, float] = (6.0, 3.2),
 ) -> Figure:
     """Point and interval per category, series side by side (e.g. ours, the baseline, the paper).
@@ -311,6 +320,7 @@ def intervals(
         y_lim: Optional `(low, high)` of the vertical axis.
         reference: Optional horizontal reference line.
         reference_label: Legend entry of the reference line.
+        legend_loc: Matplotlib legend location, or `"above"` for a legend over the axes.
         size: Figure size in inches.
 
     Returns:
@@ -328,7 +338,7 @@ def intervals(
                 capsize=3, label=s.label, elinewidth=1.2,
             )  # fmt: skip
         _reference_line(ax, reference, reference_label)
-    _finish(ax, "", y_label, title, "linear", "linear", y_lim, legend=True)
+    _finish(ax, "", y_label, title, "linear", "linear", y_lim, True, legend_loc)
     with plt.rc_context(_STYLE):  # after _finish: setting the scale there resets the ticks
         ax.set_xticks(range(len(categories)), list(categories))
         ax.grid(False, axis="x")

@@ -123,7 +123,8 @@ fig = figures.intervals(
     series,
     y_label=f"{N_WAY}-way query accuracy",
     reference=1 / N_WAY,
-    size=(6.4, 3.4),
+    size=(6.4, 3.8),
+    legend_loc="above",
 )
 rows = [
     [
