@@ -116,6 +116,16 @@ def test_legend_above_sits_over_the_axes() -> None:
     assert ax.get_legend().get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1
 
 
+def test_drawing_on_a_canvas_inside_style_follows_the_palette() -> None:
+    fig, ax = figures.canvas()
+    with figures.style():
+        ax.errorbar([0, 1], [1, 2], yerr=[0.1, 0.1], color=figures.color(0), label="a")
+        ax.legend()
+    out = figures.render(fig, alt="a", caption="c")
+    assert "#ffffff" not in out.lower() and "#000000" not in out  # no fixed frame or text colour
+    assert "var(--md-default-fg-color)" in out and "var(--mlg-fig-0" in out
+
+
 def test_table_escapes_its_cells() -> None:
     assert "&lt;b&gt;" in figures.table(["<b>"], [["x"]])
 

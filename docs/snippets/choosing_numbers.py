@@ -139,7 +139,8 @@ def figure() -> str:
         [s.replace("w", "-way ").replace("s", "-shot") for s in SETTINGS],
         series,
         y_label="Omniglot query accuracy",
-        size=(6.4, 3.2),
+        size=(6.4, 3.6),
+        legend_loc="above",
     )
     return figures.render(
         fig,

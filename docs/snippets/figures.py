@@ -175,9 +175,13 @@ def _finish(
         ax.set_yscale(y_scale)
         if y_lim is not None:
             ax.set_ylim(*y_lim)
-        handles = ax.get_legend_handles_labels()[0]
+        handles, labels = ax.get_legend_handles_labels()
         if legend and handles and legend_loc == "above":  # over the axes, never over the data
-            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(handles), 3))
+            longest = max(len(label) for label in labels)
+            columns = 3 if longest <= 22 else 2 if longest <= 36 else 1
+            ax.legend(
+                loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(handles), columns)
+            )
         elif legend and handles:
             ax.legend(loc=legend_loc)
 

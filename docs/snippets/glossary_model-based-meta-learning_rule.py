@@ -101,18 +101,22 @@ accuracy_fig = figures.intervals(
     ],
     y_label="query accuracy",
     y_lim=(0, 1.02),
+    size=(6.4, 3.6),
+    legend_loc="above",
 )
 order_fig = figures.intervals(
     names,
     [
-        interval_series("predictions changed by reversed order", changed),
-        interval_series("predictions on the last-written quarter", recent),
+        interval_series("changed by reversed order", changed),
+        interval_series("on the last-written quarter", recent),
         figures.Series(
             "unbiased share of that quarter", positions, [(n // 4) / n for n, _ in SETTINGS]
         ),
     ],
     y_label="share of query predictions",
     y_lim=(0, 1.02),
+    size=(6.4, 3.6),
+    legend_loc="above",
 )
 
 

@@ -38,22 +38,28 @@ claims.check(
     all(sum(s[:3]) == total for s in splits.values()), "both splits partition all characters"
 )
 
-fig, ax = figures.canvas((6.4, 2.2))
-for row, (train, val, test, shared) in enumerate(splits.values()):
-    left = 0
-    for i, (label, width) in enumerate((("train", train), ("validation", val), ("test", test))):
-        ax.barh(row, width, left=left, color=figures.color(i), label=label if row == 0 else None)
-        left += width
-    ax.barh(
-        row, shared, left=train + val, height=0.3, color=figures.FOREGROUND, hatch="////",
-        fill=False, lw=0, label="test characters whose alphabet is in train" if row == 0 else None,
-    )  # fmt: skip
-ax.set_yticks([0, 1], [f"{n} split" for n in splits])
-ax.invert_yaxis()
-ax.set_xlim(0, total)
-ax.set_xlabel(f"characters (of {total}; each becomes 4 classes with rotations)")
-ax.grid(False, axis="y")
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=2)
+fig, ax = figures.canvas((6.4, 2.6))
+with figures.style():  # legends, text and bars take the site's style when created
+    for row, (train, val, test, shared) in enumerate(splits.values()):
+        left = 0
+        for i, (label, width) in enumerate((("train", train), ("validation", val), ("test", test))):
+            ax.barh(
+                row, width, left=left, color=figures.color(i), label=label if row == 0 else None
+            )
+            left += width
+        ax.barh(
+            row, shared, left=train + val, color="none", edgecolor=figures.FOREGROUND,
+            hatch="///", lw=0.8,
+            label="test characters whose alphabet is in train" if row == 0 else None,
+        )  # fmt: skip
+    ax.set_yticks([0, 1], [f"{n} split" for n in splits])
+    ax.invert_yaxis()
+    ax.set_xlim(0, total)
+    ax.set_xlabel(f"characters (of {total}; each becomes 4 classes with rotations)")
+    ax.grid(False, axis="y")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+
+
 print(
     figures.render(
         fig,
@@ -122,10 +128,11 @@ else:
             )
         ],
         y_label="5-way 1-shot accuracy",
-        y_lim=(0, 1),
+        y_lim=(0, 0.6),
         reference=1 / 5,
-        size=(4.6, 2.8),
+        size=(6.4, 2.8),
     )
+    episode_fig.axes[0].set_xlim(-0.8, 1.8)
     print(
         figures.render(
             episode_fig,

@@ -126,29 +126,30 @@ claims.overlaps(
 )
 
 fig, (left, right) = figures.canvas((6.8, 3.0), ncols=2)
-positions = range(len(names))
-ticks = ["raw", "layer 1", "layer 2", "logits"]
-s = [claims.mean_ci(share[n]) for n in names]
-left.errorbar(
-    positions, [p.mean for p in s], yerr=[p.ci95 for p in s], color=figures.color(0),
-    marker=figures.marker(0), capsize=3,
-)  # fmt: skip
-left.set_ylim(0, 1)
-left.set_ylabel("nuisance share")
-for i, split in enumerate(("seen", "unseen")):
-    p = [claims.mean_ci(accuracy[n, split]) for n in names]
-    right.errorbar(
-        [x + (i - 0.5) * 0.12 for x in positions], [q.mean for q in p], yerr=[q.ci95 for q in p],
-        color=figures.color(i + 1), marker=figures.marker(i + 1), capsize=3,
-        label=f"{split} classes",
+with figures.style():  # legends, text and bars take the site's style when created
+    positions = range(len(names))
+    ticks = ["raw", "layer 1", "layer 2", "logits"]
+    s = [claims.mean_ci(share[n]) for n in names]
+    left.errorbar(
+        positions, [p.mean for p in s], yerr=[p.ci95 for p in s], color=figures.color(0),
+        marker=figures.marker(0), capsize=3,
     )  # fmt: skip
-right.axhline(1 / 5, color=figures.FOREGROUND, lw=1, ls=":", label="chance")
-right.set_ylim(0, 1)
-right.set_ylabel("5-way 1-shot accuracy")
-right.legend(loc="lower right")
-for ax in (left, right):
-    ax.set_xticks(list(positions), ticks)
-    ax.set_xlabel("depth")
+    left.set_ylim(0, 1)
+    left.set_ylabel("nuisance share")
+    for i, split in enumerate(("seen", "unseen")):
+        p = [claims.mean_ci(accuracy[n, split]) for n in names]
+        right.errorbar(
+            [x + (i - 0.5) * 0.12 for x in positions], [q.mean for q in p], yerr=[q.ci95 for q in p],
+            color=figures.color(i + 1), marker=figures.marker(i + 1), capsize=3,
+            label=f"{split} classes",
+        )  # fmt: skip
+    right.axhline(1 / 5, color=figures.FOREGROUND, lw=1, ls=":", label="chance")
+    right.set_ylim(0, 1)
+    right.set_ylabel("5-way 1-shot accuracy")
+    right.legend(loc="lower right")
+    for ax in (left, right):
+        ax.set_xticks(list(positions), ticks)
+        ax.set_xlabel("depth")
 
 
 def cell(values, digits=2):

@@ -69,36 +69,39 @@ for name, (scratch, meta) in (("0", zero), ("−μ", opposite)):
     )
 
 fig, (left, right) = figures.canvas((6.8, 3.1), ncols=2)
-left.errorbar(
-    SPREADS, [gains[s].mean for s in SPREADS], yerr=[gains[s].ci95 for s in SPREADS],
-    color=figures.color(0), marker=figures.marker(0), ls="none", capsize=3, label="measured",
-)  # fmt: skip
-fine = [0.2 * 1.1**i for i in range(45)]
-left.plot(
-    fine, [1 + mu.square().sum().item() / (D * s**2) for s in fine], color=figures.color(1),
-    ls="--", lw=1.2, label="1 + ‖μ‖² / (D s²)",
-)  # fmt: skip
-left.axhline(1, color=figures.FOREGROUND, lw=1, ls=":", label="no gain")
-left.set_xscale("log")
-left.set_yscale("log")
-left.set_xticks(SPREADS, [f"{s:g}" for s in SPREADS])
-left.minorticks_off()
-left.set_xlabel("task spread s")
-left.set_ylabel("gain: scratch / meta error")
-left.legend(loc="upper right")
-positions = range(len(SHIFTS))
-for i, (label, index) in enumerate((("from 0 (scratch)", 0), ("from the learned θ₀", 1))):
-    stats = [claims.mean_ci(shifted[name][index].tolist()) for name in SHIFTS]
-    right.errorbar(
-        [x + (i - 0.5) * 0.15 for x in positions], [p.mean for p in stats],
-        yerr=[p.ci95 for p in stats], color=figures.color(i + 2), marker=figures.marker(i + 2),
-        ls="none", capsize=3, label=label,
+with figures.style():  # legends, text and bars take the site's style when created
+    left.errorbar(
+        SPREADS, [gains[s].mean for s in SPREADS], yerr=[gains[s].ci95 for s in SPREADS],
+        color=figures.color(0), marker=figures.marker(0), ls="none", capsize=3, label="measured",
     )  # fmt: skip
-right.set_xticks(list(positions), list(SHIFTS))
-right.grid(False, axis="x")
-right.set_xlabel("mean of the test tasks (trained at μ)")
-right.set_ylabel("query MSE")
-right.legend(loc="upper left")
+    fine = [0.2 * 1.1**i for i in range(35)]  # spreads 0.2 to 5
+    left.plot(
+        fine, [1 + mu.square().sum().item() / (D * s**2) for s in fine], color=figures.color(1),
+        ls="--", lw=1.2, label="1 + ‖μ‖² / (D s²)",
+    )  # fmt: skip
+    left.axhline(1, color=figures.FOREGROUND, lw=1, ls=":", label="no gain")
+    left.set_xscale("log")
+    left.set_yscale("log")
+    left.set_xticks(SPREADS, [f"{s:g}" for s in SPREADS])
+    left.minorticks_off()
+    left.set_xlabel("task spread s")
+    left.set_ylabel("gain: scratch / meta error")
+    left.legend(loc="upper right")
+    positions = range(len(SHIFTS))
+    for i, (label, index) in enumerate((("from 0 (scratch)", 0), ("from the learned θ₀", 1))):
+        stats = [claims.mean_ci(shifted[name][index].tolist()) for name in SHIFTS]
+        right.errorbar(
+            [x + (i - 0.5) * 0.15 for x in positions], [p.mean for p in stats],
+            yerr=[p.ci95 for p in stats], color=figures.color(i + 2), marker=figures.marker(i + 2),
+            ls="none", capsize=3, label=label,
+        )  # fmt: skip
+    right.set_xticks(list(positions), list(SHIFTS))
+    right.grid(False, axis="x")
+    right.set_xlabel("mean of the test tasks (trained at μ)")
+    right.set_ylabel("query MSE")
+    right.legend(loc="upper left")
+
+
 rows = [
     [f"spread {s:g}", f"{gains[s].mean:.2f} ± {gains[s].ci95:.2f}", f"{predicted[s]:.2f}", "", ""]
     for s in SPREADS

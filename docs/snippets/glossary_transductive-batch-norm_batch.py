@@ -87,23 +87,29 @@ claims.overlaps(
     accuracy_change, 0, "in this example the two batchings cannot be told apart on accuracy"
 )
 
+TICKS = {
+    "alone": "alone with\nthe support",
+    "lopsided": f"next to {OTHERS}\nof one class",
+    "single-class batches": "single-class\nbatches",
+}
 fig, (left, right) = figures.canvas((6.8, 3.0), ncols=2)
-for ax, values, ylabel in (
-    (left, shift, "change of a query's logits (L2)"),
-    (right, changed, "share of predictions changed"),
-):
-    stats = [claims.mean_ci(v) for v in values.values()]
-    for i, p in enumerate(stats):
-        ax.errorbar(
-            [i], [p.mean], yerr=[p.ci95], color=figures.color(i), marker=figures.marker(i),
-            capsize=3, ls="none",
-        )  # fmt: skip
-    ax.set_xticks(range(len(values)), [n.replace(" ", "\n", 1) for n in values])
-    ax.set_xlim(-0.5, len(values) - 0.5)
-    ax.set_ylim(0, None)
-    ax.set_ylabel(ylabel)
-    ax.grid(False, axis="x")
-right.set_ylim(0, 1)
+with figures.style():  # legends, text and bars take the site's style when created
+    for ax, values, ylabel in (
+        (left, shift, "change of a query's logits (L2)"),
+        (right, changed, "share of predictions changed"),
+    ):
+        stats = [claims.mean_ci(v) for v in values.values()]
+        for i, p in enumerate(stats):
+            ax.errorbar(
+                [i], [p.mean], yerr=[p.ci95], color=figures.color(i), marker=figures.marker(i),
+                capsize=3, ls="none",
+            )  # fmt: skip
+        ax.set_xticks(range(len(values)), [TICKS[n] for n in values])
+        ax.set_xlim(-0.5, len(values) - 0.5)
+        ax.set_ylim(0, None)
+        ax.set_ylabel(ylabel)
+        ax.grid(False, axis="x")
+    right.set_ylim(0, 1)
 
 
 def cell(values, as_percent=False):
