@@ -42,6 +42,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -464,6 +465,45 @@ def svg(fig: Figure, name: str) -> str:
     return "\n".join(line for line in text.splitlines() if line.strip())
 
 
+_ABBREVIATIONS = Path(__file__).resolve().parents[1] / ".abbreviations.md"
+_INLINE_SYNTAX = re.compile(r"[*_`\[\]\\~^=+!|{}#$:]")
+_ENTITY = re.compile(r"(&(?:#[0-9]+|#x[0-9a-fA-F]+|[A-Za-z]+);)")
+
+
+def _abbreviated_words() -> list[str]:
+    """The terms the site's abbreviation list (`docs/.abbreviations.md`) marks up on every page."""
+    if not _ABBREVIATIONS.is_file():
+        return []
+    return re.findall(r"(?m)^\*\[([^\]]+)\]:", _ABBREVIATIONS.read_text(encoding="utf-8"))
+
+
+def _markdown_proof(markup: str) -> str:
+    r"""Make the text of `markup` immune to Markdown's inline processing, without changing it.
+
+    An executed block's output inside a Result tab is indented, so Markdown does not see it as a
+    raw HTML block: the tags are kept, but the text between them goes through the inline patterns.
+    Unprotected, `*` or `_` in a label or caption (or the SVG's own `*{...}` style rule) opened
+    emphasis across the figure, and an abbreviation such as "MAML" became an `<abbr>` element
+    inside `<text>`, which ends the SVG in an HTML parser. Every character that starts inline
+    syntax, and the first letter of every abbreviated term, is written as a numeric character
+    reference: the browser shows (and search indexes) the same text.
+    """
+    terms = _abbreviated_words()
+    word = re.compile(r"\b(" + "|".join(map(re.escape, terms)) + r")\b") if terms else None
+
+    def protect_text(text: str) -> str:
+        text = _INLINE_SYNTAX.sub(lambda m: f"&#{ord(m.group(0))};", text)
+        if word is not None:
+            text = word.sub(lambda m: f"&#{ord(m.group(1)[0])};{m.group(1)[1:]}", text)
+        return text
+
+    def protect(match: re.Match[str]) -> str:
+        pieces = _ENTITY.split(match.group(1))  # existing references stay as they are
+        return ">" + "".join(p if _ENTITY.fullmatch(p) else protect_text(p) for p in pieces) + "<"
+
+    return re.sub(r">([^<]+)<", protect, markup)
+
+
 def render(
     fig: Figure, *, alt: str, caption: str, numbers: str | None = None, name: str | None = None
 ) -> str:
@@ -499,4 +539,4 @@ def render(
             f"{numbers}</details>"
         )
     parts.append("</figure>")
-    return "\n".join(parts) + "\n"
+    return _markdown_proof("\n".join(parts)) + "\n"
