@@ -200,8 +200,7 @@ def test_algorithm_main_prints_a_progress_line_when_due(
 
     module = importlib.import_module(f"reference_impl.{name}")
     cfg = eval(SMALLEST[name], {"m": module, "replace": replace})
-    total = next(getattr(cfg, f) for f in ("train_steps",)
-                 if hasattr(cfg, f))  # fmt: skip
+    total = cfg.train_steps
     assert module._PROGRESS_SECONDS >= 1.0
     monkeypatch.setattr(module, "_PROGRESS_SECONDS", 3600.0)
     module.main(cfg)

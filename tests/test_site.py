@@ -98,6 +98,7 @@ def test_theme_features_and_api_options() -> None:
     handler = next(p for p in config["plugins"] if isinstance(p, dict) and "mkdocstrings" in p)
     python = handler["mkdocstrings"]["handlers"]["python"]
     assert python["options"]["members_order"] == "source"
+    assert python["options"]["group_by_category"] is False
     assert python["options"]["show_labels"] is False
     for inventory in python["inventories"]:
         assert (REPO / inventory["url"]).read_bytes().startswith(b"# Sphinx inventory version 2")
