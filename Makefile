@@ -14,7 +14,7 @@ export OMP_NUM_THREADS ?= 1
 
 NODE_STAMP := tools/node_modules/.package-lock.json
 
-.PHONY: install serve docs test test-fast lint bench lock clean node-tools
+.PHONY: install serve docs docs-zensical test test-fast lint bench lock clean node-tools
 
 # Reinstalls only when pyproject.toml or constraints.txt changed since the last install.
 $(STAMP): pyproject.toml constraints.txt
@@ -35,6 +35,14 @@ install: $(STAMP) node-tools
 
 docs: $(STAMP)
 	$(BIN)/python -m mkdocs build --strict --site-dir site
+
+# Zensical (Material's successor) reads mkdocs.yml, but its `--strict` build exits 0 when an
+# executed block raises and renders the traceback into the page: this build therefore also fails
+# when any built page shows a rendered error. `make docs` (MkDocs, strict) stays the gate.
+docs-zensical: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[zensical]"
+	$(BIN)/zensical build --clean --strict
+	$(BIN)/python tools/rendered_errors.py site
 
 # `mkdocs serve --strict` builds the whole site strictly before it serves (and stops if it fails).
 serve: $(STAMP)
@@ -60,4 +68,4 @@ lock: $(STAMP)
 	mv constraints.txt.new constraints.txt
 
 clean:
-	rm -rf site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf site .cache .pytest_cache .mypy_cache .ruff_cache

@@ -8,9 +8,10 @@ The network is trained with cross-entropy over *all* meta-training classes at on
 image classifier. At meta-test time its feature extractor is frozen and each episode is answered
 from the support set's features alone, by one of two heads:
 
-* `"cosine"`: cosine similarity to the class means of the support features, the nearest-mean
-  form of Baseline++ in Chen et al. (2019), "A Closer Look at Few-shot Classification",
-  arXiv:1904.04232;
+* `"cosine"`: cosine similarity to the class means of the support features (nearest centroid),
+  the test rule of the Classifier-Baseline in Chen et al. (2021), "Meta-Baseline: Exploring
+  Simple Meta-Learning for Few-Shot Learning", arXiv:2003.04390; SimpleShot (Wang et al. (2019),
+  arXiv:1911.04623) uses Euclidean nearest centroid on centred, L2-normalised features;
 * `"logistic"`: a multinomial logistic regression fitted on the L2-normalised support features,
   as in Tian et al. (2020), "Rethinking Few-Shot Image Classification: a Good Embedding Is All You
   Need?", arXiv:2003.11539.
@@ -20,20 +21,20 @@ It is the comparator a meta-learner has to beat on the same episodes to pay for 
 | Idea | Function |
 |---|---|
 | Pre-training objective: cross-entropy over all training classes | `pretrain_loss` |
-| Baseline++ cosine classifier, weights set to class means | `cosine_head` |
+| Nearest centroid by cosine similarity (Classifier-Baseline) | `cosine_head` |
 | RFS linear classifier on normalised features | `fit_logistic_head` |
 | Episode predictor `predict(support_x, support_y, query_x) -> logits` | `make_predict` |
 
 Deliberate deviations:
 
-1. Chen et al. fit the cosine classifier's weight vectors on the support set by SGD; here they are
-   set to the support class means (no fitting, deterministic).
-2. Chen et al. also pre-train Baseline++ with a cosine classifier; here pre-training always uses a
-   linear layer (the plain "Baseline" pre-training), so both heads share one checkpoint.
-3. Tian et al. fit scikit-learn's `LogisticRegression`; here the same objective
+1. The cosine head is not Baseline++ of Chen et al. (2019), "A Closer Look at Few-shot
+   Classification", arXiv:1904.04232, which pre-trains with a cosine classifier and fits a new one
+   on the support set by SGD; here pre-training uses a linear layer and the head's weights are the
+   support class means (no fitting, deterministic), so both heads share one checkpoint.
+2. Tian et al. fit scikit-learn's `LogisticRegression`; here the same objective
    (L2 penalty on the weights, unpenalised bias, inverse strength `head_c`) is minimised by L-BFGS
    in torch, so the file needs nothing but torch.
-4. BatchNorm uses the current batch's statistics (`track_running_stats=False`); support and query
+3. BatchNorm uses the current batch's statistics (`track_running_stats=False`); support and query
    are embedded in one batch (transductive).
 """
 
@@ -58,7 +59,7 @@ class BaselineConfig:
     backbone: str = "mlp"
     """`"mlp"` for the synthetic vectors, `"conv4"` for `(B, 1, 28, 28)` images such as Omniglot."""
     head: str = "cosine"
-    """Episode head: `"cosine"` (Baseline++ nearest mean) or `"logistic"` (RFS linear head)."""
+    """Episode head: `"cosine"` (nearest class mean by cosine) or `"logistic"` (RFS linear head)."""
     num_classes: int = 64
     """Pre-training classes (output size of the pre-training layer)."""
     mlp_hidden: int = 64
@@ -304,7 +305,7 @@ def _check_head_input(
 def cosine_head(
     support_features: Tensor, support_y: Tensor, query_features: Tensor, n_way: int, scale: float
 ) -> Tensor:
-    r"""Baseline++ logits: scaled cosine similarity to each class mean of the support features.
+    r"""Nearest-centroid logits: scaled cosine similarity to each class mean of the support features.
 
     $$\text{logit}_k(q) = s \cos\big(f(q), c_k\big), \qquad c_k = \frac{1}{K}\sum_{i: y_i = k} f(x_i)$$
 

@@ -151,7 +151,8 @@ def _mini_project(tmp_path: Path, extra: str) -> Path:
     (docs / "gate.md").write_text(GOOD_PAGE + "\n" + extra)
     config = yaml.load((REPO / "mkdocs.yml").read_text(), Loader=_ConfigLoader)
     config["docs_dir"] = str(docs)
-    config.pop("watch", None)
+    for key in ("watch", "nav", "repo_url"):  # the site's pages, an unset environment variable
+        config.pop(key, None)
     config["hooks"] = [str(REPO / hook) for hook in config.get("hooks", [])]
     snippets = next(
         ext["pymdownx.snippets"]
@@ -162,7 +163,10 @@ def _mini_project(tmp_path: Path, extra: str) -> Path:
     snippets["auto_append"] = [str(REPO / "docs" / ".abbreviations.md")]
     for plugin in config["plugins"]:
         if isinstance(plugin, dict) and "mkdocstrings" in plugin:
-            plugin["mkdocstrings"]["handlers"]["python"]["paths"] = [str(REPO)]
+            handler = plugin["mkdocstrings"]["handlers"]["python"]
+            handler["paths"] = [str(REPO)]
+            for inventory in handler.get("inventories", []):
+                inventory["url"] = str(REPO / inventory["url"])
     path = tmp_path / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import figures
+import markdown
 import pytest
 
 SNIPPETS = Path(__file__).resolve().parents[1] / "docs" / "snippets"
@@ -105,6 +108,50 @@ def test_intervals_label_each_category_on_the_axis() -> None:
         caption="c",
     )
     assert ">first cell<" in out and ">second cell<" in out and ">0.5<" not in out
+
+
+def test_legend_above_sits_over_the_axes() -> None:
+    series = [figures.Series(f"s{i}", [0, 1], [0.5, 0.7]) for i in range(4)]
+    fig = figures.line(series, x_label="x", y_label="y", legend_loc="above")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    assert ax.get_legend().get_window_extent(renderer).y0 >= ax.get_window_extent(renderer).y1
+
+
+def test_drawing_on_a_canvas_inside_style_follows_the_palette() -> None:
+    fig, ax = figures.canvas()
+    with figures.style():
+        ax.errorbar([0, 1], [1, 2], yerr=[0.1, 0.1], color=figures.color(0), label="a")
+        ax.legend()
+    out = figures.render(fig, alt="a", caption="c")
+    assert "#ffffff" not in out.lower() and "#000000" not in out  # no fixed frame or text colour
+    assert "var(--md-default-fg-color)" in out and "var(--mlg-fig-0" in out
+
+
+def test_figure_survives_markdown_inside_a_result_tab() -> None:
+    """Text with abbreviations and inline syntax comes through the site's Markdown intact.
+
+    markdown-exec indents a block's output under a Result tab, so Markdown processes the text
+    between the figure's tags; an `<abbr>` inside `<text>` would end the SVG in the browser.
+    """
+    labels = ["MAML and ProtoNets", "a_b *c* [d] CI"]
+    series = [figures.Series(label, [0, 1], [0.5, 0.7]) for label in labels]
+    out = figures.render(
+        figures.line(series, x_label="x_1", y_label="BN"),
+        alt="MAML's *alt*",
+        caption="read *_maml.json & MAML",
+    )
+    page = '=== "Result"\n\n' + textwrap.indent(out, "    ") + "\n*[MAML]: M\n*[CI]: C\n*[BN]: B\n"
+    rendered = markdown.markdown(
+        page,
+        extensions=["abbr", "attr_list", "md_in_html", "pymdownx.tabbed", "pymdownx.arithmatex"],
+    )
+    svg = rendered[rendered.index("<svg") : rendered.index("</svg>")]
+    assert "<abbr" not in svg and "<em>" not in svg and "<span" not in svg
+    caption = rendered[rendered.index("<figcaption>") : rendered.index("</figcaption>")]
+    assert "<em>" not in caption and html.unescape(caption).endswith("read *_maml.json & MAML")
+    assert all(label in html.unescape(svg) for label in [*labels, "x_1", "BN"])
 
 
 def test_table_escapes_its_cells() -> None:

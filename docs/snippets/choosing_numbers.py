@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import figures
+
 RESULTS = Path("benchmarks/results")
 MISSING = "not measured yet"
 METHODS = {
@@ -101,4 +103,57 @@ def table() -> str:
     return "\n".join(lines)
 
 
+SETTINGS = ("5w1s", "5w5s", "20w1s", "20w5s")
+
+
+def figure() -> str:
+    """Accuracy with its 95% CI per method and setting (`maml` split), read from the result files."""
+    series, rows = [], []
+    for method, name in METHODS.items():
+        found = [(i, omniglot(method, s)) for i, s in enumerate(SETTINGS)]
+        found = [(i, r) for i, r in found if r is not None and r.get("split") == "maml"]
+        if not found:
+            continue
+        series.append(
+            figures.Series(
+                name,
+                [i for i, _ in found],
+                [r["accuracy"] for _, r in found],
+                ci=[r["ci95"] for _, r in found],
+            )
+        )
+        cells = dict(found)
+        rows.append(
+            [name]
+            + [
+                f"{cells[i]['accuracy']:.1%} ± {cells[i]['ci95']:.1%}, "
+                f"{cells[i]['train_seconds'] / 3600:.1f} h"
+                if i in cells
+                else MISSING
+                for i in range(len(SETTINGS))
+            ]
+        )
+    if not series:
+        return "(No Omniglot result files on the `maml` split yet: no figure.)"
+    fig = figures.intervals(
+        [s.replace("w", "-way ").replace("s", "-shot") for s in SETTINGS],
+        series,
+        y_label="Omniglot query accuracy",
+        size=(6.4, 3.6),
+        legend_loc="above",
+    )
+    return figures.render(
+        fig,
+        alt="Omniglot test accuracy with 95% confidence intervals of MAML, ProtoNets, fast "
+        "weights and the transfer baseline in each N-way K-shot setting of the maml split.",
+        caption="Read from benchmarks/results/omniglot/*_maml.json while the site builds: the "
+        "published runs, each trained for its own wall-clock budget on the CPU recorded in its "
+        "file (the numbers give the training hours). Compare each method's point with the "
+        "transfer baseline's in the same setting.",
+        numbers=figures.table(["method", *SETTINGS], rows),
+    )
+
+
+print(figure())
+print()
 print(table())

@@ -103,3 +103,15 @@ print(
     f"({per_write} each), next to {gflops(lambda: encoder(support_x[:1])) * 1e3:.1f} MFLOP "
     "for the Conv-4 forward pass of one image."
 )
+
+# The sentences under this table, checked against it.
+import claims  # noqa: E402
+
+(_, fw_test, fw_train, _, _), (_, pn_test, pn_train, _, _), (_, maml_test, maml_train, _, _) = rows
+claims.check(abs(fw_test / pn_test - 1) < 0.05 and abs(fw_train / pn_train - 1) < 0.05,
+             "fast weights cost what ProtoNets cost")  # fmt: skip
+claims.check(writes * per_write < 0.01 * gflops(lambda: encoder(support_x[:1])) * 1e9,
+             "the writes are a rounding error next to one Conv-4 forward pass")  # fmt: skip
+claims.check(
+    pn_test < maml_test < 3 * pn_test, "on a 1-shot episode MAML's extra work is small in FLOPs"
+)

@@ -42,6 +42,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -164,6 +165,7 @@ def _finish(
     y_scale: str,
     y_lim: tuple[float, float] | None,
     legend: bool,
+    legend_loc: str = "best",
 ) -> None:
     with plt.rc_context(_STYLE):
         ax.set_xlabel(x_label)
@@ -174,8 +176,15 @@ def _finish(
         ax.set_yscale(y_scale)
         if y_lim is not None:
             ax.set_ylim(*y_lim)
-        if legend and ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best")
+        handles, labels = ax.get_legend_handles_labels()
+        if legend and handles and legend_loc == "above":  # over the axes, never over the data
+            longest = max(len(label) for label in labels)
+            columns = 3 if longest <= 22 else 2 if longest <= 36 else 1
+            ax.legend(
+                loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(handles), columns)
+            )
+        elif legend and handles:
+            ax.legend(loc=legend_loc)
 
 
 def _reference_line(ax: Any, y: float | None, label: str) -> None:
@@ -194,6 +203,7 @@ def line(
     y_lim: tuple[float, float] | None = None,
     reference: float | None = None,
     reference_label: str = "chance",
+    legend_loc: str = "best",
     size: tuple[float, float] = (6.0, 3.2),
 ) -> Figure:
     """Lines with markers, one per series; a `ci` is drawn as a shaded band.
@@ -208,6 +218,7 @@ def line(
         y_lim: Optional `(low, high)` of the vertical axis.
         reference: Optional horizontal reference line (e.g. chance accuracy).
         reference_label: Legend entry of the reference line.
+        legend_loc: Matplotlib legend location, or `"above"` for a legend over the axes.
         size: Figure size in inches.
 
     Returns:
@@ -224,7 +235,7 @@ def line(
                 high = [a + b for a, b in zip(y, ci, strict=True)]
                 ax.fill_between(x, low, high, color=color(i), alpha=0.18, lw=0)
         _reference_line(ax, reference, reference_label)
-    _finish(ax, x_label, y_label, title, x_scale, y_scale, y_lim, legend=True)
+    _finish(ax, x_label, y_label, title, x_scale, y_scale, y_lim, True, legend_loc)
     _data_ticks(ax, series, x_scale)
     return fig
 
@@ -249,6 +260,7 @@ def scatter(
     y_lim: tuple[float, float] | None = None,
     reference: float | None = None,
     reference_label: str = "chance",
+    legend_loc: str = "best",
     size: tuple[float, float] = (6.0, 3.2),
 ) -> Figure:
     """Points, one marker shape and colour per series; a `ci` is drawn as vertical error bars.
@@ -264,6 +276,7 @@ def scatter(
         y_lim: Optional `(low, high)` of the vertical axis.
         reference: Optional horizontal reference line.
         reference_label: Legend entry of the reference line.
+        legend_loc: Matplotlib legend location, or `"above"` for a legend over the axes.
         size: Figure size in inches.
 
     Returns:
@@ -282,7 +295,7 @@ def scatter(
             low, high = ax.get_xlim()
             ax.plot([low, high], [low, high], color=MUTED, lw=1, ls="--", label="y = x", zorder=1)
         _reference_line(ax, reference, reference_label)
-    _finish(ax, x_label, y_label, title, x_scale, y_scale, y_lim, legend=True)
+    _finish(ax, x_label, y_label, title, x_scale, y_scale, y_lim, True, legend_loc)
     _data_ticks(ax, series, x_scale)
     return fig
 
@@ -296,6 +309,7 @@ def intervals(
     y_lim: tuple[float, float] | None = None,
     reference: float | None = None,
     reference_label: str = "chance",
+    legend_loc: str = "best",
     size: tuple[float, float] = (6.0, 3.2),
 ) -> Figure:
     """Point and interval per category, series side by side (e.g. ours, the baseline, the paper).
@@ -311,6 +325,7 @@ def intervals(
         y_lim: Optional `(low, high)` of the vertical axis.
         reference: Optional horizontal reference line.
         reference_label: Legend entry of the reference line.
+        legend_loc: Matplotlib legend location, or `"above"` for a legend over the axes.
         size: Figure size in inches.
 
     Returns:
@@ -328,7 +343,7 @@ def intervals(
                 capsize=3, label=s.label, elinewidth=1.2,
             )  # fmt: skip
         _reference_line(ax, reference, reference_label)
-    _finish(ax, "", y_label, title, "linear", "linear", y_lim, legend=True)
+    _finish(ax, "", y_label, title, "linear", "linear", y_lim, True, legend_loc)
     with plt.rc_context(_STYLE):  # after _finish: setting the scale there resets the ticks
         ax.set_xticks(range(len(categories)), list(categories))
         ax.grid(False, axis="x")
@@ -450,6 +465,45 @@ def svg(fig: Figure, name: str) -> str:
     return "\n".join(line for line in text.splitlines() if line.strip())
 
 
+_ABBREVIATIONS = Path(__file__).resolve().parents[1] / ".abbreviations.md"
+_INLINE_SYNTAX = re.compile(r"[*_`\[\]\\~^=+!|{}#$:]")
+_ENTITY = re.compile(r"(&(?:#[0-9]+|#x[0-9a-fA-F]+|[A-Za-z]+);)")
+
+
+def _abbreviated_words() -> list[str]:
+    """The terms the site's abbreviation list (`docs/.abbreviations.md`) marks up on every page."""
+    if not _ABBREVIATIONS.is_file():
+        return []
+    return re.findall(r"(?m)^\*\[([^\]]+)\]:", _ABBREVIATIONS.read_text(encoding="utf-8"))
+
+
+def _markdown_proof(markup: str) -> str:
+    r"""Make the text of `markup` immune to Markdown's inline processing, without changing it.
+
+    An executed block's output inside a Result tab is indented, so Markdown does not see it as a
+    raw HTML block: the tags are kept, but the text between them goes through the inline patterns.
+    Unprotected, `*` or `_` in a label or caption (or the SVG's own `*{...}` style rule) opened
+    emphasis across the figure, and an abbreviation such as "MAML" became an `<abbr>` element
+    inside `<text>`, which ends the SVG in an HTML parser. Every character that starts inline
+    syntax, and the first letter of every abbreviated term, is written as a numeric character
+    reference: the browser shows (and search indexes) the same text.
+    """
+    terms = _abbreviated_words()
+    word = re.compile(r"\b(" + "|".join(map(re.escape, terms)) + r")\b") if terms else None
+
+    def protect_text(text: str) -> str:
+        text = _INLINE_SYNTAX.sub(lambda m: f"&#{ord(m.group(0))};", text)
+        if word is not None:
+            text = word.sub(lambda m: f"&#{ord(m.group(1)[0])};{m.group(1)[1:]}", text)
+        return text
+
+    def protect(match: re.Match[str]) -> str:
+        pieces = _ENTITY.split(match.group(1))  # existing references stay as they are
+        return ">" + "".join(p if _ENTITY.fullmatch(p) else protect_text(p) for p in pieces) + "<"
+
+    return re.sub(r">([^<]+)<", protect, markup)
+
+
 def render(
     fig: Figure, *, alt: str, caption: str, numbers: str | None = None, name: str | None = None
 ) -> str:
@@ -485,4 +539,4 @@ def render(
             f"{numbers}</details>"
         )
     parts.append("</figure>")
-    return "\n".join(parts) + "\n"
+    return _markdown_proof("\n".join(parts)) + "\n"

@@ -859,3 +859,16 @@ def schedule_readings(results: dict) -> str:
     claims.check(all(p is not None and 1 <= p < 100 for p in paces), "a 20-way meta-update costs "
                  "seconds to tens of seconds on one CPU thread", str(paces))  # fmt: skip
     return f"(The 20-way MAML runs reached at most {max(shares.values()):.1%} of it.)"
+
+
+def health_reports(root: Path | None = None) -> str:
+    """Every committed health report (`benchmarks/results/health_report_*.txt`, written by
+    `python -m reference_impl.signals`) as a text block, or a note that none is committed."""
+    folder = (root or repo_root()) / "benchmarks" / "results"
+    reports = sorted(folder.glob("health_report_*.txt"))
+    if not reports:
+        return "No health report is committed yet."
+    return "\n\n".join(
+        f"`{path.name}`:\n\n```text\n{path.read_text(encoding='utf-8').rstrip()}\n```"
+        for path in reports
+    )

@@ -194,6 +194,11 @@ def speed_figure(root: Path | None = None) -> str:
             ]
             claims.check(max(ms) < 10, "on the GPU a ProtoNet update takes a few milliseconds in "
                          "every variant", str(ms))  # fmt: skip
+            gain = [
+                r["median_ms"]["fast"] / r["median_ms"]["exact"] for r in data["episodes"].values()
+            ]
+            claims.check(min(gain) > 0.95, "on the GPU the fast path's layout changes buy nothing",
+                         str(gain))  # fmt: skip
     devices = sorted(ratios)
     fig, axes = figures.canvas((7.6, 3.6), ncols=len(devices), squeeze=False)
     with figures.style():
