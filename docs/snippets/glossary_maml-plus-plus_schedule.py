@@ -45,6 +45,10 @@ overshoot = claims.greater(
     last_only[:, worst].tolist(), last_only[:, 0].tolist(),
     "with the last-step loss, an intermediate step is worse than no adaptation",
 )  # fmt: skip
+claims.check(
+    schedules[list(schedules)[1]][0].item() > 2 / curvature.max().item(),
+    "the last-step schedule's first step is beyond the sharpest coordinate's stability limit",
+)
 for j in range(1, STEPS + 1):
     claims.greater(
         multi[:, j - 1].tolist(), multi[:, j].tolist(),

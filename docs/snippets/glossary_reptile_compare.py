@@ -68,6 +68,10 @@ maml_gain = claims.greater(
     test_mse[names[1], ADAPT], test_mse[names[2], ADAPT],
     f"after {ADAPT} steps, MAML beats Reptile on held-out tasks in this example",
 )  # fmt: skip
+claims.greater(
+    test_mse[names[2], 0], test_mse[names[1], 0],
+    "before adaptation, MAML's initialisation is worse than Reptile's",
+)  # fmt: skip
 maml_unadapted = claims.greater(
     test_mse[names[2], 0], test_mse[names[0], 0],
     "before adaptation, MAML's initialisation is worse than joint training",
