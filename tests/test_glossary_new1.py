@@ -9,6 +9,8 @@ readers copy.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import runpy
 from pathlib import Path
@@ -497,3 +499,14 @@ def test_ridge_head_rejects_bad_shapes(metaoptnet: dict[str, Any]):
         head(support, labels, query[..., :3], 2)
     with pytest.raises(ValueError, match=r"support_y must be \(T, N\*K\)"):
         head(support, labels[:, :3], query, 2)
+
+
+def test_glossary_index_strips_an_explicit_heading_id(tmp_path: Path):
+    """`# MAML++ {#id}` (the slug of "MAML++" would be "maml", MAML's anchor) lists as "MAML++"."""
+    page = tmp_path / "x.md"
+    page.write_text(
+        "---\nfamily: optimisation\n---\n\n# MAML++ {#x-title}\n\n[](){#x}\n\n## Definition\n\nText.\n"
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        namespace = runpy.run_path(str(SNIPPETS / "glossary_index.py"), run_name="glossary_index")
+    assert namespace["read_entry"](page).title == "MAML++"
