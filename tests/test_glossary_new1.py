@@ -510,3 +510,39 @@ def test_glossary_index_strips_an_explicit_heading_id(tmp_path: Path):
     with contextlib.redirect_stdout(io.StringIO()):
         namespace = runpy.run_path(str(SNIPPETS / "glossary_index.py"), run_name="glossary_index")
     assert namespace["read_entry"](page).title == "MAML++"
+
+
+def test_figure_survives_markdown_inside_a_tab():
+    """A figure printed into a Result tab keeps "MAML" and "*" (no <abbr> or <em> in the SVG).
+
+    Inside a tab the figure is nested Markdown: the text between its tags is inline-processed,
+    so without `figures.inert` the site's abbreviation list hides "MAML" in legends and the
+    SVG's `*{...}` CSS pairs with a later `*` into emphasis (both seen on the built pages).
+    """
+    import html as html_module
+
+    import figures
+    import markdown
+
+    def rendered(figure_html: str) -> str:
+        tab = "\n".join("    " + line for line in figure_html.splitlines())
+        source = f'=== "Result"\n\n{tab}\n\n*[MAML]: Model-Agnostic Meta-Learning\n'
+        md = markdown.Markdown(extensions=["abbr", "pymdownx.tabbed", "pymdownx.superfences"])
+        return md.convert(source)
+
+    def svg_part(page: str) -> str:
+        return page[page.index("<svg") : page.index("</svg>")]
+
+    def figure() -> Any:
+        return figures.line(
+            [figures.Series("MAML, a_b", [1, 2], [1, 2]), figures.Series("λ*", [1, 2], [2, 1])],
+            x_label="x",
+            y_label="y",
+        )
+
+    raw = rendered(figures.svg(figure(), "raw"))
+    assert "<abbr" in svg_part(raw) or "<em>" in svg_part(raw), "the failure mode is no longer real"
+    page = rendered(figures.render(figure(), alt="two lines", caption="MAML and λ*"))
+    inside = svg_part(page)
+    assert "<abbr" not in inside and "<em>" not in inside
+    assert "MAML, a_b" in html_module.unescape(inside) and "λ*" in html_module.unescape(inside)

@@ -113,12 +113,12 @@ fig = figures.line(
     y_label="relative error of the meta-gradient",
     x_scale="log",
     y_scale="log",
-    size=(6.0, 3.6),
+    size=(6.0, 4.4),
 )
 fig.axes[0].yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.0e}"))
 fig.axes[0].yaxis.set_minor_formatter(ticker.NullFormatter())
 with figures.style():
-    fig.axes[0].legend(loc="upper right", fontsize=8)  # the empty corner, clear of the lines
+    fig.axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=8)  # below
 rows = [
     [j, f"{a:.1e}", f"{b:.1e}", f"{c:.1e}"]
     for j, a, b, c in zip(ITERATIONS, unrolled, cg, at_inexact, strict=True)
