@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+_ATTRIBUTES = re.compile(r"\s*\{[^}]*\}\s*$")  # "# MAML++ {#id}": an explicit heading id
 _LINK = re.compile(r"\[([^\]]*)\](?:\[[^\]]*\]|\([^)]*\))")  # [text][ref] or [text](url)
 
 FAMILIES: dict[str, tuple[str, str]] = {
@@ -83,7 +84,7 @@ def read_entry(page: Path) -> Entry:
         raise ValueError(
             f"{page.name}: front matter 'family: {family}' is not one of {', '.join(FAMILIES)}"
         )
-    titles = [line[2:].strip() for line in lines if line.startswith("# ")]
+    titles = [_ATTRIBUTES.sub("", line[2:]).strip() for line in lines if line.startswith("# ")]
     if not titles:
         raise ValueError(f"{page.name}: no '# Title' line")
     try:

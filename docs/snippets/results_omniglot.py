@@ -421,11 +421,11 @@ def pair(a: dict, b: dict) -> tuple[claims.Interval, int] | str:
             name, "test" if name == "split_part" else None
         ):
             return f"not paired: {name} differs ({a.get(name)!r} and {b.get(name)!r})"
-    if a.get("queries_per_episode") != b.get("queries_per_episode"):
-        return "not paired: queries per episode differ"
     first, second = per_episode(a), per_episode(b)
     if first is None or second is None:
         return "per-episode accuracies not in the result files yet"
+    if a.get("queries_per_episode") != b.get("queries_per_episode"):
+        return "not paired: queries per episode differ"
     n = min(a["episodes"], b["episodes"], len(first), len(second))
     d = claims.paired(first[:n], second[:n])
     return claims.Interval(100 * d.mean, 100 * d.ci95), n
@@ -456,7 +456,7 @@ def comparison(
     if not isinstance(paired, str):
         return paired[0], f"paired over {paired[1]} episodes"
     loose = unpaired(results, method, setting, split)
-    return None if loose is None else (loose, "unpaired intervals (per-episode data missing)")
+    return None if loose is None else (loose, "unpaired, no per-episode data")
 
 
 def margins_table(results: dict, split: str) -> str:
@@ -588,14 +588,12 @@ def summary(results: dict) -> str:
                      str(shares))  # fmt: skip
         behind = [s for s, (d, _) in found.items() if d.high < 0]
         ties = [s for s in settings if s not in behind]
-        hows = sorted({how for _, how in found.values()})
-        cells = "; ".join(f"{s} {d.mean:+.2f} ± {d.ci95:.2f}" for s, (d, _) in found.items())
         bullets.append(
             f"**At this compute the transfer baseline ties or beats MAML on every `maml`-split "
             f"cell**: MAML is behind it in {', '.join(behind) or 'none'} and indistinguishable "
-            f"from it in {', '.join(ties) or 'none'} (MAML − baseline, points: {cells}; "
-            f"{' and '.join(hows)}). MAML trained for a few percent of the paper's updates "
-            "(below), so this says what this budget buys, not what MAML can reach."
+            f"from it in {', '.join(ties) or 'none'} (MAML − baseline, points: {cell_list(found)})."
+            " MAML trained for a few percent of the paper's updates (below), so this says what "
+            "this budget buys, not what MAML can reach."
         )
     settings = [
         s
@@ -609,11 +607,10 @@ def summary(results: dict) -> str:
                          "maml split", f"ProtoNets − baseline {s}: {d} ({how})")  # fmt: skip
         ahead = [s for s, (d, _) in found.items() if d.low > 0]
         ties = [s for s in settings if s not in ahead]
-        cells = "; ".join(f"{s} {d.mean:+.2f} ± {d.ci95:.2f}" for s, (d, _) in found.items())
         bullets.append(
             f"**ProtoNets are never behind the transfer baseline on the `maml` split**: ahead in "
             f"{', '.join(ahead) or 'none'}, indistinguishable in {', '.join(ties) or 'none'} "
-            f"(ProtoNets − baseline, points: {cells}). The two differ in more than episodic "
+            f"(ProtoNets − baseline, points: {cell_list(found)}). The two differ in more than episodic "
             "training (distance, optimiser, training length), so the margin is not the effect "
             "of episodes alone."
         )
@@ -634,20 +631,42 @@ def summary(results: dict) -> str:
             )
             note = ""
             if method == "protonet":
-                effects = {
-                    batch_norm_effect(results.get(("protonet", s, "maml"))) for _, s, _, _ in rows
-                }
-                measured = "not measured yet" not in effects
-                note = (
-                    " Our ProtoNet cells normalise with each episode's statistics; the paper's "
-                    "evaluation uses running averages (`model.eval()`), whose effect on our "
-                    + ("models is measured in the table below." if measured else
-                       "models is not measured yet.")
-                )  # fmt: skip
+                note = " " + batch_norm_summary(results, [s for _, s, _, _ in rows])
             bullets.append(
                 f"**{METHODS[method]} against its paper** (ours − paper, points): {text}.{note}"
             )
     return "\n".join(f"- {b}" for b in bullets) if bullets else "No result files yet."
+
+
+def cell_list(found: dict[str, tuple[claims.Interval, str]]) -> str:
+    """`5w1s -0.13 ± 0.19 (paired over 600 episodes); ...` for the summary's bullets."""
+    return "; ".join(f"{s} {d.mean:+.2f} ± {d.ci95:.2f} ({how})" for s, (d, how) in found.items())
+
+
+def batch_norm_summary(results: dict, settings: list[str]) -> str:
+    """The summary's sentence on the ProtoNet batch-norm difference: measured where a cell's
+    result file has a `running_bn` block, `not measured yet` for the others."""
+    measured, missing = [], []
+    for setting in settings:
+        block = (results.get(("protonet", setting, "maml")) or {}).get("running_bn")
+        if block and "difference" in block:
+            d = block["difference"]
+            measured.append(f"{setting} {100 * d['accuracy']:+.2f} ± {100 * d['ci95']:.2f}")
+        else:
+            missing.append(setting)
+    text = (
+        "Our ProtoNet cells normalise with each episode's statistics, the paper's evaluation with "
+        "running averages (`model.eval()`). Evaluated that way, ours change by "
+    )
+    if measured:
+        text += f"{'; '.join(measured)} points (paired, same episodes)"
+        text += (
+            f", and the effect is not measured yet for {', '.join(missing)}." if missing else "."
+        )
+    else:
+        text = text.replace("Evaluated that way, ours change by ", "The effect of that on ours is ")
+        text += "not measured yet."
+    return text
 
 
 def cells_figure(results: dict) -> str:

@@ -110,9 +110,11 @@ def figure(result: dict) -> str:
                        lw=1.4, label=LABELS[name])  # fmt: skip
         left.set_xlabel("gradient steps on the 5 support points")
         left.set_ylabel("test MSE")
-        left.set_ylim(bottom=0)
-        left.legend(fontsize=7.5, frameon=False, labelcolor=figures.FOREGROUND, loc="center right")
-        right.set_xlabel("training updates")
+        left.set_ylim(0, 1.45 * max(max(result[n]["mse"]) for n in LABELS))
+        left.legend(fontsize=7, frameon=False, labelcolor=figures.FOREGROUND, loc="upper center",
+                    ncol=2)  # fmt: skip
+        right.set_xlabel("training updates (thousands)")
+        right.xaxis.set_major_formatter(lambda value, _: f"{value / 1000:g}")
         right.set_ylabel("training loss (mean per 1000)")
         right.set_ylim(bottom=0)
         right.legend(fontsize=7.5, frameon=False, labelcolor=figures.FOREGROUND)
