@@ -41,6 +41,8 @@ Deliberate deviations:
 from __future__ import annotations
 
 import math
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -526,6 +528,7 @@ def train(
     *,
     sample_batch: ClassBatch | None = None,
     generator: torch.Generator | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[BaselineNet, list[float]]:
     """Pre-train the classifier on all meta-training classes.
 
@@ -538,6 +541,7 @@ def train(
         data: Meta-training classes, shape `(num_classes, examples_per_class, *x_shape)`.
         sample_batch: Returns `x (B, *x_shape)` and global labels `y (B,)`.
         generator: Randomness for batch sampling; default seeded with `cfg.seed`.
+        on_step: Called as `on_step(steps_done, loss)` after every step.
 
     Returns:
         The trained network and the loss of every step.
@@ -566,9 +570,11 @@ def train(
     model = build_model(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
     losses = []
-    for _ in range(cfg.train_steps):
+    for step in range(cfg.train_steps):
         x, y = sample_batch(generator)
         losses.append(train_step(model, optimizer, (x, y), cfg)["loss"])
+        if on_step is not None:
+            on_step(step + 1, losses[-1])
     return model, losses
 
 
@@ -615,6 +621,26 @@ def evaluate(
 
 
 # --8<-- [start:main]
+_PROGRESS_SECONDS = 5.0
+"""`main` prints a progress line on stderr at most this often (never for shorter runs)."""
+
+
+def _progress(label: str, total: int) -> Callable[[int, float], None]:
+    """An `on_step(step, loss)` callback for `main`: step, loss, elapsed and remaining seconds."""
+    start = last = time.monotonic()
+
+    def report(step: int, loss: float) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= _PROGRESS_SECONDS:
+            last = now
+            left = (total - step) * (now - start) / max(step, 1)
+            print(f"{label}: {step}/{total} steps, loss {loss:.4f}, {now - start:.0f} s, "
+                  f"about {left:.0f} s left", file=sys.stderr, flush=True)  # fmt: skip
+
+    return report
+
+
 def main(cfg: BaselineConfig) -> dict[str, float]:
     """Pre-train on synthetic classes, then evaluate on episodes of unseen classes.
 
@@ -622,7 +648,7 @@ def main(cfg: BaselineConfig) -> dict[str, float]:
         `pretrain_loss` (mean of the last 10 steps), `accuracy` and `ci95` on new classes.
     """
     torch.manual_seed(cfg.seed)  # the initial weights; `train` seeds its batches from cfg.seed
-    model, losses = train(cfg)
+    model, losses = train(cfg, on_step=_progress("baseline", cfg.train_steps))
     metrics = evaluate(model, cfg)
     return {"pretrain_loss": sum(losses[-10:]) / len(losses[-10:]), **metrics}
 

@@ -34,6 +34,8 @@ Deliberate deviations from the paper (a language model, not a few-shot learner):
 from __future__ import annotations
 
 import math
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -574,6 +576,7 @@ def train(
     cfg: FastWeightsConfig,
     sample_batch: Callable[[torch.Generator], TaskBatch] | None = None,
     model: FastWeightLearner | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[FastWeightLearner, list[dict[str, float]]]:
     """Meta-train the slow network for `cfg.train_steps` updates with Adam.
 
@@ -582,6 +585,7 @@ def train(
         sample_batch: Task source `sample_batch(generator) -> (support_x, support_y, query_x,
             query_y)` with a leading meta-batch dimension; default: `sample_tasks` with `cfg`.
         model: Slow network to continue training; default: a fresh `build_model(cfg)`.
+        on_step: Called as `on_step(steps_done, loss)` after every update.
 
     Returns:
         The trained model and the per-step metrics from `train_step`.
@@ -591,7 +595,11 @@ def train(
     generator = torch.Generator().manual_seed(cfg.seed)
     source = sample_batch if sample_batch is not None else (lambda g: sample_tasks(cfg, g))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.outer_lr)
-    history = [train_step(model, optimizer, source(generator), cfg) for _ in range(cfg.train_steps)]
+    history = []
+    for step in range(cfg.train_steps):
+        history.append(train_step(model, optimizer, source(generator), cfg))
+        if on_step is not None:
+            on_step(step + 1, history[-1]["loss"])
     return model, history
 
 
@@ -627,6 +635,26 @@ def evaluate(
 
 
 # --8<-- [start:main]
+_PROGRESS_SECONDS = 5.0
+"""`main` prints a progress line on stderr at most this often (never for shorter runs)."""
+
+
+def _progress(label: str, total: int) -> Callable[[int, float], None]:
+    """An `on_step(step, loss)` callback for `main`: step, loss, elapsed and remaining seconds."""
+    start = last = time.monotonic()
+
+    def report(step: int, loss: float) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= _PROGRESS_SECONDS:
+            last = now
+            left = (total - step) * (now - start) / max(step, 1)
+            print(f"{label}: {step}/{total} steps, loss {loss:.4f}, {now - start:.0f} s, "
+                  f"about {left:.0f} s left", file=sys.stderr, flush=True)  # fmt: skip
+
+    return report
+
+
 def main(cfg: FastWeightsConfig) -> dict[str, float]:
     """Train on the synthetic task family and evaluate on unseen classes.
 
@@ -636,7 +664,7 @@ def main(cfg: FastWeightsConfig) -> dict[str, float]:
     """
     torch.manual_seed(cfg.seed)
     before = evaluate(build_model(cfg), cfg)
-    model, _ = train(cfg)
+    model, _ = train(cfg, on_step=_progress("fast_weights", cfg.train_steps))
     after = evaluate(model, cfg)
     metrics = {
         "accuracy_before": before["accuracy"],

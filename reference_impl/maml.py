@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -478,6 +480,7 @@ def train(
     cfg: MAMLConfig,
     generator: torch.Generator,
     sample_batch: SampleBatch | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Meta-train `model` in place for `cfg.train_steps` steps with Adam (Algorithm 2).
 
@@ -486,6 +489,7 @@ def train(
         cfg: Uses `outer_lr`, `train_steps` and everything `train_step` uses.
         generator: Drives `sample_batch`.
         sample_batch: Task source with leading meta-batch dim T; `default_sampler(cfg)` if `None`.
+        on_step: Called as `on_step(steps_done, meta_loss)` after every step.
 
     Returns:
         Meta-loss of every step.
@@ -501,6 +505,8 @@ def train(
             losses.append(train_step(model, optimizer, sample_batch(generator), cfg)["loss"])
         except NonFiniteLossError as error:
             raise NonFiniteLossError(step, error.loss, error.last_good_state) from None
+        if on_step is not None:
+            on_step(step + 1, losses[-1])
     return losses
 
 
@@ -604,6 +610,26 @@ def evaluate(
 
 
 # --8<-- [start:main]
+_PROGRESS_SECONDS = 5.0
+"""`main` prints a progress line on stderr at most this often (never for shorter runs)."""
+
+
+def _progress(label: str, total: int) -> Callable[[int, float], None]:
+    """An `on_step(step, loss)` callback for `main`: step, loss, elapsed and remaining seconds."""
+    start = last = time.monotonic()
+
+    def report(step: int, loss: float) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= _PROGRESS_SECONDS:
+            last = now
+            left = (total - step) * (now - start) / max(step, 1)
+            print(f"{label}: {step}/{total} steps, loss {loss:.4f}, {now - start:.0f} s, "
+                  f"about {left:.0f} s left", file=sys.stderr, flush=True)  # fmt: skip
+
+    return report
+
+
 def main(cfg: MAMLConfig) -> dict[str, float]:
     """Meta-train, evaluate, and (sinusoid) compare with the pretrained baseline.
 
@@ -615,7 +641,12 @@ def main(cfg: MAMLConfig) -> dict[str, float]:
     """
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
-    train(model, cfg, torch.Generator().manual_seed(cfg.seed))
+    train(
+        model,
+        cfg,
+        torch.Generator().manual_seed(cfg.seed),
+        on_step=_progress("maml", cfg.train_steps),
+    )
     metrics = evaluate(model, cfg, torch.Generator().manual_seed(cfg.seed + 1))
     if cfg.backbone == "mlp":
         torch.manual_seed(cfg.seed)

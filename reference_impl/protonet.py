@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -680,6 +682,26 @@ def evaluate(
 
 
 # --8<-- [start:main]
+_PROGRESS_SECONDS = 5.0
+"""`main` prints a progress line on stderr at most this often (never for shorter runs)."""
+
+
+def _progress(label: str, total: int) -> Callable[[int, float], None]:
+    """An `on_step(step, loss)` callback for `main`: step, loss, elapsed and remaining seconds."""
+    start = last = time.monotonic()
+
+    def report(step: int, loss: float) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= _PROGRESS_SECONDS:
+            last = now
+            left = (total - step) * (now - start) / max(step, 1)
+            print(f"{label}: {step}/{total} steps, loss {loss:.4f}, {now - start:.0f} s, "
+                  f"about {left:.0f} s left", file=sys.stderr, flush=True)  # fmt: skip
+
+    return report
+
+
 def main(cfg: ProtoNetConfig) -> dict[str, float]:
     """Train on the synthetic task family and test on its held-out classes.
 
@@ -691,7 +713,8 @@ def main(cfg: ProtoNetConfig) -> dict[str, float]:
         inputs, no learnt embedding), and the mean training loss over the first and last tenth
         of the episodes (`first_loss`, `last_loss`).
     """
-    model, history = train(cfg)
+    report = _progress("protonet", cfg.train_steps)
+    model, history = train(cfg, on_step=lambda episode, stats: report(episode + 1, stats["loss"]))
     tenth = max(1, len(history) // 10)
     test = evaluate(model, cfg)
     raw = evaluate(nn.Flatten(), replace(cfg, fast=False))

@@ -7,10 +7,12 @@ Runs use `--data synthetic` and a 4-filter Conv-4, as in `test_harness.py`.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -183,3 +185,31 @@ def test_evaluate_reports_progress_on_stderr_and_quiet_silences_it(
     assert evaluate.main([str(run / train.MODEL_FILE), "--episodes", "8", "--out", str(out),
                           "--quiet"]) == 0  # fmt: skip
     assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------- the algorithm files' main
+@pytest.mark.parametrize("name", ["maml", "protonet", "fast_weights", "baseline"])
+def test_algorithm_main_prints_a_progress_line_when_due(
+    name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the interval at 0 s every step is due: one stderr line per step, in order, with a
+    finite loss; with a long interval a short run prints none (executed doc blocks stay quiet)."""
+    from dataclasses import replace
+
+    from test_standalone import SMALLEST
+
+    module = importlib.import_module(f"reference_impl.{name}")
+    cfg = eval(SMALLEST[name], {"m": module, "replace": replace})
+    total = cfg.train_steps
+    assert module._PROGRESS_SECONDS >= 1.0
+    monkeypatch.setattr(module, "_PROGRESS_SECONDS", 3600.0)
+    module.main(cfg)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(module, "_PROGRESS_SECONDS", 0.0)
+    module.main(cfg)
+    lines = capsys.readouterr().err.splitlines()
+    pattern = re.compile(rf"{name}: (\d+)/{total} steps, loss (\S+), \d+ s, about \d+ s left")
+    matches = [pattern.fullmatch(line) for line in lines]
+    assert all(matches), lines
+    assert [int(m.group(1)) for m in matches] == list(range(1, total + 1))
+    assert all(math.isfinite(float(m.group(2))) for m in matches)
