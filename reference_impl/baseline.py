@@ -627,15 +627,12 @@ _PROGRESS_SECONDS = 5.0
 
 def _progress(label: str, total: int) -> Callable[[int, float], None]:
     """An `on_step(step, loss)` callback for `main`: step, loss, elapsed and remaining seconds."""
-    start = last = time.monotonic()
+    clock = [time.monotonic()] * 2  # start, last line
 
     def report(step: int, loss: float) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= _PROGRESS_SECONDS:
-            last = now
-            left = (total - step) * (now - start) / max(step, 1)
-            print(f"{label}: {step}/{total} steps, loss {loss:.4f}, {now - start:.0f} s, "
+        if (now := time.monotonic()) - clock[1] >= _PROGRESS_SECONDS:
+            clock[1], left = now, (total - step) * (now - clock[0]) / max(step, 1)
+            print(f"{label}: {step}/{total} steps, loss {loss:.4f}, {now - clock[0]:.0f} s, "
                   f"about {left:.0f} s left", file=sys.stderr, flush=True)  # fmt: skip
 
     return report

@@ -579,6 +579,7 @@ def train(
     optimizer: torch.optim.Optimizer | None = None,
     start_episode: int = 0,
     generator: torch.Generator | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[nn.Module, list[float]]:
     """Train the embedding on episodes from `sample_batch` for episodes `start_episode..train_steps-1`.
 
@@ -589,6 +590,7 @@ def train(
         optimizer: Adam state to continue from; default: a new Adam over `model`.
         start_episode: First episode index (sets the learning rate when resuming).
         generator: Episode sampling randomness; default: seeded by `cfg.seed`.
+        on_step: Called as `on_step(episodes_done, loss)` after every update.
 
     Returns:
         The trained model (on the device of its parameters) and the loss of every update.
@@ -610,6 +612,8 @@ def train(
             for t in sample_batch(generator)
         )
         history.append(train_step(model, optimizer, batch, cfg)["loss"])  # type: ignore[arg-type]
+        if on_step is not None:
+            on_step(episode + 1, history[-1])
     return model, history
 
 
@@ -688,15 +692,12 @@ _PROGRESS_SECONDS = 5.0
 
 def _progress(label: str, total: int) -> Callable[[int, float], None]:
     """An `on_step(step, loss)` callback for `main`: step, loss, elapsed and remaining seconds."""
-    start = last = time.monotonic()
+    clock = [time.monotonic()] * 2  # start, last line
 
     def report(step: int, loss: float) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last >= _PROGRESS_SECONDS:
-            last = now
-            left = (total - step) * (now - start) / max(step, 1)
-            print(f"{label}: {step}/{total} steps, loss {loss:.4f}, {now - start:.0f} s, "
+        if (now := time.monotonic()) - clock[1] >= _PROGRESS_SECONDS:
+            clock[1], left = now, (total - step) * (now - clock[0]) / max(step, 1)
+            print(f"{label}: {step}/{total} steps, loss {loss:.4f}, {now - clock[0]:.0f} s, "
                   f"about {left:.0f} s left", file=sys.stderr, flush=True)  # fmt: skip
 
     return report
@@ -713,8 +714,7 @@ def main(cfg: ProtoNetConfig) -> dict[str, float]:
         inputs, no learnt embedding), and the mean training loss over the first and last tenth
         of the episodes (`first_loss`, `last_loss`).
     """
-    report = _progress("protonet", cfg.train_steps)
-    model, history = train(cfg, on_step=lambda episode, stats: report(episode + 1, stats["loss"]))
+    model, history = train(cfg, on_step=_progress("protonet", cfg.train_steps))
     tenth = max(1, len(history) // 10)
     test = evaluate(model, cfg)
     raw = evaluate(nn.Flatten(), replace(cfg, fast=False))

@@ -98,8 +98,10 @@ def test_algorithm_file_runs_alone_with_its_smallest_config(name: str, tmp_path:
     ), metrics
 
 
-CODE_LINE_BUDGET = 330
-"""The house style's "about 300" code lines per algorithm file, with a tenth of slack."""
+CODE_LINE_BUDGET = 345
+"""The house style's "about 300" code lines per algorithm file: a tenth of slack, plus the
+progress line of `main` (issue 24: one line every few seconds, never silence), which each file
+carries on its own because it is copied alone."""
 
 
 def code_lines(source: str) -> int:
