@@ -7,6 +7,8 @@ or 64 classes split evenly between domains A and B (two mixing matrices of the b
 synthetic world). Each is then scored 1-shot 5-way on unseen classes of both domains.
 """
 
+import claims
+import figures
 import torch
 import torch.nn.functional as F
 from torch.func import stack_module_state
@@ -15,6 +17,7 @@ from reference_impl.baseline import (
     BaselineConfig,
     build_model,
     evaluate,
+    make_predict,
     make_world,
     sample_points,
     sample_tasks,
@@ -76,12 +79,68 @@ episodes = {
     "A": sample_tasks(cfg, world_a, 60, torch.Generator().manual_seed(1)),
     "B": sample_tasks(cfg, world_b, 60, torch.Generator().manual_seed(1)),
 }
-print(f"1-shot 5-way accuracy on unseen classes, 60 episodes, ± CI95 ({STEPS} steps x {BATCH})")
-print(f"{'pretraining data':<16} {'domain A':>12} {'domain B':>12}")
+accuracy = {}  # (recipe, domain) -> per-episode accuracies on unseen classes
 for i, name in enumerate(recipes):
     models[i].load_state_dict({k: v[i].detach() for k, v in params.items()})
-    cells = []
-    for eps in episodes.values():
-        result = evaluate(models[i], cfg, eps)
-        cells.append(f"{100 * result['accuracy']:.1f} ± {100 * result['ci95']:.1f}")
-    print(f"{name:<16} {cells[0]:>12} {cells[1]:>12}")
+    predict = make_predict(models[i], cfg)
+    for domain, eps in episodes.items():
+        accuracy[name, domain] = [
+            (predict(sx, sy, qx).argmax(-1) == qy).double().mean().item()
+            for sx, sy, qx, qy in zip(*eps, strict=True)
+        ]
+        reference = evaluate(models[i], cfg, eps)["accuracy"]  # the package's own scoring
+        claims.check(abs(sum(accuracy[name, domain]) / len(eps[0]) - reference) < 1e-9, "scoring")
+ci = {key: claims.mean_ci(values) for key, values in accuracy.items()}
+
+# The page's sentences, as paired differences on the same episodes:
+two, eight, many, most, mixed = recipes
+SAME = 0.05  # "adds little": the paired interval lies within this many accuracy points (fraction)
+chance = 1 / cfg.n_way
+claims.greater(accuracy[eight, "A"], accuracy[two, "A"], "8 classes beat 2 on A")
+claims.greater(accuracy[many, "A"], accuracy[eight, "A"], "64 classes beat 8 on A")
+extra = claims.paired(accuracy[most, "A"], accuracy[many, "A"])
+claims.check(-SAME < extra.low and extra.high < SAME, "256 classes add little over 64", str(extra))
+for name in (two, eight, many, most):
+    claims.below(ci[name, "B"], chance + 0.1, f"{name}: near chance on B")
+    claims.greater(accuracy[mixed, "B"], accuracy[name, "B"], f"only A + B works on B ({name})")
+claims.greater(
+    accuracy[many, "A"], accuracy[mixed, "A"], "the A + B model is below the A specialist on A"
+)
+
+categories = [name.replace(", A", " of A") for name in recipes]
+series = [
+    figures.Series(
+        f"unseen classes of domain {domain}",
+        range(len(recipes)),
+        [ci[name, domain].mean for name in recipes],
+        ci=[ci[name, domain].ci95 for name in recipes],
+    )
+    for domain in episodes
+]
+fig = figures.intervals(
+    categories,
+    series,
+    y_label="1-shot 5-way accuracy",
+    y_lim=(0, 1),
+    reference=chance,
+    size=(6.8, 3.4),
+)
+fig.axes[0].get_legend().set_loc("upper left")  # above the 2-class network, where nothing is
+rows = [
+    [name, *(f"{ci[name, d].mean:.1%} ± {ci[name, d].ci95:.1%}" for d in episodes)]
+    for name in recipes
+]
+print(
+    figures.render(
+        fig,
+        alt="Few-shot accuracy on unseen classes of two domains for five networks that differ only "
+        "in their pretraining data: accuracy on domain A rises with the number of A classes and "
+        "levels off; every A-only network is near chance on domain B; the network pretrained on "
+        "both domains works on both but is below the A specialists on A.",
+        caption=f"Same network and budget ({STEPS} Adam steps of {BATCH} examples) for every "
+        f"pretraining recipe; {len(episodes['A'][0])} episodes per domain, the same for every "
+        "network; bars are 95% intervals over episodes (the page's statements use differences "
+        "paired by episode).",
+        numbers=figures.table(["pretraining data", *(f"domain {d}" for d in episodes)], rows),
+    )
+)
