@@ -123,3 +123,84 @@ def test_train_cnp_lowers_the_training_loss(cnp: dict[str, Any]):
         model, cnp["LineTasks"](), 300, 16, 16, 8, 3e-3, torch.Generator().manual_seed(0)
     )
     assert sum(losses[-50:]) / 50 < sum(losses[:50]) / 50 - 0.5
+
+
+# --- Bayesian meta-learning ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bayes() -> dict[str, Any]:
+    return load("glossary_bayesian-meta-learning_model.py")
+
+
+def test_posterior_equals_product_of_gaussians(bayes: dict[str, Any]):
+    """Multiply the prior density by each likelihood term on a grid and read off mean and std."""
+    support = torch.tensor([[0.3, 2.9, 1.4]], dtype=torch.float64)
+    m, tau, sigma = 1.0, 0.8, 1.5
+    mean, std = bayes["posterior"](support, m, tau, sigma)
+    grid = torch.linspace(-6, 8, 200_001, dtype=torch.float64)
+    log_density = -0.5 * ((grid - m) / tau) ** 2
+    for x in support[0]:
+        log_density = log_density - 0.5 * ((x - grid) / sigma) ** 2
+    weights = torch.softmax(log_density, 0)
+    grid_mean = (weights * grid).sum()
+    grid_std = (weights * (grid - grid_mean) ** 2).sum().sqrt()
+    torch.testing.assert_close(mean[0], grid_mean, rtol=1e-8, atol=1e-9)
+    torch.testing.assert_close(std[0], grid_std, rtol=1e-6, atol=1e-8)
+    w = bayes["shrinkage"](3, tau, sigma)
+    torch.testing.assert_close(mean[0], w * support.mean() + (1 - w) * m, rtol=1e-12, atol=0)
+
+
+def test_posterior_limits_are_support_mean_and_prior(bayes: dict[str, Any]):
+    support = torch.tensor([[4.0, 6.0], [-1.0, 1.0]], dtype=torch.float64)
+    flat, _ = bayes["posterior"](support, 0.0, 1e6, 1.0)  # a flat prior: the support mean
+    torch.testing.assert_close(flat, support.mean(-1), rtol=1e-9, atol=1e-9)
+    sharp, std = bayes["posterior"](support, 3.0, 1e-6, 1.0)  # a point prior: the prior mean
+    torch.testing.assert_close(sharp, torch.full((2,), 3.0, dtype=torch.float64), rtol=0, atol=1e-9)
+    assert float(std.max()) < 1e-5
+    with pytest.raises(ValueError, match=r"\(T, K\) with K >= 1"):
+        bayes["posterior"](support[:, :0], 0.0, 1.0, 1.0)
+
+
+def test_learned_prior_weight_is_its_implied_shrinkage(bayes: dict[str, Any]):
+    learner = bayes["LearnedPrior"]()
+    with torch.no_grad():
+        learner.prior_mean.fill_(0.5)
+        learner.log_prior_std.fill_(0.3)
+        learner.log_noise_std.fill_(-0.2)
+    tau, sigma = float(torch.tensor(0.3).exp()), float(torch.tensor(-0.2).exp())
+    for k in (1, 3, 10):
+        got = bayes["support_weight"](learner, k, 0.5)
+        assert abs(got - bayes["shrinkage"](k, tau, sigma)) < 1e-6
+    support = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
+    mean, std = learner(support)
+    post_mean, post_std = bayes["posterior"](support, 0.5, tau, sigma)
+    torch.testing.assert_close(mean, post_mean.float(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(std, (post_std**2 + sigma**2).sqrt().float(), rtol=1e-5, atol=1e-6)
+
+
+def test_predictive_nll_equals_torch_normal(bayes: dict[str, Any]):
+    g = torch.Generator().manual_seed(1)
+    query = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    mean = torch.randn(3, generator=g, dtype=torch.float64)
+    std = torch.rand(3, generator=g, dtype=torch.float64) + 0.5
+    expected = -torch.distributions.Normal(mean.unsqueeze(-1), std.unsqueeze(-1)).log_prob(query)
+    got = bayes["predictive_nll"](mean, std, query)
+    torch.testing.assert_close(got, expected.mean(-1), rtol=1e-12, atol=1e-12)
+
+
+def test_meta_train_recovers_the_prior(bayes: dict[str, Any]):
+    """Empirical Bayes by gradient: seeds 0-4 tried, every parameter within 0.05 of the truth."""
+    tasks = bayes["GaussianTasks"](prior_mean=-1.0, prior_std=0.5, noise_std=1.0)
+    learner = bayes["LearnedPrior"]()
+    bayes["meta_train"](
+        learner, tasks, (1, 4), 400, 128, 10, 0.03, torch.Generator().manual_seed(0)
+    )
+    assert abs(learner.prior_mean.item() + 1.0) < 0.15
+    assert abs(learner.log_prior_std.exp().item() - 0.5) < 0.15
+    assert abs(learner.log_noise_std.exp().item() - 1.0) < 0.15
+
+
+def test_amortised_posterior_rejects_empty_support(bayes: dict[str, Any]):
+    with pytest.raises(ValueError, match=r"\(T, K\) with K >= 1"):
+        bayes["AmortisedPosterior"](hidden=4)(torch.zeros(2, 0))
