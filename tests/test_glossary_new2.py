@@ -204,3 +204,76 @@ def test_meta_train_recovers_the_prior(bayes: dict[str, Any]):
 def test_amortised_posterior_rejects_empty_support(bayes: dict[str, Any]):
     with pytest.raises(ValueError, match=r"\(T, K\) with K >= 1"):
         bayes["AmortisedPosterior"](hidden=4)(torch.zeros(2, 0))
+
+
+# --- Hypergradients ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ridge() -> dict[str, Any]:
+    return load("glossary_hypergradients_ridge.py")
+
+
+@pytest.fixture(scope="module")
+def ridge_problem(ridge: dict[str, Any]) -> Any:
+    return ridge["make_problem"](12, 9, 5, 0.3, torch.Generator().manual_seed(4))
+
+
+def test_unrolled_solution_equals_closed_form_of_gradient_descent(ridge, ridge_problem):
+    """From zero, T steps on a quadratic: w_T = [I - (I - 2 lr A)^T] A^{-1} b, A = X'X/n + lam I."""
+    log_penalty, steps, lr = torch.tensor(-1.3, dtype=torch.float64), 17, 0.2
+    a = ridge_problem.gram + log_penalty.exp() * torch.eye(5, dtype=torch.float64)
+    contraction = torch.eye(5, dtype=torch.float64) - 2 * lr * a
+    expected = (
+        torch.eye(5, dtype=torch.float64) - torch.linalg.matrix_power(contraction, steps)
+    ) @ (torch.linalg.solve(a, ridge_problem.moment))
+    got = ridge["unrolled_solution"](ridge_problem, log_penalty, steps, lr)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+    zero = ridge["unrolled_solution"](ridge_problem, log_penalty, 0, lr)
+    assert torch.equal(zero, torch.zeros(5, dtype=torch.float64))
+    long = ridge["unrolled_solution"](ridge_problem, log_penalty, 5000, lr)
+    torch.testing.assert_close(long, ridge["exact_solution"](ridge_problem, log_penalty))
+
+
+@pytest.mark.parametrize("log_penalty", [-3.0, 0.5])
+def test_implicit_hypergradient_at_the_minimiser_equals_finite_differences(
+    ridge, ridge_problem, log_penalty
+):
+    def converged(t: float) -> float:
+        w = ridge["exact_solution"](ridge_problem, torch.tensor(t, dtype=torch.float64))
+        return float(ridge["validation_loss"](ridge_problem, w))
+
+    w = ridge["exact_solution"](ridge_problem, torch.tensor(log_penalty, dtype=torch.float64))
+    got = ridge["hypergradient_implicit"](ridge_problem, log_penalty, w)
+    expected = ridge["finite_difference"](converged, log_penalty, 1e-5)
+    assert abs(got - expected) <= 1e-7 * abs(expected)
+
+
+def test_unrolled_hypergradient_equals_finite_differences_of_the_truncated_objective(
+    ridge, ridge_problem
+):
+    def truncated(t: float) -> float:
+        theta = torch.tensor(t, dtype=torch.float64)
+        w = ridge["unrolled_solution"](ridge_problem, theta, 25, 0.3)
+        return float(ridge["validation_loss"](ridge_problem, w))
+
+    got = ridge["hypergradient_unrolled"](ridge_problem, -0.7, 25, 0.3)
+    expected = ridge["finite_difference"](truncated, -0.7, 1e-5)
+    assert abs(got - expected) <= 1e-7 * abs(expected)
+
+
+def test_unrolled_memory_grows_by_the_same_bytes_every_step(ridge, ridge_problem):
+    counts = [
+        ridge["saved_bytes_unrolled"](ridge_problem, -1.0, steps, 0.1) for steps in (4, 5, 6, 9)
+    ]
+    per_step = counts[1] - counts[0]
+    assert per_step > 0
+    assert counts[2] - counts[1] == per_step and counts[3] - counts[2] == 3 * per_step
+
+
+def test_ridge_problem_rejects_mismatched_shapes(ridge):
+    x = torch.zeros(4, 3)
+    with pytest.raises(ValueError, match=r"train_x \(n, D\)"):
+        ridge["RidgeProblem"](x, torch.zeros(5), x, torch.zeros(4))
+    with pytest.raises(ValueError, match=r"val_y must be \(m,\)"):
+        ridge["RidgeProblem"](x, torch.zeros(4), x, torch.zeros(3))
