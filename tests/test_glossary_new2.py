@@ -277,3 +277,81 @@ def test_ridge_problem_rejects_mismatched_shapes(ridge):
         ridge["RidgeProblem"](x, torch.zeros(5), x, torch.zeros(4))
     with pytest.raises(ValueError, match=r"val_y must be \(m,\)"):
         ridge["RidgeProblem"](x, torch.zeros(4), x, torch.zeros(3))
+
+
+# --- Meta-reinforcement learning -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bandits() -> dict[str, Any]:
+    return load("glossary_meta-reinforcement-learning_bandits.py")
+
+
+def test_pull_pays_when_the_uniform_is_below_the_arm_probability(bandits):
+    probabilities = torch.tensor([[0.2, 0.7], [0.9, 0.1]])
+    action = torch.tensor([1, 0])
+    rewards = bandits["pull"](probabilities, action, torch.tensor([0.69, 0.91]))
+    assert rewards.tolist() == [1.0, 0.0]
+
+
+def test_reinforce_loss_equals_explicit_reward_to_go_loop(bandits):
+    g = torch.Generator().manual_seed(0)
+    log_probs = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    rewards = (torch.rand(3, 4, generator=g) < 0.5).double()
+    to_go = torch.zeros(3, 4, dtype=torch.float64)
+    for i in range(3):
+        for t in range(4):
+            to_go[i, t] = rewards[i, t:].sum()
+    baseline = to_go.mean(0)
+    expected = (
+        -sum(log_probs[i, t] * (to_go[i, t] - baseline[t]) for i in range(3) for t in range(4)) / 12
+    )
+    torch.testing.assert_close(bandits["reinforce_loss"](log_probs, rewards), expected)
+
+
+def test_reinforce_gradient_matches_the_exact_policy_gradient_of_one_pull(bandits):
+    """One pull, softmax policy: dE[r]/dtheta_k = pi_k (p_k - sum_a pi_a p_a); 200,000 samples."""
+    theta = torch.tensor([0.3, -0.4], dtype=torch.float64, requires_grad=True)
+    p = torch.tensor([0.2, 0.9], dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    n = 200_000
+    log_pi = torch.log_softmax(theta, 0)
+    action = torch.multinomial(log_pi.exp().detach(), n, replacement=True, generator=g)
+    reward = (torch.rand(n, generator=g, dtype=torch.float64) < p[action]).double()
+    loss = bandits["reinforce_loss"](log_pi[action].unsqueeze(1), reward.unsqueeze(1))
+    (grad,) = torch.autograd.grad(loss, theta)
+    pi = log_pi.exp().detach()
+    exact = pi * (p - (pi * p).sum())
+    torch.testing.assert_close(-grad, exact, rtol=0, atol=4e-3)  # sampling sd about 1e-3
+
+
+def test_rollout_keeps_bandits_independent_and_checks_shapes(bandits):
+    torch.manual_seed(0)
+    policy = bandits["RecurrentPolicy"](arms=2, hidden=8)
+    first = torch.tensor([[0.3, 0.8], [0.5, 0.5]])
+    second = torch.tensor([[0.3, 0.8], [0.95, 0.01]])
+    lp_a, r_a = bandits["rollout"](policy, first, 6, torch.Generator().manual_seed(2))
+    lp_b, r_b = bandits["rollout"](policy, second, 6, torch.Generator().manual_seed(2))
+    assert lp_a.shape == r_a.shape == (2, 6)
+    torch.testing.assert_close(lp_a[0], lp_b[0], rtol=0, atol=0)  # bandit 0 saw the same noise
+    assert torch.equal(r_a[0], r_b[0])
+    with pytest.raises(ValueError, match=r"\(T, 2\)"):
+        bandits["rollout"](policy, torch.rand(4, 3), 5, torch.Generator())
+
+
+def test_greedy_tries_each_arm_then_exploits(bandits):
+    probabilities = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    rewards = bandits["greedy_after_trying_each"](
+        probabilities, 6, torch.Generator().manual_seed(0)
+    )
+    assert rewards.tolist() == [[0, 1, 1, 1, 1, 1], [1, 0, 1, 1, 1, 1]]
+
+
+def test_thompson_sampling_settles_on_the_better_arm(bandits):
+    """p = (0.05, 0.95): the posterior concentrates within a few pulls; seeds 0-4 give >= 0.9."""
+    probabilities = torch.tensor([[0.05, 0.95]]).expand(500, -1)
+    rewards = bandits["thompson_sampling"](probabilities, 30, torch.Generator().manual_seed(0))
+    assert float(rewards[:, 20:].mean()) > 0.85
+    state = torch.random.get_rng_state()
+    bandits["thompson_sampling"](probabilities, 3, torch.Generator().manual_seed(1))
+    assert torch.equal(state, torch.random.get_rng_state())  # the global RNG is left alone
