@@ -355,3 +355,77 @@ def test_thompson_sampling_settles_on_the_better_arm(bandits):
     state = torch.random.get_rng_state()
     bandits["thompson_sampling"](probabilities, 3, torch.Generator().manual_seed(1))
     assert torch.equal(state, torch.random.get_rng_state())  # the global RNG is left alone
+
+
+# --- SNAIL ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def snail() -> dict[str, Any]:
+    return load("glossary_snail_model.py")
+
+
+def test_snail_blocks_are_causal(snail):
+    """Changing positions t..L-1 leaves every output at positions < t unchanged."""
+    torch.manual_seed(0)
+    blocks = [snail["CausalConvBlock"](6, 3, dilation=2), snail["CausalAttentionBlock"](6, 4, 5)]
+    h = torch.randn(2, 7, 6, dtype=torch.float64)
+    changed = h.clone()
+    changed[:, 4:] = torch.randn(2, 3, 6, dtype=torch.float64)
+    for block in blocks:
+        block.double()
+        torch.testing.assert_close(block(changed)[:, :4], block(h)[:, :4], rtol=0, atol=0)
+        assert not torch.allclose(block(changed)[:, 4:], block(h)[:, 4:])
+        torch.testing.assert_close(block(h)[..., :6], h, rtol=0, atol=0)  # dense: input kept
+    weights = blocks[1].weights
+    assert torch.equal(weights.triu(1), torch.zeros_like(weights))  # nothing read from later
+
+
+def test_causal_conv_equals_explicit_taps(snail):
+    torch.manual_seed(1)
+    block = snail["CausalConvBlock"](3, 2, dilation=2).double()
+    h = torch.randn(1, 5, 3, dtype=torch.float64)
+    out = block(h)[0, :, 3:]  # (L, filters)
+    for t in range(5):
+        past = h[0, t - 2] if t >= 2 else torch.zeros(3, dtype=torch.float64)
+        taps = [past, h[0, t]]  # kernel tap 0 reads t - d, tap 1 reads t
+        f = block.filter.bias + sum(block.filter.weight[:, :, j] @ taps[j] for j in range(2))
+        g = block.gate.bias + sum(block.gate.weight[:, :, j] @ taps[j] for j in range(2))
+        torch.testing.assert_close(out[t], torch.tanh(f) * torch.sigmoid(g), rtol=1e-12, atol=1e-12)
+
+
+def test_hand_set_attention_block_computes_the_read_rule(snail):
+    g = torch.Generator().manual_seed(2)
+    n_way, dim = 3, 4
+    support_x = torch.randn(2, 6, dim, generator=g, dtype=torch.float64)
+    support_y = torch.tensor([[0, 1, 2, 0, 1, 2], [2, 2, 1, 1, 0, 0]])
+    query_x = torch.randn(2, 1, dim, generator=g, dtype=torch.float64)
+    block = snail["CausalAttentionBlock"](dim + n_way, key_size=dim, value_size=n_way).double()
+    snail["set_attention_to_read_rule"](block, dim, n_way, scale=0.7)
+    labels = torch.nn.functional.one_hot(support_y, n_way).double()
+    sequence = torch.cat(
+        [torch.cat([support_x, labels], -1), torch.cat([query_x, torch.zeros(2, 1, n_way)], -1)], 1
+    )
+    read = block(sequence)[:, -1, dim + n_way :]  # (T, N): the attention read of the query
+    expected = snail["attention_read_rule"](support_x, support_y, query_x, n_way, 0.7)[:, 0]
+    torch.testing.assert_close(read, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_episode_sequences_layout(snail):
+    g = torch.Generator().manual_seed(3)
+    support_x = torch.randn(2, 4, 3, generator=g)
+    support_y = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1]])
+    query_x, query_y = torch.randn(2, 2, 3, generator=g), torch.tensor([[0, 1], [1, 0]])
+    sequences, targets, order = snail["episode_sequences"](
+        support_x, support_y, query_x, query_y, 2, torch.Generator().manual_seed(0)
+    )
+    assert sequences.shape == (4, 5, 5) and targets.tolist() == [0, 1, 1, 0]
+    for row in range(4):
+        episode, query = divmod(row, 2)
+        torch.testing.assert_close(sequences[row, :4, :3], support_x[episode, order[episode]])
+        labels = sequences[row, :4, 3:].argmax(-1)
+        assert torch.equal(labels, support_y[episode, order[episode]])
+        torch.testing.assert_close(sequences[row, 4, :3], query_x[episode, query])
+        assert torch.equal(sequences[row, 4, 3:], torch.zeros(2))
+    with pytest.raises(ValueError, match=r"support_x \(T, N\*K, D\)"):
+        snail["episode_sequences"](support_x, support_y[:, :3], query_x, query_y, 2, g)
