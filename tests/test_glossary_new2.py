@@ -429,3 +429,66 @@ def test_episode_sequences_layout(snail):
         assert torch.equal(sequences[row, 4, 3:], torch.zeros(2))
     with pytest.raises(ValueError, match=r"support_x \(T, N\*K, D\)"):
         snail["episode_sequences"](support_x, support_y[:, :3], query_x, query_y, 2, g)
+
+
+# --- Memory-augmented networks -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mann() -> dict[str, Any]:
+    return load("glossary_memory-augmented-networks_memory.py")
+
+
+def test_content_read_equals_explicit_softmax_over_cosines(mann):
+    g = torch.Generator().manual_seed(0)
+    memory = mann["Memory"](
+        torch.randn(2, 4, 3, generator=g), torch.rand(2, 4, 5, generator=g),
+        torch.zeros(2, 4), torch.zeros(2, 4),
+    )  # fmt: skip
+    key = torch.randn(2, 3, generator=g)
+    weights, read = mann["content_read"](memory, key, 3.0)
+    for e in range(2):
+        cos = torch.stack(
+            [torch.dot(key[e], k) / (key[e].norm() * k.norm()) for k in memory.keys[e]]
+        )
+        w = torch.softmax(3.0 * cos, 0)
+        torch.testing.assert_close(weights[e], w)
+        torch.testing.assert_close(read[e], (w[:, None] * memory.values[e]).sum(0))
+
+
+def test_lrua_write_at_both_gate_extremes(mann):
+    keys = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]])
+    values = torch.eye(3).unsqueeze(0)
+    usage = torch.tensor([[0.5, 0.1, 0.9]])  # slot 1 is the least used
+    last_read = torch.tensor([[0.0, 0.0, 1.0]])  # the previous step read slot 2
+    memory = mann["Memory"](keys, values, usage, last_read)
+    key, value, read = (
+        torch.tensor([[3.0, 4.0]]),
+        torch.tensor([[0.0, 0.0, 1.0]]),
+        torch.tensor([[0.2, 0.3, 0.5]]),
+    )
+    fresh = mann["lrua_write"](memory, key, value, read, gate=0.0, decay=0.9)
+    assert torch.equal(fresh.keys[0, 1], key[0]) and torch.equal(fresh.values[0, 1], value[0])
+    assert torch.equal(fresh.keys[0, [0, 2]], keys[0, [0, 2]])  # other slots untouched
+    torch.testing.assert_close(fresh.usage, 0.9 * usage + read + torch.tensor([[0.0, 1.0, 0.0]]))
+    assert torch.equal(fresh.last_read, read)
+    merged = mann["lrua_write"](memory, key, value, read, gate=1.0, decay=0.9)
+    torch.testing.assert_close(merged.keys[0, 2], keys[0, 2] + key[0])  # added to the read slot
+    assert torch.equal(merged.keys[0, 1], torch.zeros(2))  # the least-used slot is still cleared
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        mann["lrua_write"](memory, key, value, read, gate=1.5, decay=0.9)
+
+
+def test_instance_index_counts_earlier_presentations(mann):
+    y = torch.tensor([[2, 0, 2, 2, 1, 0]])
+    assert mann["instance_index"](y, 3).tolist() == [[0, 0, 1, 2, 0, 1]]
+
+
+def test_binding_is_perfect_after_one_example_without_noise_or_eviction(mann):
+    x, y = mann["binding_episodes"](4, 5, 12, 0.0, 50, torch.Generator().manual_seed(1))
+    correct = mann["run_binding"](x, y, 4, 20, 5.0, 0.0, 0.95)
+    first = mann["instance_index"](y, 4) == 0
+    assert not bool(correct[first].any())
+    assert bool(correct[~first].all())
+    ring = mann["run_binding_fifo"](x, y, 4, 20, 5.0)
+    assert torch.equal(ring, correct)  # nothing evicted: the write rule does not matter
