@@ -24,6 +24,17 @@ def load(name: str) -> dict[str, Any]:
     return runpy.run_path(str(SNIPPETS / name), run_name=name.removesuffix(".py"))
 
 
+def episode_batch(
+    t: int, n: int, k: int, m: int, d: int, seed: int = 0
+) -> tuple[torch.Tensor, ...]:
+    """A random float64 episode batch: support (T, N*K, D), labels (T, N*K), queries (T, M, D)."""
+    g = torch.Generator().manual_seed(seed)
+    support = torch.randn(t, n * k, d, generator=g, dtype=torch.float64)
+    labels = torch.arange(n).repeat_interleave(k).expand(t, -1)
+    query = torch.randn(t, m, d, generator=g, dtype=torch.float64)
+    return support, labels, query
+
+
 # --- Neural processes ----------------------------------------------------------------------------
 
 
@@ -492,3 +503,60 @@ def test_binding_is_perfect_after_one_example_without_noise_or_eviction(mann):
     assert bool(correct[~first].all())
     ring = mann["run_binding_fifo"](x, y, 4, 20, 5.0)
     assert torch.equal(ring, correct)  # nothing evicted: the write rule does not matter
+
+
+# --- Hypernetworks and LEO -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hyper() -> dict[str, Any]:
+    return load("glossary_hypernetworks_heads.py")
+
+
+def test_class_means_equal_explicit_averages(hyper):
+    support, labels, _ = episode_batch(2, 3, 4, 1, 5)
+    means = hyper["class_means"](support, labels, 3)
+    for t in range(2):
+        for n in range(3):
+            torch.testing.assert_close(means[t, n], support[t][labels[t] == n].mean(0))
+
+
+def test_hypernetwork_at_its_prototype_weights_is_the_prototype_rule(hyper):
+    """A = 2I, v = -1: logits = 2 c.x - |c|^2 = -|x - c|^2 + |x|^2 (the same for every class)."""
+    support, labels, query = episode_batch(2, 3, 4, 6, 5)
+    generator = hyper["HeadGenerator"](5).double()
+    with torch.no_grad():
+        generator.weight_map.weight.copy_(2 * torch.eye(5, dtype=torch.float64))
+        generator.weight_map.bias.zero_()
+        generator.bias_map.weight.zero_()
+        generator.bias_map.weight[0, -1] = -1.0
+        generator.bias_map.bias.zero_()
+    generated = generator(support, labels, query, 3)
+    prototypes = hyper["prototype_logits"](support, labels, query, 3)
+    shift = query.pow(2).sum(-1, keepdim=True)  # (T, M, 1)
+    torch.testing.assert_close(generated, prototypes + shift, rtol=1e-10, atol=1e-10)
+
+
+def test_latent_step_equals_the_chain_rule_through_the_decoder(hyper):
+    """One latent step: z - lr * dL/dW @ G with dL/dW = (softmax - onehot)^T X / (N K)."""
+    torch.manual_seed(0)
+    model = hyper["LatentHeads"](5, 2, inner_steps=1, inner_lr=0.7).double()
+    support, labels, _ = episode_batch(2, 3, 2, 1, 5)
+    z0 = model.adapt(support, labels, 3, 0, 0.7, create_graph=False)
+    z1 = model.adapt(support, labels, 3, 1, 0.7, create_graph=False)
+    weights = model.decoder(z0).detach()  # (T, N, D)
+    probs = torch.softmax(support @ weights.transpose(1, 2), -1)  # (T, N*K, N)
+    residual = probs - torch.nn.functional.one_hot(labels, 3).double()
+    grad_w = residual.transpose(1, 2) @ support / labels.shape[1]  # (T, N, D)
+    expected = z0.detach() - 0.7 * grad_w @ model.decoder.weight  # decoder weight (D, R)
+    torch.testing.assert_close(z1.detach(), expected, rtol=1e-10, atol=1e-12)
+    same = hyper["adapt_weights"](weights, support, labels, 0, 0.7)
+    assert torch.equal(same, weights)
+
+
+def test_nuisance_classes_differ_only_in_the_signal_subspace(hyper):
+    data = hyper["nuisance_classes"](60, 400, 12, 3, torch.Generator().manual_seed(1))
+    assert data.shape == (60, 400, 12)
+    means = data.mean(1)
+    spread = torch.linalg.svdvals(means - means.mean(0))  # between-class directions
+    assert float((spread[:3] ** 2).sum() / (spread**2).sum()) > 0.9
