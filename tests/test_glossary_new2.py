@@ -560,3 +560,103 @@ def test_nuisance_classes_differ_only_in_the_signal_subspace(hyper):
     means = data.mean(1)
     spread = torch.linalg.svdvals(means - means.mean(0))  # between-class directions
     assert float((spread[:3] ** 2).sum() / (spread**2).sum()) > 0.9
+
+
+# --- Meta-Dataset ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def meta_dataset() -> dict[str, Any]:
+    return load("glossary_meta-dataset_sampler.py")
+
+
+@pytest.mark.parametrize("n_classes", [5, 7, 50, 300])
+def test_meta_dataset_episodes_obey_the_rules(meta_dataset, n_classes: int):
+    rules = meta_dataset["EpisodeRules"]()
+    g = torch.Generator().manual_seed(n_classes)
+    sizes = torch.randint(2, 700, (n_classes,), generator=g)
+    seen_ways = set()
+    for _ in range(300):
+        episode = meta_dataset["sample_episode"](sizes, rules, g)
+        ways = episode.classes.numel()
+        seen_ways.add(ways)
+        assert rules.min_ways <= ways <= min(rules.max_ways, n_classes)
+        assert episode.classes.unique().numel() == ways  # no class twice
+        chosen = sizes[episode.classes]
+        assert episode.queries == min(rules.max_query, int((chosen // 2).min()))
+        assert bool((episode.shots >= 1).all())
+        assert bool((episode.shots + episode.queries <= chosen).all())
+        assert int(episode.shots.sum()) <= rules.max_support_size
+    assert seen_ways == set(range(rules.min_ways, min(rules.max_ways, n_classes) + 1))
+
+
+def test_meta_dataset_support_size_follows_the_beta_rule(meta_dataset):
+    """Equal class sizes and weights: shots are floor((S - N)/N) + 1 with S the drawn size."""
+    rules = meta_dataset["EpisodeRules"](min_log_weight=0.0, max_log_weight=0.0)
+    sizes = torch.full((20,), 60, dtype=torch.long)
+    episode = meta_dataset["sample_episode"](sizes, rules, torch.Generator().manual_seed(3))
+    ways = episode.classes.numel()
+    assert episode.queries == 10
+    # Every class contributes floor(beta * 50 + 1) to S, so S = ways * that, and each class gets
+    # floor(S/ways - 1) + 1 = S/ways shots: the support is balanced and a multiple of the ways.
+    assert episode.shots.unique().numel() == 1
+    assert int(episode.shots.sum()) % ways == 0
+
+
+def test_meta_dataset_sampler_rejects_small_splits(meta_dataset):
+    rules = meta_dataset["EpisodeRules"]()
+    with pytest.raises(ValueError, match="at least 5 classes"):
+        meta_dataset["sample_episode"](torch.full((4,), 10), rules, torch.Generator())
+    with pytest.raises(ValueError, match="at least 2 images"):
+        meta_dataset["sample_episode"](torch.tensor([1, 9, 9, 9, 9]), rules, torch.Generator())
+
+
+# --- miniImageNet protocol -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def protocol() -> dict[str, Any]:
+    return load("glossary_miniimagenet_protocol.py")
+
+
+def test_implied_std_inverts_the_half_width(protocol):
+    std = protocol["implied_episode_std"](0.0184, 600)
+    assert abs(protocol["half_width"](std, 600) - 0.0184) < 1e-15
+    assert abs(std - 0.0184 * 600**0.5 / 1.96) < 1e-15
+    with pytest.raises(ValueError, match="episodes >= 1"):
+        protocol["implied_episode_std"](0.01, 0)
+
+
+def test_query_std_is_the_binomial_share_std(protocol):
+    assert protocol["query_std"](0.5, 25) == pytest.approx(0.1, rel=1e-12)
+    assert protocol["episode_std"](0.5, 0.0, 25) == pytest.approx(0.1, rel=1e-12)
+    assert protocol["episode_std"](0.5, 0.3, 25) == pytest.approx((0.09 + 0.01) ** 0.5, rel=1e-12)
+    with pytest.raises(ValueError, match="accuracy in"):
+        protocol["query_std"](1.5, 5)
+
+
+def test_flip_probability_is_half_at_no_gap_and_matches_the_normal_tail(protocol):
+    assert protocol["flip_probability"](0.0, 0.2, 0.2, 600) == pytest.approx(0.5)
+    # gap of one standard deviation of the difference: Phi(-1)
+    scale = ((0.2**2 + 0.1**2) / 600) ** 0.5
+    assert protocol["flip_probability"](scale, 0.2, 0.1, 600) == pytest.approx(0.158655, abs=1e-6)
+
+
+def test_simulated_flips_match_the_closed_form(protocol):
+    """No task spread, 20 queries: the flip share of 4000 simulated evaluations within 3 sd."""
+    std = protocol["query_std"](0.6, 20)
+    expected = protocol["flip_probability"](0.01, std, std, 100)
+    got = protocol["simulate_flips"](
+        0.01, 0.6, 0.0, 20, 100, False, 4000, torch.Generator().manual_seed(0)
+    )
+    assert abs(got - expected) < 3 * (expected * (1 - expected) / 4000) ** 0.5 + 0.005
+
+
+def test_recorded_splits_partition_their_classes(protocol):
+    mini = [s for s in protocol["SPLITS"] if s.benchmark == "miniImageNet"]
+    assert all(s.train + s.val + s.test == 100 and s.images_per_class == 600 for s in mini)
+    tiered = [s for s in protocol["SPLITS"] if s.benchmark == "tieredImageNet"]
+    assert (
+        tiered[0].train + tiered[0].val + tiered[0].test,
+        sum((tiered[1].train, tiered[1].val, tiered[1].test)),
+    ) == (608, 34)
