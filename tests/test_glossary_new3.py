@@ -77,3 +77,69 @@ def test_gaussian_kl_matches_torch_distributions(memorisation: dict[str, Any]):
     torch.testing.assert_close(memorisation["gaussian_kl"](mean, log_std), expected)
     assert memorisation["gaussian_kl"](torch.zeros(5), torch.zeros(5)).item() == 0.0
     assert math.isfinite(memorisation["gaussian_kl"](mean, log_std).item())
+
+
+# --- Test-time adaptation ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tta() -> dict[str, Any]:
+    return load("glossary_test-time-adaptation_methods.py")
+
+
+@pytest.fixture(scope="module")
+def tta_source(tta: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    x, y = tta["ShiftedDomains"].draw(3, 4, g).sample(1, 500, 0.0, g)
+    return x[0].double(), y[0]
+
+
+@pytest.fixture(scope="module")
+def tta_model(tta: dict[str, Any], tta_source: tuple[torch.Tensor, torch.Tensor]) -> Any:
+    return tta["train_source"](*tta_source, 3)
+
+
+def test_batch_statistics_undo_any_per_feature_affine_shift(tta: dict[str, Any], tta_model: Any):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 30, 4, generator=g, dtype=torch.float64)
+    scale = 0.5 + torch.rand(4, generator=g, dtype=torch.float64)
+    offset = torch.randn(4, generator=g, dtype=torch.float64)
+    shifted = x * scale + offset
+    before = tta["logits"](tta_model, x, *tta["batch_statistics"](x))
+    after = tta["logits"](tta_model, shifted, *tta["batch_statistics"](shifted))
+    torch.testing.assert_close(after, before, rtol=1e-10, atol=1e-10)
+
+
+def test_source_fit_is_a_stationary_point(
+    tta_model: Any, tta_source: tuple[torch.Tensor, torch.Tensor]
+):
+    x, y = tta_source
+    weight = tta_model.weight.clone().requires_grad_()
+    bias = tta_model.bias.clone().requires_grad_()
+    z = (x - tta_model.mean) / tta_model.std
+    grads = torch.autograd.grad(F.cross_entropy(z @ weight.T + bias, y), (weight, bias))
+    assert max(g.abs().max().item() for g in grads) < 1e-5
+
+
+def test_mean_entropy_matches_categorical(tta: dict[str, Any]):
+    scores = torch.randn(3, 7, 5, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    expected = torch.distributions.Categorical(logits=scores).entropy().mean(-1)
+    torch.testing.assert_close(tta["mean_entropy"](scores), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_entropy_minimisation_lowers_entropy_per_batch_independently(
+    tta: dict[str, Any], tta_model: Any
+):
+    g = torch.Generator().manual_seed(3)
+    x = 2 + torch.randn(3, 20, 4, generator=g, dtype=torch.float64)
+    mean, std = tta["batch_statistics"](x)
+    gamma, beta = tta["entropy_minimisation"](tta_model, x, 10, 0.05)
+    start = tta["mean_entropy"](tta["logits"](tta_model, x, mean, std))
+    end = tta["mean_entropy"](tta["logits"](tta_model, x, mean, std, gamma, beta))
+    assert (end < start).all()
+    alone_gamma, alone_beta = tta["entropy_minimisation"](tta_model, x[1:2], 10, 0.05)
+    torch.testing.assert_close(alone_gamma, gamma[1:2], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(alone_beta, beta[1:2], rtol=1e-12, atol=1e-12)
+    same_gamma, same_beta = tta["entropy_minimisation"](tta_model, x, 0, 0.05)
+    assert torch.equal(same_gamma, torch.ones_like(gamma))
+    assert torch.equal(same_beta, torch.zeros_like(beta))

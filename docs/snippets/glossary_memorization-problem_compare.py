@@ -131,10 +131,15 @@ print(
         f"{EVAL_TASKS} tasks per group, the same tasks for every learner; bars are 95% "
         f"confidence intervals over tasks. Meta-regularisation weight {KL_WEIGHT}.",
         numbers=figures.table(
-            ["meta-training", "training tasks, support labels shuffled", "training tasks",
-             "new classes", "adaptation gain on training tasks (true − shuffled labels)"],
+            [
+                "meta-training",
+                "training tasks, support labels shuffled",
+                "training tasks",
+                "new classes",
+                "adaptation gain on training tasks (true − shuffled labels)",
+            ],
             rows,
-        ),  # fmt: skip
+        ),
     )
 )
 print(

@@ -79,7 +79,9 @@ class Learner(NamedTuple):
     """Feature scales $s$, shape `(D,)`."""
 
 
-def make_classes(n_classes: int, examples: int, cfg: MemorisationConfig, generator: torch.Generator) -> Tensor:
+def make_classes(
+    n_classes: int, examples: int, cfg: MemorisationConfig, generator: torch.Generator
+) -> Tensor:
     """Draw `n_classes` Gaussian classes and `examples` examples of each.
 
     Returns:
@@ -94,7 +96,11 @@ def make_classes(n_classes: int, examples: int, cfg: MemorisationConfig, generat
 
 
 def sample_tasks(
-    data: Tensor, cfg: MemorisationConfig, tasks: int, fixed_labels: bool, generator: torch.Generator
+    data: Tensor,
+    cfg: MemorisationConfig,
+    tasks: int,
+    fixed_labels: bool,
+    generator: torch.Generator,
 ) -> Episode:
     """Draw N-way K-shot tasks, with labels fixed per class or shuffled per task.
 
