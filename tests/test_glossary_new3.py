@@ -143,3 +143,61 @@ def test_entropy_minimisation_lowers_entropy_per_batch_independently(
     same_gamma, same_beta = tta["entropy_minimisation"](tta_model, x, 0, 0.05)
     assert torch.equal(same_gamma, torch.ones_like(gamma))
     assert torch.equal(same_beta, torch.zeros_like(beta))
+
+
+# --- Continual meta-learning ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stream() -> dict[str, Any]:
+    return load("glossary_continual-meta-learning_stream.py")
+
+
+def test_stream_meta_gradient_matches_autograd(stream: dict[str, Any]):
+    cfg = stream["StreamConfig"](dim=3, k_shot=4, n_query=5)
+    tasks = stream["sample_tasks"](
+        torch.tensor([1.0, -0.5, 0.3], dtype=torch.float64),
+        6,
+        cfg,
+        torch.Generator().manual_seed(0),
+    )
+    theta = torch.tensor([0.2, 0.1, -0.4], dtype=torch.float64, requires_grad=True)
+    (expected,) = torch.autograd.grad(stream["query_mse"](theta, tasks, 0.15).mean(), theta)
+    got = stream["meta_gradient"](theta.detach(), tasks, 0.15)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_adapt_is_one_support_gradient_step(stream: dict[str, Any]):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 4, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(2, 4, generator=g, dtype=torch.float64)
+    theta = torch.randn(3, generator=g, dtype=torch.float64)
+    for t in range(2):
+        w = theta.clone().requires_grad_()
+        (grad,) = torch.autograd.grad((x[t] @ w - y[t]).pow(2).mean(), w)
+        got = stream["adapt"](theta, x, y, 0.3)[t]
+        torch.testing.assert_close(got, theta - 0.3 * grad, rtol=1e-12, atol=1e-12)
+
+
+def test_reservoir_keeps_a_uniform_sample(stream: dict[str, Any]):
+    """Each of 20 offered items ends in a 5-slot reservoir with probability 1/4.
+
+    Over 2000 seeded runs the inclusion frequency of every item lies within 0.06 of 0.25 (about
+    six binomial standard deviations; seed 0, the only one tried).
+    """
+    g = torch.Generator().manual_seed(0)
+    counts = torch.zeros(20)
+    for _ in range(2000):
+        reservoir = stream["Reservoir"](5, g)
+        ids = torch.arange(20.0).view(20, 1)
+        reservoir.add((ids, ids, ids, ids))
+        assert len(reservoir.tasks) == 5 and reservoir.seen == 20
+        for task in reservoir.tasks:
+            counts[int(task[0].item())] += 1
+    assert ((counts / 2000 - 0.25).abs() < 0.06).all()
+    small = stream["Reservoir"](5, g)
+    ids = torch.arange(3.0).view(3, 1)
+    small.add((ids, ids, ids, ids))
+    assert [int(t[0].item()) for t in small.tasks] == [0, 1, 2]  # under capacity: kept in order
+    drawn = small.sample(7)
+    assert drawn[0].shape == (7, 1) and set(drawn[0].flatten().tolist()) <= {0.0, 1.0, 2.0}
