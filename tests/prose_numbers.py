@@ -42,6 +42,7 @@ _MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$|\\\(.+?\\\)", re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _LINK_TARGET = re.compile(r"\]\([^)]*\)|\]\[[^\]]*\]|\{[#.][^}]*\}")
 _HTML_TAG = re.compile(r"<[^>]+>")
+_URL = re.compile(r"https?://\S+")
 _CITATION = re.compile(
     r"et al\.|arXiv|REFERENCES\.md|\((?:[A-Z][\w-]+[ ,]+(?:and |& )?)*(?:19|20)\d\d[a-z]?[),;]"
     r"|[A-Z][\w-]+(?: and [A-Z][\w-]+)? \((?:19|20)\d\d[a-z]?\)"
@@ -57,7 +58,7 @@ _NAMES = [
         r"(?i)\b(?:eqs?|equations?|tables?|figures?|figs?|sections?|secs?|appendix|appendices|"
         r"algorithms?|alg|chapters?|theorems?|lemmas?|propositions?|corollary|definitions?|"
         r"steps?|lines?|issues?|§)\.?\s*\(?[A-Z]?\d+(?:\.\d+)*\)?(?:\s*(?:[-–,]|and)\s*\(?\d+(?:\.\d+)*\)?)*",
-        r"(?i)\b(?:python|torch|pytorch|version|v|cuda|material|mkdocs|numpy)\s*\d+(?:\.\d+)*",
+        r"(?i)\b(?:python|torch|pytorch|version|v|cuda|material|mkdocs|numpy|pillow|matplotlib|zensical)\s*\(?\d+(?:\.\d+)*",
         r"\b95\s?%(?=\s*(?:confidence|CI|interval|two-sided))",
         r"(?i)(?:NeurIPS|NIPS|ICML|ICLR|CVPR|ECCV|ICCV|AAAI|UAI|AISTATS|COLT|TPAMI|JMLR)\s*\d{4}",
         r"\b(?:19|20)\d\d(?=[a-z]?\))",
@@ -176,6 +177,7 @@ def _clean(text: str) -> str:
     text = _INLINE_CODE.sub(" ", text)
     text = _MATH.sub(" ", text)
     text = _LINK_TARGET.sub("]", text)
+    text = _URL.sub(" ", text)
     return _HTML_TAG.sub(" ", text)
 
 

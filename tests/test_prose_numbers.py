@@ -58,6 +58,7 @@ def test_printed_output_does_not_license_the_same_number_in_prose() -> None:
         "Measured with Python 3.11 and torch 2.13 on a Conv-4 and an H100 in float64.",
         "Means carry a 95% confidence interval.",
         "The 2nd step and the 3rd layer.",
+        "Pillow 13.0 reads https://example.org/files/3.11/objects.inv here.",
         "The meta-objective of §2.2 and the losses of § 3.1.",
     ],
 )
