@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from markdown.extensions.toc import slugify
@@ -239,3 +240,23 @@ def test_every_signal_anchor_of_the_guide_is_an_implemented_entry(
 def test_guide_entries_cover_every_threshold(entries: dict[str, GuideEntry]) -> None:
     named = set().union(*(e.thresholds for e in entries.values() if e.implemented))
     assert named == THRESHOLD_FIELDS
+
+
+# ----------------------------------------------------------------------------- every page
+
+SIGNAL_PAGES = sorted(
+    p for p in DOCS.rglob("*.md") if f"\n## {SECTION}\n" in p.read_text(encoding="utf-8")
+)
+
+
+def test_the_pages_with_signals_include_every_glossary_term() -> None:
+    terms = {p for p in (DOCS / "glossary").glob("*.md") if p.name != "index.md"}
+    assert terms <= set(SIGNAL_PAGES)
+
+
+@pytest.mark.parametrize("path", SIGNAL_PAGES, ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_every_signal_a_page_names_is_implemented_or_defined(
+    path: Path, entries: dict[str, GuideEntry]
+) -> None:
+    problems = signal_problems(path.read_text(encoding="utf-8"), entries)
+    assert not problems, "\n".join(problems)
