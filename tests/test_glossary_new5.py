@@ -1,0 +1,129 @@
+"""The glossary snippets of the scale-and-theory terms: pretrained backbones, in-context
+meta-learning and the theory of learning to learn.
+
+Each snippet that a page includes as a library is loaded from its file and checked here against
+an independent computation (an explicit loop, a closed form, a known answer) or for the property
+the page relies on. The pages' own claims are asserted inside their executed blocks; these tests
+protect the code that readers copy.
+"""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+SNIPPETS = Path(__file__).resolve().parents[1] / "docs" / "snippets"
+
+
+def load(name: str) -> dict[str, Any]:
+    """Namespace of one snippet file (they define functions only; nothing runs on load)."""
+    return runpy.run_path(str(SNIPPETS / name), run_name=name.removesuffix(".py"))
+
+
+# --- Pretrained backbones ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pipe() -> dict[str, Any]:
+    return load("glossary_pretrained-backbones_pipeline.py")
+
+
+def small_world(pipe: dict[str, Any], seed: int = 0) -> tuple[Any, torch.Tensor, Any]:
+    g = torch.Generator().manual_seed(seed)
+    domain = pipe["make_domain"](12, 3, 4, g)
+    centres = torch.randn(10, 3, generator=g)
+    params = pipe["init_embedding"](12, 16, 5, g)
+    return domain, centres, params
+
+
+def test_prototype_logits_match_a_loop_over_classes(pipe: dict[str, Any]):
+    g = torch.Generator().manual_seed(1)
+    support = torch.randn(2, 6, 4, generator=g, dtype=torch.float64)
+    labels = torch.tensor([[0, 1, 2, 0, 1, 2], [2, 2, 0, 1, 1, 0]])
+    query = torch.randn(2, 5, 4, generator=g, dtype=torch.float64)
+    logits = pipe["prototype_logits"](support, labels, query, 3)
+    for e in range(2):
+        for c in range(3):
+            mean = support[e][labels[e] == c].mean(0)
+            expected = -((query[e] - mean) ** 2).sum(-1)
+            torch.testing.assert_close(logits[e, :, c], expected, rtol=1e-10, atol=1e-10)
+
+
+def test_episodes_have_the_stated_shapes_labels_and_distinct_classes(pipe: dict[str, Any]):
+    domain, centres, _ = small_world(pipe)
+    sx, sy, qx, qy = pipe["sample_episodes"](
+        domain, centres, 7, 4, 3, 2, torch.Generator().manual_seed(2)
+    )
+    assert sx.shape == (7, 12, 12) and qx.shape == (7, 8, 12)
+    assert torch.equal(sy[0], torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]))
+    assert torch.equal(qy[3], torch.tensor([0, 0, 1, 1, 2, 2, 3, 3]))
+    with pytest.raises(ValueError, match="at least 11 classes"):
+        pipe["sample_episodes"](domain, centres, 1, 11, 1, 1, torch.Generator())
+
+
+def test_points_have_the_covariance_of_the_linear_world(pipe: dict[str, Any]):
+    """x = (c + s ε) A + n B: covariance s² AᵀA + σ² BᵀB around the class centre."""
+    domain, centres, _ = small_world(pipe)
+    centre = centres[:1].expand(40_000, -1)
+    x = pipe["sample_points"](domain, centre, torch.Generator().manual_seed(3)).double()
+    a, b = domain.signal.double(), domain.nuisance.double()
+    expected = domain.within_std**2 * a.T @ a + domain.nuisance_std**2 * b.T @ b
+    torch.testing.assert_close(x.mean(0), (centres[0].double() @ a), atol=0.05, rtol=0)
+    torch.testing.assert_close(torch.cov(x.T), expected, atol=0.05, rtol=0.05)
+
+
+def test_a_shifted_domain_keeps_the_class_mixing_and_rejects_a_wrong_shape(pipe: dict[str, Any]):
+    domain, _, _ = small_world(pipe)
+    shifted = pipe["make_domain"](12, 3, 4, torch.Generator().manual_seed(9), domain.signal)
+    assert torch.equal(shifted.signal, domain.signal)
+    assert not torch.allclose(shifted.nuisance, domain.nuisance)
+    with pytest.raises(ValueError, match=r"shape \(3, 12\)"):
+        pipe["make_domain"](12, 3, 4, torch.Generator(), domain.signal.T)
+
+
+def test_fine_tuning_all_episodes_at_once_equals_fine_tuning_each_alone(pipe: dict[str, Any]):
+    """Summing the episodes' losses gives each copy exactly its own episode's gradient."""
+    domain, centres, params = small_world(pipe)
+    sx, sy, _, _ = pipe["sample_episodes"](domain, centres, 3, 3, 2, 1, torch.Generator())
+    together = pipe["fine_tune"](params, sx, sy, 3, 4, 0.05)
+    for e in range(3):
+        alone = pipe["fine_tune"](params, sx[e : e + 1], sy[e : e + 1], 3, 4, 0.05)
+        for key in params:
+            torch.testing.assert_close(together[key][e], alone[key][0], rtol=1e-5, atol=1e-6)
+
+
+def test_one_fine_tuning_step_is_a_gradient_step_on_the_support_loss(pipe: dict[str, Any]):
+    domain, centres, params = small_world(pipe)
+    sx, sy, _, _ = pipe["sample_episodes"](domain, centres, 1, 3, 2, 1, torch.Generator())
+    leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    z = pipe["embed"](leaves, sx[0])
+    loss = F.cross_entropy(pipe["prototype_logits"](z[None], sy, z[None], 3)[0], sy[0])
+    grads = torch.autograd.grad(loss, list(leaves.values()))
+    stepped = pipe["fine_tune"](params, sx, sy, 3, 1, 0.1)
+    for (key, value), g in zip(params.items(), grads, strict=True):
+        torch.testing.assert_close(stepped[key][0].reshape(value.shape), value - 0.1 * g)
+
+
+def test_zero_fine_tuning_steps_keep_the_backbone_and_its_accuracy(pipe: dict[str, Any]):
+    domain, centres, params = small_world(pipe)
+    episode = pipe["sample_episodes"](domain, centres, 4, 3, 2, 2, torch.Generator())
+    copies = pipe["fine_tune"](params, episode[0], episode[1], 3, 0, 0.1)
+    assert torch.equal(pipe["accuracy"](copies, episode, 3), pipe["accuracy"](params, episode, 3))
+
+
+def test_pretraining_learns_to_separate_the_base_classes(pipe: dict[str, Any]):
+    """Seeded learning test: prototype accuracy on base-class episodes rises well above the
+    random network's (seeds 0-4 of the episodes tried: the margin held on all)."""
+    domain, centres, params = small_world(pipe)
+    episode = pipe["sample_episodes"](
+        domain, centres, 200, 5, 3, 5, torch.Generator().manual_seed(0)
+    )
+    before = pipe["accuracy"](params, episode, 5).mean()
+    trained = pipe["pretrain"](params, domain, centres, 150, 64, 1e-2, torch.Generator())
+    assert set(trained) == set(params)
+    assert pipe["accuracy"](trained, episode, 5).mean() > before + 0.1
