@@ -27,11 +27,12 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import torch
 from torch import Tensor
@@ -82,13 +83,155 @@ def load_method(name: str) -> methods.Method:
 
 
 def run_cli(module: str, run: Callable[[list[str]], Any], argv: list[str] | None) -> int:
-    """Call `run(argv)` (default `sys.argv[1:]`); a `HarnessError` prints one line, returns 2."""
+    """Call `run(argv)` (default `sys.argv[1:]`); every failure prints one line and returns.
+
+    A `HarnessError` (a bad argument, a refused file) returns 2; an `OSError` (a full disk, a
+    permission the file system refuses) 1, naming the file; Ctrl-C 130.
+    """
     try:
         run(list(sys.argv[1:] if argv is None else argv))
     except HarnessError as err:
         print(f"{module}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"{module}: error: {describe_os_error(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{module}: interrupted; nothing half-written is left behind", file=sys.stderr)
+        return 130
     return 0
+
+
+def describe_os_error(err: OSError) -> str:
+    """An `OSError` in one line: what failed and on which file (`[Errno 28] ...: 'path'`)."""
+    return " ".join(str(err).split())
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """`argparse.ArgumentParser` whose usage errors raise `HarnessError`, so a command line
+    reports them in one line (argparse prints the whole usage first); `--help` is unchanged."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise the usage error as a `HarnessError` (its text, without the usage)."""
+        raise HarnessError(f"{message} (see {self.prog} --help)")
+
+
+INT_LIMIT = methods.INT_LIMIT
+"""Integers on the command line stay below 2**63 (torch's int64)."""
+SEED_MAX = 2**63 - 1
+"""Largest seed: `torch.manual_seed` and `torch.Generator.manual_seed` take `0..2**63-1`."""
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse `type`: an integer `>= low` (and `< 2**63`), else a one-line message."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        if value >= INT_LIMIT:
+            raise argparse.ArgumentTypeError(f"must be < 2**63, got {value}")
+        return value
+
+    parse.__name__ = f"int >= {low}"
+    return parse
+
+
+def seed(text: str) -> int:
+    """An argparse `type` for seeds: an integer in `0..SEED_MAX`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be in 0..{SEED_MAX} (2**63 - 1), got {value}")
+    return value
+
+
+def non_negative_number(text: str) -> float:
+    """An argparse `type`: a finite number `>= 0` (not `nan`, `inf` or negative)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def check_output_file(path: Path, flag: str = "--out") -> None:
+    """Refuse, before any work, an output file that could not be written at the end.
+
+    Raises:
+        HarnessError: If `path` is a folder, lies under a file, or its folder (the nearest one
+            that exists) does not let this process create files.
+    """
+    if path.is_dir():
+        raise HarnessError(f"{flag} {path} is a folder; expected a file")
+    _check_creatable(path.parent, f"{flag} {path}")
+
+
+def check_output_folder(path: Path, flag: str = "--out", what: str = "folder") -> None:
+    """Refuse, before any work, an output folder that is a file or could not be written.
+
+    Raises:
+        HarnessError: If `path` is a file, lies under a file, or the nearest existing folder
+            does not let this process create files.
+    """
+    if path.exists() and not path.is_dir():
+        raise HarnessError(f"{flag} {path} is a file; expected a {what}")
+    _check_creatable(path, f"{flag} {path}")
+
+
+def _check_creatable(folder: Path, named: str) -> None:
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():
+            raise HarnessError(f"{named}: {existing} is a broken symbolic link")
+        existing = existing.parent
+    if not existing.is_dir():
+        raise HarnessError(f"{named}: {existing} is a file; expected a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise HarnessError(f"{named} is not writable: {existing}: {err.strerror}") from err
+
+
+def check_model_checkpoint(path: Path) -> None:
+    """Refuse, in one line, what is not a model checkpoint file: a folder, a missing file, or a
+    training run's resume state (the same format, another content).
+
+    Raises:
+        HarnessError: Naming the file and what to pass instead.
+    """
+    from reference_impl import checkpoints
+
+    check_input_file(path)
+    try:
+        _, description = checkpoints.load_tensors(path)
+    except (OSError, ValueError):
+        return  # not readable as tensors: the checkpoint reader says why
+    if "trainer" in description and "history" in description:
+        raise HarnessError(
+            f"{path} is a resume state, not a model checkpoint: pass the model.safetensors (or "
+            "best.safetensors) of the same run folder"
+        )
+
+
+def check_input_file(path: Path, what: str = "checkpoint file") -> None:
+    """Refuse a missing input file, or a folder where a file belongs, in one line.
+
+    Raises:
+        HarnessError: Naming `path` and what was expected.
+    """
+    if path.is_dir():
+        raise HarnessError(f"{path} is a folder; expected a {what}")
+    if not path.is_file():
+        raise HarnessError(f"{what.split()[0]} {path} not found")
 
 
 def parse_setting(setting: str) -> tuple[int, int]:
@@ -185,15 +328,28 @@ def field_docs(cfg_class: type) -> dict[str, str]:
     return docs
 
 
-def _parse_json_value(text: str) -> Any:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise argparse.ArgumentTypeError(f"expected a JSON value, got {text!r}") from err
-    return tuple(value) if isinstance(value, list) else value
+def config_flag_type(annotation: str) -> Callable[[str], Any]:
+    """An argparse `type` for a config field: the text as JSON (a string field takes it as
+    typed), checked against the annotation by `methods.field_value`."""
 
+    def parse(text: str) -> Any:
+        if annotation == "str":
+            return text
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text  # not JSON: refused below unless the field is a string
+        try:
+            return methods.field_value(annotation, value)
+        except ValueError as err:
+            if "2**63" in str(err):
+                raise argparse.ArgumentTypeError(str(err)) from None
+            raise argparse.ArgumentTypeError(
+                f"expected {methods.describe_type(annotation)}, got {text!r}"
+            ) from None
 
-_FLAG_TYPES: dict[str, Any] = {"int": int, "float": float, "str": str}
+    parse.__name__ = annotation
+    return parse
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cfg_class: type, skip: set[str]) -> None:
@@ -223,7 +379,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cfg_class: type, skip: set
         if type_name == "bool":
             group.add_argument(flag, action=argparse.BooleanOptionalAction, help=text, **kwargs)
         else:
-            kind = _FLAG_TYPES.get(type_name, _parse_json_value)
+            kind = config_flag_type(type_name)
             group.add_argument(flag, type=kind, metavar=type_name.upper(), help=text, **kwargs)
 
 

@@ -56,6 +56,15 @@ def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+"""The environment `torchrun` sets for each process, which `init_distributed` reads."""
+
+
+def launched_by_torchrun() -> bool:
+    """Whether the environment names a process group (every `TORCHRUN_VARIABLES` is set)."""
+    return all(os.environ.get(name) for name in TORCHRUN_VARIABLES)
+
+
 def init_distributed(device: str) -> DistInfo:
     """Join the process group that `torchrun` describes in the environment.
 

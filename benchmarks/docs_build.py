@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import HarnessError, machine_info, run_cli
+from benchmarks.common import (
+    ArgumentParser,
+    HarnessError,
+    check_output_file,
+    int_at_least,
+    machine_info,
+    run_cli,
+)
 from reference_impl.files import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,17 +40,16 @@ BUILD_BUDGET_S = 90.0
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.docs_build", description=__doc__)
+    parser = ArgumentParser(prog="python -m benchmarks.docs_build", description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/docs_build.json")
-    parser.add_argument("--top", type=int, default=10, help="slowest pages to print")
+    parser.add_argument("--top", type=int_at_least(1), default=10, help="slowest pages to print")
     return parser
 
 
 def run(argv: list[str]) -> dict[str, Any]:
     """Build once, collect the per-page times, write and print the report."""
     args = build_parser().parse_args(argv)
-    if args.top < 1:
-        raise HarnessError("--top must be at least 1")
+    check_output_file(args.out)  # before the build, which takes minutes
     with tempfile.TemporaryDirectory() as tmp:
         times_file = Path(tmp) / "times.json"
         env = {**os.environ, "MLG_PAGE_TIMES": str(times_file), "NO_MKDOCS_2_WARNING": "1"}

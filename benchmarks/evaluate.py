@@ -62,8 +62,7 @@ def read_checkpoint_metadata(path: Path) -> dict[str, Any]:
     """
     from reference_impl import checkpoints
 
-    if not path.exists():
-        raise HarnessError(f"checkpoint {path} not found")
+    common.check_model_checkpoint(path)
     try:
         loaded = checkpoints.load_checkpoint(path)
     except (OSError, ValueError) as err:
@@ -110,7 +109,7 @@ def check_method(path: Path, meta: dict[str, Any]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = common.ArgumentParser(
         prog="python -m benchmarks.evaluate",
         description="Evaluate a checkpoint on the Omniglot test characters and write its result JSON.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -120,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--episodes",
-        type=int,
+        type=common.int_at_least(1),
         nargs="+",
         default=None,
         help="test episode counts (default: 600 for MAML, 1000 otherwise); the first is the headline",
@@ -134,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="test setting (default: the trained one); another is allowed only where training "
         "for it is the same protocol, e.g. a ProtoNet trained for 5w1s tested as 20w1s",
     )
-    parser.add_argument("--eval-seed", type=int, default=0, help="seed of the fixed test episodes")
+    parser.add_argument(
+        "--eval-seed", type=common.seed, default=0, help="seed of the fixed test episodes"
+    )
     parser.add_argument(
         "--batch-norm",
         choices=("episode", "running", "both"),
@@ -145,12 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--bn-batches",
-        type=int,
+        type=common.int_at_least(1),
         default=100,
         help="training episodes whose batch statistics make the running averages",
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument(
+        "--threads", type=common.int_at_least(1), default=None, help="torch intra-op threads"
+    )
     parser.add_argument(
         "--data-root", type=Path, default=None, help="Omniglot folder (as for benchmarks.train)"
     )
@@ -177,6 +180,8 @@ def run(argv: list[str]) -> dict[str, Any]:
     from benchmarks.train import load_part
 
     args = build_parser().parse_args(argv)
+    if args.out is not None:
+        common.check_output_file(args.out)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -196,8 +201,6 @@ def run(argv: list[str]) -> dict[str, Any]:
             f"--batch-norm {args.batch_norm} applies to protonet (the ProtoNets authors' "
             f"model.eval()); {method_name} normalises with each batch's statistics, as its code does"
         )
-    if args.bn_batches < 1:
-        raise HarnessError(f"--bn-batches must be positive, got {args.bn_batches}")
     publish_to = None
     if not args.no_publish and args.out is None:
         # named after the setting it was trained for: a reused model is published once
@@ -213,11 +216,16 @@ def run(argv: list[str]) -> dict[str, Any]:
     )
     if setting != trained:
         common.transferable_setting(method_name, trained, setting)
-    data = load_part(data_args, args.split_part, torch.float32)
+    out = args.out or common.OMNIGLOT_RESULTS / f"{method_name}_{setting}_{split}.json"
+    common.check_output_file(out)
 
     from reference_impl import checkpoints
 
-    predict = checkpoints.load_predictor(args.checkpoint, device=args.device)
+    try:  # before the data: a description whose config does not rebuild the model fails now
+        predict = checkpoints.load_predictor(args.checkpoint, device=args.device)
+    except ValueError as err:
+        raise HarnessError(f"cannot rebuild the model of {args.checkpoint}: {err}") from err
+    data = load_part(data_args, args.split_part, torch.float32)
     device = torch.device(args.device)
 
     def on_device(
@@ -256,8 +264,6 @@ def run(argv: list[str]) -> dict[str, Any]:
         if args.batch_norm == "running":
             eval_seconds = time.perf_counter() - start
 
-    name = f"{method_name}_{setting}_{split}"
-    out = args.out if args.out is not None else common.OMNIGLOT_RESULTS / f"{name}.json"
     checkpoint_ref = common.relative(args.checkpoint)
     if publish_to is not None:
         checkpoint_ref = publish_checkpoint(args.checkpoint, publish_to)

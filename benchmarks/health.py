@@ -586,7 +586,7 @@ def published_cell(checkpoint: Path) -> dict[str, Any] | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = common.ArgumentParser(
         prog="python -m benchmarks.health",
         description="Print the one-screen health report of a trained checkpoint.",
     )
@@ -594,14 +594,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--baseline", type=Path, help="transfer-baseline checkpoint (margin)")
     parser.add_argument("--previous", type=Path, help="earlier checkpoint (embedding drift)")
     parser.add_argument(
-        "--episodes", type=int, help="test episodes (default: the published cell's, else the "
-        "method's paper count)",
+        "--episodes", type=common.int_at_least(2), help="test episodes (default: the published "
+        "cell's, else the method's paper count)",
     )  # fmt: skip
-    parser.add_argument("--part", default="test", help="split part to test on (default test)")
-    parser.add_argument("--split", help="Omniglot split (default: the checkpoint's)")
-    parser.add_argument("--n-way", type=int, help="N (default: the checkpoint's setting)")
-    parser.add_argument("--k-shot", type=int, help="K (default: the checkpoint's setting)")
-    parser.add_argument("--eval-seed", type=int, help="seed of the test episodes (default 0)")
+    parser.add_argument(
+        "--part", choices=("train", "val", "test"), default="test", help="split part to test on"
+    )
+    parser.add_argument(
+        "--split", choices=common.SPLITS, help="Omniglot split (default: the checkpoint's)"
+    )
+    parser.add_argument(
+        "--n-way", type=common.int_at_least(2), help="N (default: the checkpoint's setting)"
+    )
+    parser.add_argument(
+        "--k-shot", type=common.int_at_least(1), help="K (default: the checkpoint's setting)"
+    )
+    parser.add_argument(
+        "--eval-seed", type=common.seed, help="seed of the test episodes (default 0)"
+    )
     parser.add_argument("--data-root", type=Path, help="Omniglot folder")
     parser.add_argument("--out", type=Path, help="also write the report (and this command) here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -614,8 +624,11 @@ def run(argv: list[str]) -> str:
     from reference_impl import checkpoints
 
     args = build_parser().parse_args(argv)
-    if not args.checkpoint.is_file():
-        raise HarnessError(f"checkpoint {args.checkpoint} not found")
+    for path in (args.checkpoint, args.baseline, args.previous):
+        if path is not None:
+            common.check_model_checkpoint(path)
+    if args.out is not None:
+        common.check_output_file(args.out)
     try:
         meta = checkpoints.load_checkpoint(args.checkpoint).metadata
         model, cfg = checkpoints.load_model(args.checkpoint)

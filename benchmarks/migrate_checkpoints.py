@@ -21,7 +21,6 @@ migration of committed files is documented next to them. The migration of
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -127,7 +126,7 @@ def migrate(path: Path) -> dict[str, Any]:
 
 def run(argv: list[str]) -> list[dict[str, Any]]:
     """Migrate every path given; return the records."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.migrate_checkpoints")
+    parser = common.ArgumentParser(prog="python -m benchmarks.migrate_checkpoints")
     parser.add_argument("paths", type=Path, nargs="+", help="v1 .safetensors files")
     parser.add_argument("--record", type=Path, default=None, help="JSON record to write")
     args = parser.parse_args(argv)

@@ -20,7 +20,6 @@ Usage: `python -m benchmarks.run_all [--dry-run] [--plan] [--only SUBSTRING] [--
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import subprocess
@@ -155,8 +154,21 @@ def run(argv: list[str], dry_run: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `make bench`."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Entry point of `make bench`: a failed step or a bad argument prints one line, returns 1/2."""
+    try:
+        return _main(argv)
+    except subprocess.CalledProcessError as err:  # the step printed its own error above
+        print(f"benchmarks.run_all: error: {shlex.join(err.cmd)} exited {err.returncode}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except common.HarnessError as err:
+        print(f"benchmarks.run_all: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = common.ArgumentParser(prog="python -m benchmarks.run_all",
+                                   description=__doc__.splitlines()[0])  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
     parser.add_argument(
         "--plan", action="store_true", help="run the full reproduction plan (hours; see --dry-run)"
@@ -185,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             )
     else:
         for path in sorted(common.OMNIGLOT_RESULTS.glob("*.json")):
-            result = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                result = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:  # a result file edited by hand, or damaged
+                raise common.HarnessError(f"cannot read {common.relative(path)}: {err}") from err
             run_dir = common.RUNS_DIR / f"bench_{trained_name(result)}"
             jobs.append((path.stem, replay_commands(result, run_dir)))
     for name, commands in jobs:

@@ -153,7 +153,7 @@ def fit(
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (one flag per `MAMLConfig` field, paper defaults applied)."""
-    parser = argparse.ArgumentParser(
+    parser = common.ArgumentParser(
         prog="python -m benchmarks.sinusoid",
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -165,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-lrs", type=float, nargs="+", default=list(BASELINE_LRS),
         help="step sizes tried for the pretrained model",
     )  # fmt: skip
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument(
+        "--threads", type=common.int_at_least(1), default=None, help="torch intra-op threads"
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="result JSON")
     parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS, help="model folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -198,6 +200,8 @@ def run(argv: list[str]) -> dict[str, Any]:
         raise HarnessError(f"--baseline-lrs must be positive, got {args.baseline_lrs}")
     if args.checkpoints.exists() and not args.checkpoints.is_dir():
         raise HarnessError(f"--checkpoints {args.checkpoints} exists and is not a folder")
+    common.check_output_folder(args.checkpoints, "--checkpoints")
+    common.check_output_file(args.out)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     cfg = make_config(args)

@@ -42,20 +42,23 @@ PROTONET_VARIANTS = ("plain", "exact", "fast")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = common.ArgumentParser(
         prog="python -m benchmarks.speed", description=__doc__.splitlines()[0]
     )
+    positive = common.int_at_least(1)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-    parser.add_argument("--maml-rounds", type=int, default=12, help="timed MAML steps per variant")
+    parser.add_argument("--threads", type=positive, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--maml-rounds", type=positive, default=12, help="timed MAML steps per variant"
+    )
     parser.add_argument(
         "--maml-meta-batch-size",
-        type=int,
+        type=positive,
         default=bench_maml.META_BATCH_SIZE,
         help="tasks per step",
     )
     parser.add_argument(
-        "--protonet-rounds", type=int, default=15, help="timed ProtoNet updates per variant"
+        "--protonet-rounds", type=positive, default=15, help="timed ProtoNet updates per variant"
     )
     parser.add_argument(
         "--episodes",
@@ -69,15 +72,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="result file (default under benchmarks/results)")
     args = parser.parse_args(argv)
-    for flag in ("threads", "maml_rounds", "maml_meta_batch_size", "protonet_rounds"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise common.HarnessError(f"--{flag.replace('_', '-')} must be at least 1, got {value}")
     if args.device == "cuda" and not torch.cuda.is_available():
         raise common.HarnessError("--device cuda needs a GPU, and torch sees none here")
     if args.out is None:
         suffix = "_cuda" if args.device == "cuda" else ""
         args.out = RESULTS / f"speed_report{suffix}.json"
+    common.check_output_file(args.out)
     return args
 
 

@@ -51,7 +51,10 @@ def shift_rows(
 
     meta = read_checkpoint_metadata(checkpoint)
     method, split = meta["method"], meta["split"]
-    model, cfg = checkpoints.load_model(checkpoint)
+    try:
+        model, cfg = checkpoints.load_model(checkpoint)
+    except ValueError as err:
+        raise HarnessError(f"cannot rebuild the model of {checkpoint}: {err}") from err
     features = common.load_method(method).embed
     if features is None:
         raise HarnessError(f"{checkpoint}: method {method!r} has no feature extractor to score")
@@ -65,9 +68,14 @@ def shift_rows(
     )
     parts = {part: load_part(data_args, part, torch.float32) for part in ("train", "val", "test")}
     pick = torch.randperm(parts["train"].shape[0], generator=torch.Generator().manual_seed(seed))
-    reference = signals.fit_task_shift(
-        embed, parts["train"][pick[:400]], parts["val"], n_way=n_way, k_shot=k_shot, seed=seed
-    )
+    try:  # more ways or shots than the split's classes and drawings hold
+        reference = signals.fit_task_shift(
+            embed, parts["train"][pick[:400]], parts["val"], n_way=n_way, k_shot=k_shot, seed=seed
+        )
+    except ValueError as err:
+        raise HarnessError(
+            f"{checkpoint}: cannot score {n_way}-way {k_shot}-shot tasks: {err}"
+        ) from err
     rows = []
     for part in ("val", "test"):
         # seed + 1: fresh validation tasks, not the 200 that calibrated the reference
@@ -101,23 +109,22 @@ def shift_rows(
 
 def run(argv: list[str]) -> dict[str, Any]:
     """Score every checkpoint on the command line and write the result file."""
-    parser = argparse.ArgumentParser(
+    parser = common.ArgumentParser(
         prog="python -m benchmarks.task_shift", description=__doc__.splitlines()[0]
     )
     parser.add_argument("checkpoints", type=Path, nargs="+", help="model.safetensors files")
-    parser.add_argument("--episodes", type=int, default=500, help="tasks scored per part")
-    parser.add_argument("--n-way", type=int, default=5)
-    parser.add_argument("--k-shot", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument(
+        "--episodes", type=common.int_at_least(2), default=500, help="tasks scored per part"
+    )
+    parser.add_argument("--n-way", type=common.int_at_least(2), default=5)
+    parser.add_argument("--k-shot", type=common.int_at_least(1), default=1)
+    parser.add_argument("--seed", type=common.seed, default=0)
+    parser.add_argument(
+        "--threads", type=common.int_at_least(1), default=None, help="torch intra-op threads"
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="result JSON")
     args = parser.parse_args(argv)
-    if args.episodes < 2:
-        raise HarnessError(f"--episodes must be >= 2, got {args.episodes}")
-    if args.n_way < 2 or args.k_shot < 1:
-        raise HarnessError(
-            f"--n-way must be >= 2 and --k-shot >= 1, got {args.n_way} and {args.k_shot}"
-        )
+    common.check_output_file(args.out)
     if args.k_shot + common.TEST_QUERIES > 20:  # Omniglot has 20 drawings per character
         raise HarnessError(
             f"--k-shot {args.k_shot} plus {common.TEST_QUERIES} queries exceeds the 20 drawings "
@@ -125,6 +132,10 @@ def run(argv: list[str]) -> dict[str, Any]:
         )
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    from benchmarks.evaluate import read_checkpoint_metadata
+
+    for path in args.checkpoints:  # every checkpoint readable before the first is scored
+        read_checkpoint_metadata(path)
     rows = [
         row
         for path in args.checkpoints

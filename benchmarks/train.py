@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
 import json
 import math
 import os
@@ -75,6 +76,13 @@ BEST_FILE = "best.safetensors"
 """Weights at the best validation accuracy."""
 METRICS_FILE = "metrics.jsonl"
 """Per-update record inside the run folder (format in the module docstring)."""
+SUMMARY_FILE = "summary.json"
+"""What `run` returned, written at the end of each session."""
+LOCK_FILE = "run.lock"
+"""Held (`flock`) by the training that uses the folder; records its PID, host, start, command."""
+RESUME_FIELDS = ("method", "setting", "split", "seed", "dtype", "data", "config", "trainer",
+                 "history", "train_seconds", "done")  # fmt: skip
+"""Metadata every resume state holds."""
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 HARNESS_FIELDS = {"seed"}
 """Config fields set by harness flags rather than generated ones."""
@@ -183,6 +191,18 @@ class Trainer:
                 "--distributed splits a meta-batch of tasks across processes; the baseline trains "
                 "on class batches whose batch-norm statistics span the batch: train it in one process"
             )
+        if self.method.episodic:  # before building: a huge N must not allocate its head first
+            n_way, shots = int(cfg.n_way), int(cfg.k_shot) + int(cfg.n_query)
+            if n_way > train_data.shape[0]:
+                raise HarnessError(
+                    f"{n_way}-way training episodes need {n_way} classes; the training "
+                    f"data has {train_data.shape[0]}"
+                )
+            if shots > train_data.shape[1]:
+                raise HarnessError(
+                    f"k_shot + n_query = {shots} exceeds the {train_data.shape[1]} examples per "
+                    "class"
+                )
         torch.manual_seed(seed)
         random.seed(seed)
         self.model: nn.Module = self.method.build_model(cfg).to(device=self.device, dtype=dtype)
@@ -200,16 +220,6 @@ class Trainer:
             self.k_shot = int(cfg.k_shot)
             self.n_query = int(cfg.n_query)
             self.meta_batch_size = int(cfg.meta_batch_size)
-            if self.n_way > train_data.shape[0]:
-                raise HarnessError(
-                    f"{self.n_way}-way training episodes need {self.n_way} classes; the training "
-                    f"data has {train_data.shape[0]}"
-                )
-            if self.k_shot + self.n_query > train_data.shape[1]:
-                raise HarnessError(
-                    f"k_shot + n_query = {self.k_shot + self.n_query} exceeds the "
-                    f"{train_data.shape[1]} examples per class"
-                )
             if self.info.active:
                 distributed.shard_bounds(self.meta_batch_size, self.info.rank, self.info.world_size)
         else:
@@ -236,6 +246,31 @@ class Trainer:
             self.flat.shape[0], (int(self.cfg.batch_size),), generator=self.generator
         )
         return self.flat[idx], self.labels[idx]
+
+    def check_inputs(self) -> None:
+        """Run the model once on a 2-way 1-shot episode of the training data, in eval mode and
+        without touching the task generator, so a config whose model cannot take these inputs
+        (an MLP on images, 3 input channels for 1) is refused before training starts.
+
+        Raises:
+            HarnessError: Naming the input shape and the method's own message.
+        """
+        if self.train_data.shape[0] < 2 or self.train_data.shape[1] < 2:
+            return  # too small for a probe episode; the first update will tell
+        x = self.train_data[:2, :2]  # (2 classes, 2 drawings, *x_shape)
+        support_x, query_x = x[:, 0], x[:, 1]  # (2, *x_shape) each
+        labels = torch.arange(2)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            self.predictor()(support_x, labels, query_x)
+        except (ValueError, RuntimeError, IndexError) as err:
+            raise HarnessError(
+                f"the {self.method_name} model of this config does not take Omniglot images "
+                f"{tuple(self.train_data.shape[2:])}: {' '.join(str(err).split())}"
+            ) from err
+        finally:
+            self.model.train(was_training)
 
     def _to_device(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         return tuple(
@@ -327,6 +362,100 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------------------------------
+# The run folder's lock
+
+
+class RunLock:
+    """One training per run folder: `<folder>/run.lock`, held with `flock` while a run trains.
+
+    The file records the holder (PID, host, start time, command), so a second training on the
+    same `--out` fails naming it. The kernel drops a `flock` when its process dies, so a lock
+    file left by a killed run is stale exactly when it can be locked: `acquire` then takes it
+    over and returns the dead holder's description. `release` removes the file.
+
+    Args:
+        folder: The run folder (created if missing; removed again on release if it was created
+            and is still empty).
+        command: The holder's command line, recorded in the file.
+    """
+
+    def __init__(self, folder: Path, command: str) -> None:
+        self.folder, self.command = folder, command
+        self.path = folder / LOCK_FILE
+        self.fd: int | None = None
+        self.created = False
+
+    def acquire(self) -> str | None:
+        """Take the lock.
+
+        Returns:
+            `None`, or the description of a dead holder whose stale lock was taken over.
+
+        Raises:
+            HarnessError: If a live process holds the folder (the message names it).
+        """
+        import fcntl
+        import socket
+
+        self.created = not self.folder.exists()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise HarnessError(
+                    f"{self.folder} is in use by {self.holder()}: wait for that run to end, or "
+                    "choose another --out"
+                ) from None
+            try:  # a releasing holder may have removed the file we opened: lock the new one
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        previous = self.holder(fd)
+        record = {
+            "pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+            "started": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }  # fmt: skip
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
+        self.fd = fd
+        return None if previous == "an unknown process" else f"{previous} (that process is gone)"
+
+    def holder(self, fd: int | None = None) -> str:
+        """The recorded holder in words, e.g. `PID 123 on host, started 2026-...Z (command)`."""
+        try:
+            if fd is None:
+                text = self.path.read_text(encoding="utf-8")
+            else:
+                text = os.pread(fd, 1 << 16, 0).decode("utf-8")
+            record = json.loads(text)
+            return (
+                f"PID {int(record['pid'])} on {record.get('host', '?')}, started "
+                f"{record.get('started', '?')} ({record.get('command', '?')})"
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return "an unknown process"
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (a no-op when not held)."""
+        if self.fd is None:
+            return
+        self.path.unlink(missing_ok=True)  # while still locked: the next holder opens a new file
+        os.close(self.fd)
+        self.fd = None
+        if self.created:
+            try:
+                self.folder.rmdir()  # only if the failed command left it empty
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------------------------------
 # The per-update metrics file
 
 
@@ -404,7 +533,7 @@ def build_parser(
     `first_pass` builds the parser that only finds the method: no `--help` (so that
     `METHOD --help` reaches the full parser and lists the config's flags) and an optional method.
     """
-    parser = argparse.ArgumentParser(
+    parser = common.ArgumentParser(
         prog="python -m benchmarks.train",
         description="Train a reference method on Omniglot (resumable, optionally distributed).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -415,16 +544,18 @@ def build_parser(
     )
     parser.add_argument("setting", nargs="?", help=f"one of {', '.join(common.SETTINGS)}")
     parser.add_argument("--split", choices=common.SPLITS, default="maml", help="Omniglot split")
-    parser.add_argument("--seed", type=int, default=0, help="initialisation and task sampling seed")
+    parser.add_argument(
+        "--seed", type=common.seed, default=0, help="initialisation and task sampling seed"
+    )
     parser.add_argument(
         "--episodes",
-        type=int,
+        type=common.int_at_least(1),
         default=None,
         help="training updates (overrides the config's step count)",
     )
     parser.add_argument(
         "--budget-minutes",
-        type=float,
+        type=common.non_negative_number,
         default=None,
         help="stop training after this much wall-clock time (summed over resumed sessions)",
     )
@@ -439,7 +570,9 @@ def build_parser(
     )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument(
+        "--threads", type=common.int_at_least(1), default=None, help="torch intra-op threads"
+    )
     parser.add_argument(
         "--data",
         choices=("omniglot", "synthetic"),
@@ -460,17 +593,22 @@ def build_parser(
     )
     parser.add_argument(
         "--val-every",
-        type=int,
+        type=common.int_at_least(0),
         default=500,
         help="updates between validations (0: only at the end)",
     )
-    parser.add_argument("--val-episodes", type=int, default=200, help="validation episodes")
     parser.add_argument(
-        "--checkpoint-every", type=int, default=100, help="updates between resume checkpoints"
+        "--val-episodes", type=common.int_at_least(0), default=200, help="validation episodes"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=common.int_at_least(1),
+        default=100,
+        help="updates between resume checkpoints",
     )
     parser.add_argument(
         "--stop-after",
-        type=int,
+        type=common.int_at_least(1),
         default=None,
         help="simulate an interruption: save the resume state after this update and exit",
     )
@@ -495,14 +633,6 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, type]:
     if args.setting is None:
         raise HarnessError(f"missing SETTING; expected one of {', '.join(common.SETTINGS)}")
     common.parse_setting(args.setting)
-    for flag, least in (("episodes", 1), ("checkpoint_every", 1), ("val_every", 0)):
-        value = getattr(args, flag)
-        if value is not None and value < least:
-            raise HarnessError(f"--{flag.replace('_', '-')} must be >= {least}, got {value}")
-    if args.val_episodes < 0:
-        raise HarnessError(
-            f"--val-episodes must be >= 0 (0: no validation), got {args.val_episodes}"
-        )
     return args, cfg_class
 
 
@@ -527,8 +657,22 @@ def default_out(args: argparse.Namespace) -> Path:
 
 
 def run(argv: list[str]) -> dict[str, Any]:
-    """Train as the command line says; return a summary (also written to `<out>/summary.json`)."""
+    """Train as the command line says; return a summary (also written to `<out>/summary.json`).
+
+    Everything a command line can get wrong is checked before the run folder is touched: the
+    flags, the config, the data, the run folder itself (a file, unwritable, a misspelt folder
+    under `--resume`, another run's files without it) and whether the model takes the data's
+    inputs. The folder is then locked (`RunLock`) for the whole session.
+    """
     args, cfg_class = parse_args(argv)
+    out: Path = args.out if args.out is not None else default_out(args)
+    common.check_output_folder(out, "--out", "run folder")
+    check_run_folder(out, resume=args.resume)
+    if args.distributed and not distributed.launched_by_torchrun():
+        raise HarnessError(
+            "--distributed needs torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and "
+            "MASTER_PORT: torchrun --nproc-per-node 2 -m benchmarks.train ... --distributed"
+        )
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -537,28 +681,92 @@ def run(argv: list[str]) -> dict[str, Any]:
     use_dist = args.distributed or distributed.env_world_size() > 1
     info = distributed.init_distributed(args.device) if use_dist else DistInfo()
     device = f"cuda:{info.local_rank}" if args.device == "cuda" else "cpu"
-    out: Path = args.out if args.out is not None else default_out(args)
-    resume_path = out / RESUME_FILE
 
     train_data = load_part(args, "train", dtype)
     val_data = load_part(args, "val", dtype)
     cfg = resolve_config(args, cfg_class, train_data.shape[0])
-
-    history: dict[str, Any] = {"validation": [], "sessions": [], "best_accuracy": None}
-    train_seconds = 0.0
-    done = False
     try:  # the method's own checks (a backbone it lacks, an optimizer setting Adam refuses)
         trainer = Trainer(
             args.method, cfg, train_data, seed=args.seed, device=device, dtype=dtype, info=info
         )
-    except ValueError as err:
+    except (ValueError, RuntimeError, MemoryError) as err:
         raise HarnessError(f"cannot build {args.method} from this config: {err}") from err
+    trainer.check_inputs()
+    lock = RunLock(out, common.command_line("benchmarks.train", argv)) if info.is_main else None
+    stale = lock.acquire() if lock is not None else None
+    if stale is not None:
+        print(f"benchmarks.train: taking over the stale lock of {stale}", file=sys.stderr)
+    try:
+        return _session(args, argv, cfg_class, cfg, trainer, val_data, out, info, use_dist)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def check_run_folder(out: Path, *, resume: bool) -> None:
+    """Refuse a run folder that does not fit the command: `--resume` without resume state
+    (a misspelt `--out` must not start afresh), or a new run over another run's files.
+
+    Raises:
+        HarnessError: Naming the folder and what to do.
+    """
+    resume_path = out / RESUME_FILE
+    if resume and not resume_path.is_file():
+        raise HarnessError(
+            f"--resume: {out} holds no resume state ({RESUME_FILE}); check --out, or drop "
+            "--resume to start a new run"
+        )
+    if not resume and resume_path.exists():
+        raise HarnessError(
+            f"{resume_path} exists: pass --resume to continue it, or choose another --out"
+        )
+    # a metrics log alone is a run killed before its first resume state: it starts afresh
+    taken = [name for name in (MODEL_FILE, BEST_FILE, SUMMARY_FILE)
+             if (out / name).exists()]  # fmt: skip
+    if not resume and taken:
+        raise HarnessError(
+            f"{out} already holds {taken[0]} from another run (and no resume state): choose "
+            "another --out, or move those files away"
+        )
+
+
+def check_resume_metadata(path: Path, meta: dict[str, Any]) -> None:
+    """Refuse a file that is not a resume state of this harness (e.g. a model checkpoint).
+
+    Raises:
+        HarnessError: Naming the file and what it is.
+    """
+    if "config_class" in meta and "extra" in meta:
+        raise HarnessError(
+            f"{path} is a model checkpoint, not a resume state: --resume continues from the "
+            f"{RESUME_FILE} that benchmarks.train writes"
+        )
+    missing = sorted(set(RESUME_FIELDS) - set(meta))
+    if missing:
+        raise HarnessError(f"{path} is not a resume state of benchmarks.train (no {missing})")
+
+
+def _session(
+    args: argparse.Namespace,
+    argv: list[str],
+    cfg_class: type,
+    cfg: Any,
+    trainer: Trainer,
+    val_data: Tensor,
+    out: Path,
+    info: DistInfo,
+    use_dist: bool,
+) -> dict[str, Any]:
+    """The locked part of `run`: resume, train, validate, save."""
+    resume_path = out / RESUME_FILE
+    history: dict[str, Any] = {"validation": [], "sessions": [], "best_accuracy": None}
+    train_seconds = 0.0
+    done = False
+    budget_s = args.budget_minutes * 60 if args.budget_minutes is not None else math.inf
+    saved_step: int | None = None
     if resume_path.exists():
-        if not args.resume:
-            raise HarnessError(
-                f"{resume_path} exists: pass --resume to continue it, or choose another --out"
-            )
         tensors, meta = common.read_tensor_file(resume_path)
+        check_resume_metadata(resume_path, meta)
         try:
             stored = methods.config_from_json(cfg_class, meta["config"])
         except (TypeError, ValueError) as err:
@@ -575,10 +783,27 @@ def run(argv: list[str]) -> dict[str, Any]:
                 raise HarnessError(
                     f"--resume with {key}={getattr(args, key)!r}; the run used {meta[key]!r}"
                 )
-        trainer.load_state(tensors, meta["trainer"])
+        try:
+            trainer.load_state(tensors, meta["trainer"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as err:
+            raise HarnessError(
+                f"{resume_path}: the resume state does not fit this run: {err}"
+            ) from err
         history, train_seconds = meta["history"], float(meta["train_seconds"])
-        done = bool(meta["done"]) and trainer.step >= trainer.total_steps
+        stopped = meta.get("stopped_by")
+        spent = stopped == "budget" and train_seconds >= budget_s
+        if bool(meta["done"]) and (trainer.step >= trainer.total_steps or spent):
+            print(
+                f"benchmarks.train: {out} is already finished: {trainer.step}/"
+                f"{trainer.total_steps} updates (stopped by {stopped}); nothing to do (raise "
+                "--episodes or --budget-minutes to train further)",
+                file=sys.stderr,
+            )
+            if use_dist:
+                distributed.shutdown_distributed()
+            return summary_of(args, trainer, out, history, train_seconds, True, stopped, info)
         resumed_step: int | None = trainer.step
+        saved_step = trainer.step
     else:
         resumed_step = None
     metrics = MetricsLog(out / METRICS_FILE, resumed_step) if info.is_main else None
@@ -611,7 +836,6 @@ def run(argv: list[str]) -> dict[str, Any]:
         if info.is_main and args.val_episodes > 0
         else []
     )
-    budget_s = args.budget_minutes * 60 if args.budget_minutes is not None else math.inf
     progress = common.Progress(
         trainer.total_steps,
         start=trainer.step,
@@ -631,9 +855,11 @@ def run(argv: list[str]) -> dict[str, Any]:
         }  # fmt: skip
 
     def save_resume(stopped_by: str | None = None) -> None:
+        nonlocal saved_step
         if info.is_main:
             tensors, trainer_meta = trainer.state()
             common.write_tensor_file(resume_path, tensors, metadata(stopped_by, trainer_meta))
+            saved_step = trainer.step
 
     def checkpoint_extra() -> dict[str, Any]:
         return {
@@ -684,15 +910,19 @@ def run(argv: list[str]) -> dict[str, Any]:
     base_seconds = train_seconds
     stopped_by: str | None = None
     try:
-        if done:
-            progress.message(f"{out} is already finished ({trainer.step} updates)")
         while not done and trainer.step < trainer.total_steps:
             try:
                 stats = trainer.train_step()
-            except ValueError as err:  # e.g. a non-finite loss: no update was applied
+            except (ValueError, RuntimeError, IndexError) as err:  # e.g. a non-finite loss
+                kept = (
+                    f"the resume state in {out} holds the weights after update {saved_step} "
+                    "(continue with --resume once the cause is fixed)"
+                    if saved_step is not None
+                    else f"no resume state was written (the first is saved after update "
+                    f"{args.checkpoint_every})"
+                )
                 raise HarnessError(
-                    f"training stopped at update {trainer.step + 1}: {err}; the last resume "
-                    f"state in {out} holds the weights of its update"
+                    f"training stopped at update {trainer.step + 1}: {err}; {kept}"
                 ) from err
             train_seconds = base_seconds + time.perf_counter() - session_start
             progress.update(trainer.step, stats["loss"])
@@ -746,17 +976,31 @@ def run(argv: list[str]) -> dict[str, Any]:
             metrics.close()
     distributed.barrier(info)
     progress.close()
-    summary = {
+    summary = summary_of(args, trainer, out, history, train_seconds, done, stopped_by, info)
+    if info.is_main:
+        files.atomic_write_json(out / SUMMARY_FILE, summary)
+    if use_dist:
+        distributed.shutdown_distributed()
+    return summary
+
+
+def summary_of(
+    args: argparse.Namespace,
+    trainer: Trainer,
+    out: Path,
+    history: dict[str, Any],
+    train_seconds: float,
+    done: bool,
+    stopped_by: str | None,
+    info: DistInfo,
+) -> dict[str, Any]:
+    """What `run` returns and writes to `<out>/summary.json`."""
+    return {
         "method": args.method, "setting": args.setting, "split": args.split, "seed": args.seed,
         "steps": trainer.step, "total_steps": trainer.total_steps, "done": done,
         "stopped_by": stopped_by, "train_seconds": train_seconds, "out": str(out),
         "validation": history["validation"], "world_size": info.world_size,
     }  # fmt: skip
-    if info.is_main:
-        files.atomic_write_json(out / "summary.json", summary)
-    if use_dist:
-        distributed.shutdown_distributed()
-    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -764,8 +1008,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = run(list(sys.argv[1:] if argv is None else argv))
     except HarnessError as err:
-        print(f"benchmarks.train: error: {err}", file=sys.stderr)
+        print(f"benchmarks.train: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except OSError as err:  # a full disk, a folder the file system refuses
+        print(f"benchmarks.train: error: {common.describe_os_error(err)}", file=sys.stderr)
+        return 1
     state = "finished" if summary["done"] else "paused"
     print(
         f"{state}: {summary['steps']}/{summary['total_steps']} updates in {summary['train_seconds']:.1f} s -> {summary['out']}"

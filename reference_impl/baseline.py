@@ -106,14 +106,15 @@ class BaselineConfig:
             raise ValueError(f"backbone must be 'mlp' or 'conv4', got {self.backbone!r}")
         if self.head not in ("cosine", "logistic"):
             raise ValueError(f"head must be 'cosine' or 'logistic', got {self.head!r}")
-        for name in ("num_classes", "batch_size", "k_shot", "n_query", "eval_tasks"):
+        sizes = ("mlp_hidden", "conv_channels", "x_dim")
+        for name in ("num_classes", "batch_size", "k_shot", "n_query", "eval_tasks", *sizes):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.n_way < 2 or self.train_steps < 0:
             raise ValueError(
                 f"n_way must be >= 2 and train_steps >= 0, got {self.n_way} and {self.train_steps}"
             )
-        if self.outer_lr <= 0 or self.head_c <= 0 or self.head_steps < 1:
+        if not (self.outer_lr > 0 and self.head_c > 0 and self.head_steps >= 1):
             raise ValueError(
                 f"outer_lr and head_c must be > 0 and head_steps >= 1, got {self.outer_lr}, "
                 f"{self.head_c} "
@@ -385,8 +386,9 @@ def fit_logistic_head(
 
 # --8<-- [start:predict]
 def check_episode(
-    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None
-) -> int:
+    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None,
+    like: Tensor | None = None,
+) -> int:  # fmt: skip
     """Validate an episode, or a meta-batch with a leading `T`, and return its classes `N`.
 
     `N` is one more than the largest support label; the support labels of every episode must
@@ -397,19 +399,22 @@ def check_episode(
         support_y: int64 labels, shape `(N*K,)` or `(T, N*K)`.
         query_x: Query inputs, shape `(N*Q, *x_shape)` or `(T, N*Q, *x_shape)`.
         query_y: int64 labels, shape `(N*Q,)` or `(T, N*Q)`, if known.
+        like: One input as the model takes it (`x_shape`, dtype, device), if known.
 
     Returns:
         `N`.
 
     Raises:
-        ValueError: On mismatched shapes, labels that are not int64, an empty support set
-            (`K=0`) or query set, or labels that do not cover `0..N-1`.
+        ValueError: On mismatched shapes, inputs unlike `like`, labels that are not int64, an
+            empty support set (`K=0`) or query set, or labels that do not cover `0..N-1`.
     """
     lead = support_y.dim()  # 1, or 2 with a leading T
     given = {"support_x": support_x, "support_y": support_y, "query_x": query_x, "query_y": query_y}
     pairs = ((support_x, support_y), (query_x, query_y))
+    found = (support_x.shape[lead:], support_x.dtype, support_x.device)
     if not (
         lead in (1, 2)
+        and (like is None or found == (like.shape, like.dtype, like.device))
         and query_x.shape[: lead - 1] + query_x.shape[lead:]
         == support_x.shape[: lead - 1] + support_x.shape[lead:]
         and all(
@@ -418,9 +423,12 @@ def check_episode(
         and min(support_x.shape[lead - 1], query_x.shape[lead - 1]) > 0
     ):
         got = ", ".join(f"{name} {tuple(t.shape)}" for name, t in given.items() if t is not None)
+        x = "*x_shape" if like is None else ", ".join(map(str, like.shape))
         raise ValueError(
-            "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
-            f" and int64 query_y (N*Q,), optionally with a leading T, K and Q >= 1; got {got}"
+            f"expected support_x (N*K, {x}), int64 support_y (N*K,), query_x (N*Q, {x}) and "
+            "int64 query_y (N*Q,), optionally with a leading T, K and Q >= 1"
+            + ("" if like is None else f", {like.dtype} inputs on {like.device}")
+            + f"; got {got}"
         )
     labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
     seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)
@@ -451,8 +459,11 @@ def make_predict(
         `support_y (N*K,)` int64 in `0..N-1`, `query_x (N*Q, *x_shape)`, logits `(N*Q, N)`.
     """
 
+    x_shape = (cfg.x_dim,) if cfg.backbone == "mlp" else (1, 28, 28)  # what `build_model` takes
+
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
-        n_way = check_episode(support_x, support_y, query_x)
+        like = next(model.parameters()).new_empty(x_shape)  # one input as the network takes it
+        n_way = check_episode(support_x, support_y, query_x, like=like)
         with torch.no_grad():
             feats = model.embed(torch.cat([support_x, query_x]))  # (N*K + N*Q, D), one BN batch
         support_features, query_features = feats[: len(support_y)], feats[len(support_y) :]
@@ -504,9 +515,14 @@ def train_step(
         `{"loss": ...}`, the batch loss before the update.
 
     Raises:
-        ValueError: If the loss is not finite; the weights are then left as they were.
+        ValueError: If `y` is not int64 labels `(B,)`, or the loss is not finite; the weights
+            are then left as they were.
     """
     x, y = batch
+    if y.dtype != torch.int64 or y.shape != x.shape[:1]:  # float targets would be class weights
+        raise ValueError(
+            f"expected int64 labels y (B,) for x {tuple(x.shape)}, got {y.dtype} {tuple(y.shape)}"
+        )
     optimizer.zero_grad()
     loss = pretrain_loss(model, x, y)
     if not bool(torch.isfinite(loss)):  # a NaN update would spoil every later step
@@ -651,5 +667,7 @@ def main(cfg: BaselineConfig) -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:]:  # no command line in an algorithm file: readers change values in Python
+        sys.exit(f"python -m reference_impl.baseline takes no arguments, got {sys.argv[1:]}")
     main(BaselineConfig())
 # --8<-- [end:main]

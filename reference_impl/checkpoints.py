@@ -236,6 +236,10 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 
 def _rebuild(path: str | Path, device: str | torch.device) -> tuple[methods.Method, nn.Module, Any]:
     """Table row, model (eval mode, on `device`, stored weights) and config of a checkpoint."""
+    try:  # before reading: a device this build or machine lacks is a one-line ValueError
+        torch.empty(0, device=device)
+    except (AssertionError, RuntimeError) as err:  # no CUDA build / no such device
+        raise ValueError(f"device {str(device)!r} is not available here: {err}") from err
     state, metadata = load_checkpoint(path)
     method, class_name = metadata["method"], metadata["config_class"]
     if method not in methods.METHODS:
@@ -268,8 +272,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         The model with the stored weights and the config instance.
 
     Raises:
-        ValueError: As `load_checkpoint`, or if the method is not in the method table, the
-            stored config class is not its, or the weights do not fit the rebuilt model.
+        ValueError: As `load_checkpoint`, or if `device` is not available, the method is not in
+            the method table, the stored config class is not its, or the weights do not fit
+            the rebuilt model.
     """
     _, model, cfg = _rebuild(path, device)
     return model, cfg

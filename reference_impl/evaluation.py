@@ -93,20 +93,48 @@ def evaluate_predictor(predict: Predict, episodes: Iterable[Sequence[Tensor]]) -
         Mean accuracy, CI half-width, per-episode accuracies and the episode count.
 
     Raises:
-        ValueError: If there are no episodes, or `predict` returns logits whose shape is not
-            `(N*Q, N)` with N the number of support classes.
+        ValueError: If there are no episodes, an episode has an empty query set or query
+            labels that are not int64 in `0..N-1` (N = largest support label + 1), or
+            `predict` returns logits that are not finite or whose shape is not `(N*Q, N)`.
     """
     per_episode = []
     for episode in _single_episodes(episodes):
-        n_way = int(episode.support_y.max()) + 1
-        logits = predict(episode.support_x, episode.support_y, episode.query_x)
-        expected = (episode.query_y.shape[0], n_way)
-        if tuple(logits.shape) != expected:
+        query_y = episode.query_y
+        if query_y.dim() != 1 or query_y.dtype != torch.int64:
             raise ValueError(
-                f"predict returned logits of shape {tuple(logits.shape)}; expected {expected} (N*Q, N)"
+                f"expected int64 query labels (N*Q,), got {query_y.dtype} of shape "
+                f"{tuple(query_y.shape)}"
             )
-        hits = logits.detach().argmax(dim=1) == episode.query_y.to(logits.device)
-        per_episode.append(hits.double().mean().item())
+        if query_y.shape[0] == 0:
+            raise ValueError("empty query set: an episode needs at least one query to be scored")
+        logits = predict(episode.support_x, episode.support_y, episode.query_x)
+        if logits.dim() != 2 or logits.shape[0] != query_y.shape[0]:
+            raise ValueError(
+                f"predict returned logits of shape {tuple(logits.shape)}; expected "
+                f"({query_y.shape[0]}, N) (N*Q, N)"
+            )
+        logits = logits.detach()
+        hits = logits.argmax(dim=1) == query_y.to(logits.device)
+        parts = [episode.support_y.max(), query_y.min(), query_y.max(), logits.isfinite().all()]
+        stats = [t.to(logits.device, torch.float64) for t in parts] + [hits.double().mean()]
+        n_way, low, high, finite, accuracy = torch.stack(stats).tolist()  # one host sync
+        n_way = int(n_way) + 1
+        if logits.shape[1] != n_way:
+            raise ValueError(
+                f"predict returned logits of shape {tuple(logits.shape)}; expected "
+                f"{(query_y.shape[0], n_way)} (N*Q, N)"
+            )
+        if not finite:
+            raise ValueError(
+                "predict returned non-finite logits (NaN or inf): the episode cannot be scored; "
+                "check the model for a diverged or corrupted weight"
+            )
+        if low < 0 or high >= n_way:
+            raise ValueError(
+                f"query labels must lie in 0..{n_way - 1}, got {int(low)}..{int(high)} (N = "
+                "largest support label + 1)"
+            )
+        per_episode.append(accuracy)
     if not per_episode:
         raise ValueError("no episodes to evaluate; expected at least one")
     accuracy = math.fsum(per_episode) / len(per_episode)

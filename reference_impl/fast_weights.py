@@ -106,10 +106,12 @@ class FastWeightsConfig:
             raise ValueError(f"backbone must be 'mlp' or 'conv4', got {self.backbone!r}")
         if self.rule not in ("delta", "additive"):
             raise ValueError(f"rule must be 'delta' or 'additive', got {self.rule!r}")
-        for name in ("n_way", "k_shot", "n_query", "write_passes", "meta_batch_size", "eval_tasks"):
+        counts = ("n_way", "k_shot", "n_query", "write_passes", "meta_batch_size", "eval_tasks")
+        sizes = ("x_dim", "conv_channels", "mlp_hidden", "in_channels", "image_size", "key_dim")
+        for name in (*counts, *sizes):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.train_steps < 0 or self.outer_lr <= 0:
+        if self.train_steps < 0 or not self.outer_lr > 0:
             raise ValueError(
                 f"train_steps must be >= 0 and outer_lr > 0, got {self.train_steps} and "
                 f"{self.outer_lr}"
@@ -370,8 +372,9 @@ def read(fast_weights: Tensor, query: Tensor) -> Tensor:
 
 # --8<-- [start:program]
 def check_episode(
-    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None
-) -> int:
+    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None,
+    like: Tensor | None = None,
+) -> int:  # fmt: skip
     """Validate an episode, or a meta-batch with a leading `T`, and return its classes `N`.
 
     `N` is one more than the largest support label; the support labels of every episode must
@@ -382,19 +385,22 @@ def check_episode(
         support_y: int64 labels, shape `(N*K,)` or `(T, N*K)`.
         query_x: Query inputs, shape `(N*Q, *x_shape)` or `(T, N*Q, *x_shape)`.
         query_y: int64 labels, shape `(N*Q,)` or `(T, N*Q)`, if known.
+        like: One input as the model takes it (`x_shape`, dtype, device), if known.
 
     Returns:
         `N`.
 
     Raises:
-        ValueError: On mismatched shapes, labels that are not int64, an empty support set
-            (`K=0`) or query set, or labels that do not cover `0..N-1`.
+        ValueError: On mismatched shapes, inputs unlike `like`, labels that are not int64, an
+            empty support set (`K=0`) or query set, or labels that do not cover `0..N-1`.
     """
     lead = support_y.dim()  # 1, or 2 with a leading T
     given = {"support_x": support_x, "support_y": support_y, "query_x": query_x, "query_y": query_y}
     pairs = ((support_x, support_y), (query_x, query_y))
+    found = (support_x.shape[lead:], support_x.dtype, support_x.device)
     if not (
         lead in (1, 2)
+        and (like is None or found == (like.shape, like.dtype, like.device))
         and query_x.shape[: lead - 1] + query_x.shape[lead:]
         == support_x.shape[: lead - 1] + support_x.shape[lead:]
         and all(
@@ -403,9 +409,12 @@ def check_episode(
         and min(support_x.shape[lead - 1], query_x.shape[lead - 1]) > 0
     ):
         got = ", ".join(f"{name} {tuple(t.shape)}" for name, t in given.items() if t is not None)
+        x = "*x_shape" if like is None else ", ".join(map(str, like.shape))
         raise ValueError(
-            "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
-            f" and int64 query_y (N*Q,), optionally with a leading T, K and Q >= 1; got {got}"
+            f"expected support_x (N*K, {x}), int64 support_y (N*K,), query_x (N*Q, {x}) and "
+            "int64 query_y (N*Q,), optionally with a leading T, K and Q >= 1"
+            + ("" if like is None else f", {like.dtype} inputs on {like.device}")
+            + f"; got {got}"
         )
     labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
     seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)
@@ -501,8 +510,11 @@ def make_predict(
         returning logits of shape `(N*Q, N)`.
     """
 
+    x_shape = (cfg.x_dim,) if cfg.backbone == "mlp" else (cfg.in_channels, *[cfg.image_size] * 2)
+
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
-        n_way = check_episode(support_x, support_y, query_x)
+        like = next(model.parameters()).new_empty(x_shape)  # one input as the encoder takes it
+        n_way = check_episode(support_x, support_y, query_x, like=like)
         return episode_logits(model, support_x[None], support_y[None], query_x[None], n_way, cfg)[0]
 
     return predict
@@ -674,5 +686,7 @@ def main(cfg: FastWeightsConfig) -> dict[str, float]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:]:  # no command line in an algorithm file: readers change values in Python
+        sys.exit(f"python -m reference_impl.fast_weights takes no arguments, got {sys.argv[1:]}")
     main(FastWeightsConfig())
 # --8<-- [end:main]

@@ -32,6 +32,10 @@ def atomic_write(path: str | Path, data: bytes, *more: tuple[str | Path, bytes])
         path: Destination of `data`.
         data: Bytes to write.
         *more: Further `(path, bytes)` pairs written with it.
+
+    Raises:
+        OSError: If a folder cannot be created or a file written (a full disk, a read-only
+            folder); the error names the file, and no temporary is left behind.
     """
     files = [(Path(path), data), *((Path(p), d) for p, d in more)]
     temps: list[Path] = []
@@ -47,6 +51,10 @@ def atomic_write(path: str | Path, data: bytes, *more: tuple[str | Path, bytes])
                 os.fsync(f.fileno())
         for tmp, (target, _) in zip(temps, files, strict=True):
             os.replace(tmp, target)
+    except OSError as err:
+        if err.errno is not None and err.filename is None:  # a full disk: name the file
+            raise OSError(err.errno, err.strerror, str(target)) from err
+        raise
     finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)

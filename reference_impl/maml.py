@@ -105,10 +105,11 @@ class MAMLConfig:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         least = dict.fromkeys(("n_way", "k_shot", "n_query", "meta_batch_size", "eval_tasks"), 1)
         least |= dict.fromkeys(("inner_steps", "test_inner_steps", "train_steps", "inner_lr"), 0)
-        for name, low in least.items():
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
-        if self.outer_lr <= 0:
+        value = {**vars(self), "min(hidden_sizes)": min(self.hidden_sizes, default=1)}
+        for name, low in (least | {"conv_channels": 1, "min(hidden_sizes)": 1}).items():
+            if not value[name] >= low:  # `not >=`: NaN is refused too
+                raise ValueError(f"{name} must be >= {low}, got {value[name]}")
+        if not self.outer_lr > 0:
             raise ValueError(f"outer_lr must be > 0, got {self.outer_lr}")
 
 
@@ -221,9 +222,8 @@ def build_model(cfg: MAMLConfig) -> nn.Sequential:
         ]
         layers += [nn.MaxPool2d(2)] if cfg.max_pool else []
         channels = cfg.conv_channels
-    return nn.Sequential(
-        *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, cfg.n_way)
-    )
+    head = [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, cfg.n_way)]
+    return nn.Sequential(*layers, *head)
 
 
 def embed(model: nn.Sequential, x: Tensor, cfg: MAMLConfig) -> Tensor:
@@ -250,20 +250,24 @@ def check_episode(
     support_y: Tensor,
     query_x: Tensor,
     query_y: Tensor | None = None,
+    like: Tensor | None = None,
 ) -> None:
     """Validate an episode, or a meta-batch with a leading `T`, once at an entry point.
 
-    Shapes are checked for free; class labels cost one host sync for the whole batch.
+    Shapes, dtype and device are checked for free; class labels cost one host sync for the
+    whole batch.
 
     Args:
         cfg: Uses `backbone`, `n_way`.
-        support_x: `(K, 1)` points or `(N*K, C, H, W)` images, optionally with a leading `T`.
+        support_x: `(K, D)` points or `(N*K, C, H, W)` images, optionally with a leading `T`.
         support_y: `(K, 1)` targets or int64 labels `(N*K,)` in `0..N-1`, likewise.
         query_x: Query inputs, shaped like `support_x` but for the number of examples.
         query_y: Query targets or labels, if given.
+        like: A parameter of a `build_model` network: inputs must have its dtype and device,
+            and one feature (`D = 1`) or one channel (`C = 1`).
 
     Raises:
-        ValueError: Naming the expected shapes, or the labels' range.
+        ValueError: Naming the expected shapes, dtype and device, or the labels' range.
     """
     regression = cfg.backbone == "mlp"
     lead = support_x.dim() - (1 if regression else 3)  # 1, or 2 with a leading T
@@ -272,15 +276,18 @@ def check_episode(
     if not (
         lead in (1, 2)
         and support_x.shape[lead - 1] > 0
+        and (like is None or support_x.shape[lead] == 1)  # this file's models: 1 feature/channel
+        and (like is None or (support_x.dtype, support_x.device) == (like.dtype, like.device))
         and query_x.shape[: lead - 1] + query_x.shape[lead:]
         == support_x.shape[: lead - 1] + support_x.shape[lead:]
         and all(  # (K,) regression targets would broadcast against (K, 1) outputs silently
-            y.shape == (x.shape if regression else x.shape[:lead])
+            y.shape == ((*x.shape[:-1], 1) if regression else x.shape[:lead])
             and (regression or y.dtype == torch.int64)
             for x, y in pairs
         )
     ):
-        expected = "x and y (K, 1)" if regression else "x (N*K, C, H, W), int64 labels (N*K,)"
+        expected = "x and y (K, 1)" if regression else "x (N*K, 1, H, W), int64 labels (N*K,)"
+        expected += "" if like is None else f", {like.dtype} inputs on {like.device}"
         got = ", ".join(f"{name} {tuple(t.shape)}" for name, t in given.items() if t is not None)
         raise ValueError(f"expected {expected}, optionally with a leading T, K >= 1; got {got}")
     if not regression:
@@ -321,8 +328,15 @@ def adapt(
 
     Returns:
         Adapted parameters $\theta'$, same keys and shapes as `params`.
+
+    Raises:
+        ValueError: If `steps < 0`, or the support set is malformed (`check_episode`, one host
+            sync for its labels).
     """
     steps = cfg.inner_steps if steps is None else steps
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    check_episode(cfg, support_x, support_y, support_x)
     create_graph = not cfg.first_order and any(p.requires_grad for p in params.values())
     with torch.enable_grad():
         params = {
@@ -417,14 +431,14 @@ class NonFiniteLossError(ValueError):
     """Raised by `train` when a meta-step gives a non-finite loss or gradient.
 
     Attributes:
-        step: Index of the failing meta-step.
+        step: Index of the failing meta-step (`None` from `train_step`, which does not know it).
         last_good_state: `state_dict` before that step (also left in the model).
     """
 
-    def __init__(self, step: int, loss: float, last_good_state: dict[str, Tensor]) -> None:
+    def __init__(self, step: int | None, loss: float, last_good_state: dict[str, Tensor]) -> None:
         super().__init__(
-            f"meta-step {step}: non-finite meta-loss or gradient ({loss}); the model "
-            f"keeps the parameters of step {step - 1} (last_good_state)"
+            ("" if step is None else f"meta-step {step}: ") + f"non-finite meta-loss or gradient "
+            f"({loss}); the model keeps the parameters it had before (last_good_state)"
         )
         self.step, self.loss, self.last_good_state = step, loss, last_good_state
 
@@ -451,9 +465,8 @@ def train_step(
     grads = [p.grad.isfinite().all() for p in model.parameters() if p.grad is not None]
     if not (math.isfinite(loss) and bool(torch.stack(grads).all())):  # one host sync
         optimizer.zero_grad(set_to_none=True)
-        raise NonFiniteLossError(
-            -1, loss, {k: v.detach().clone() for k, v in model.state_dict().items()}
-        )
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        raise NonFiniteLossError(None, loss, state)
     optimizer.step()
     return {"loss": loss}
 
@@ -560,8 +573,8 @@ def make_predict(model: nn.Module, cfg: MAMLConfig) -> Callable[[Tensor, Tensor,
     """
 
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
-        check_episode(cfg, support_x, support_y, query_x)
         params = {n: p.detach() for n, p in model.named_parameters()}
+        check_episode(cfg, support_x, support_y, query_x, like=next(iter(params.values()), None))
         adapted = adapt(model, params, support_x, support_y, cfg, steps=cfg.test_inner_steps)
         with torch.no_grad():
             return functional_call(model, {n: p.detach() for n, p in adapted.items()}, (query_x,))
@@ -638,21 +651,15 @@ def main(cfg: MAMLConfig) -> dict[str, float]:
     """
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
-    train(
-        model,
-        cfg,
-        torch.Generator().manual_seed(cfg.seed),
-        on_step=_progress("maml", cfg.train_steps),
-    )
+    generator = torch.Generator().manual_seed(cfg.seed)
+    train(model, cfg, generator, on_step=_progress("maml", cfg.train_steps))
     metrics = evaluate(model, cfg, torch.Generator().manual_seed(cfg.seed + 1))
     if cfg.backbone == "mlp":
         torch.manual_seed(cfg.seed)
         baseline = build_model(cfg)
         pretrain(baseline, cfg, torch.Generator().manual_seed(cfg.seed))
-        for key, value in evaluate(
-            baseline, cfg, torch.Generator().manual_seed(cfg.seed + 1)
-        ).items():
-            metrics[f"pretrained_{key}"] = value
+        pretrained = evaluate(baseline, cfg, torch.Generator().manual_seed(cfg.seed + 1))
+        metrics |= {f"pretrained_{key}": value for key, value in pretrained.items()}
     print(", ".join(f"{key} {value:.3f}" for key, value in metrics.items()))
     return metrics
 
@@ -772,4 +779,6 @@ def meta_backward_batched(model: nn.Sequential, batch: Batch, cfg: MAMLConfig) -
 
 
 if __name__ == "__main__":
+    if sys.argv[1:]:  # no command line in an algorithm file: readers change values in Python
+        sys.exit(f"python -m reference_impl.maml takes no arguments, got {sys.argv[1:]}")
     main(MAMLConfig())

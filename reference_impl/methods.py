@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -266,11 +267,105 @@ def config_to_json(cfg: Any) -> dict[str, Any]:
     return as_json
 
 
+INT_LIMIT = 2**63
+"""Integer config fields lie strictly between `-INT_LIMIT` and `INT_LIMIT` (torch's int64)."""
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
+
+
+def describe_type(annotation: str) -> str:
+    """A config field's annotation in words, as error messages name it (`"a list of integers"`).
+
+    Args:
+        annotation: The field's annotation text, e.g. `"tuple[int, ...]"` or `"bool | None"`.
+    """
+    text = annotation.replace(" ", "")
+    words = {"int": "an integer", "float": "a finite number", "str": "a string",
+             "bool": "true or false", "bool|None": "true, false or null"}  # fmt: skip
+    if text in words:
+        return words[text]
+    if text.endswith("|None"):
+        return f"{describe_type(text[: -len('|None')])} or null"
+    if text.startswith("tuple[") and text.endswith("]"):
+        items = _split_top_level(text[len("tuple[") : -1])
+        plural = {"int": "integers", "float": "numbers", "str": "strings", "bool": "booleans"}
+        if items[-1] == "...":
+            return f"a list of {plural.get(items[0], describe_type(items[0]))}"
+        if len(set(items)) == 1 and items[0] in plural:
+            count = {2: "two", 3: "three"}.get(len(items), str(len(items)))
+            return f"a list of {count} {plural[items[0]]}"
+        return "a list [" + ", ".join(describe_type(i) for i in items) + "]"
+    return annotation
+
+
+def field_value(annotation: str, value: Any) -> Any:
+    """`value` (as JSON gives it) checked against a config field's annotation.
+
+    Handles the annotations config dataclasses use: `int`, `float`, `str`, `bool`, `X | None`,
+    `tuple[X, ...]` and `tuple[X, Y, ...]`, nested. Lists become tuples, integers given for a
+    `float` become floats; anything else is refused, so a stored `true` never becomes a shape
+    and a `NaN` never a step size.
+
+    Args:
+        annotation: The field's annotation text (the dataclass field's `type`).
+        value: A JSON value.
+
+    Returns:
+        The value as the config holds it.
+
+    Raises:
+        ValueError: `"expected <type in words>, got <value>"`, or the integer range.
+    """
+    text = annotation.replace(" ", "")
+    wrong = ValueError(
+        f"expected {describe_type(annotation)}, got {json.dumps(value, default=repr)}"
+    )
+    if text.endswith("|None") and value is None:
+        return None
+    if text.endswith("|None"):
+        try:
+            return field_value(text[: -len("|None")], value)
+        except ValueError:
+            raise wrong from None
+    if text.startswith("tuple[") and text.endswith("]"):
+        items = _split_top_level(text[len("tuple[") : -1])
+        if not isinstance(value, list | tuple):
+            raise wrong
+        kinds = [items[0]] * len(value) if items[-1] == "..." else items
+        if len(kinds) != len(value):
+            raise wrong
+        try:
+            return tuple(field_value(k, v) for k, v in zip(kinds, value, strict=True))
+        except ValueError:
+            raise wrong from None
+    if text == "bool" and isinstance(value, bool):
+        return value
+    if text == "str" and isinstance(value, str):
+        return value
+    if text in ("int", "float") and isinstance(value, int) and not isinstance(value, bool):
+        if not -INT_LIMIT < value < INT_LIMIT:
+            raise ValueError(f"must be < 2**63 in magnitude, got {value}")
+        return float(value) if text == "float" else value
+    if text == "float" and isinstance(value, float) and math.isfinite(value):
+        return value
+    raise wrong
+
+
 def config_from_json(config_class: type[Any], fields: Mapping[str, Any]) -> Any:
-    """Rebuild a config from `config_to_json` fields: JSON lists become tuples, at every depth.
+    """Rebuild a config from `config_to_json` fields, each checked against its annotation.
 
     Fields missing from `fields` take the dataclass defaults (configs stored before a field was
     added still load), and renamed fields are read under their new names (`upgrade_fields`).
+    Values go through `field_value`: JSON lists become tuples, and a value of the wrong type
+    (a `true` where a shape belongs, a string where a number does) is refused by name.
 
     Args:
         config_class: The config dataclass.
@@ -280,16 +375,21 @@ def config_from_json(config_class: type[Any], fields: Mapping[str, Any]) -> Any:
         The config instance.
 
     Raises:
-        ValueError: If `fields` names a field `config_class` does not have, or the config's own
-            checks refuse a value.
+        ValueError: If `fields` names a field `config_class` does not have, a value does not
+            fit its field's type (`"<field>: expected ..."`), or the config's own checks refuse
+            a value.
     """
+    if not isinstance(fields, Mapping):
+        raise ValueError(f"a {config_class.__name__} is stored as a JSON object, got {fields!r}")
     fields = upgrade_fields(config_class.__name__, fields)
-    known = {f.name for f in dataclasses.fields(config_class)}
-    unknown = sorted(set(fields) - known)
+    annotations = {f.name: str(f.type) for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(fields) - set(annotations))
     if unknown:
         raise ValueError(f"{config_class.__name__} has no fields {unknown}")
-
-    def as_tuple(value: Any) -> Any:
-        return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
-
-    return config_class(**{name: as_tuple(value) for name, value in fields.items()})
+    values = {}
+    for name, value in fields.items():
+        try:
+            values[name] = field_value(annotations[name], value)
+        except ValueError as err:
+            raise ValueError(f"{config_class.__name__}.{name}: {err}") from None
+    return config_class(**values)

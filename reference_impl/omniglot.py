@@ -68,7 +68,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, NoReturn
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -1005,9 +1005,20 @@ def load_omniglot(
 # --8<-- [end:load]
 
 
+class _UsageError(ValueError):
+    """A command-line usage error (argparse's), reported by `main` in one line with status 2."""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors raise `_UsageError` instead of printing the whole usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of `python -m reference_impl.omniglot`."""
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="python -m reference_impl.omniglot",
         description="Get the Omniglot data, show where it is looked up, or write the split files.",
     )
@@ -1052,9 +1063,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     * `where [--root DIR]`: that folder, the rule that chose it, and whether the data is there;
     * `splits [--out DIR]`: `write_splits`.
     """
-    args = build_parser().parse_args(argv)
     prog = "reference_impl.omniglot"
     try:
+        args = build_parser().parse_args(argv)
+        for flag in ("root", "out"):  # a file where the data or split folder belongs
+            folder = getattr(args, flag, None)
+            if folder is not None and folder.exists() and not folder.is_dir():
+                raise ValueError(f"--{flag} {folder} is a file; expected a folder")
         if args.command == "where":
             found = resolve_root(args.root)
             state = "complete" if omniglot_present(found.path) else "missing"
@@ -1081,8 +1096,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConnectionError as err:
         print(f"{prog}: error: {err}. {fetch_advice(found.path, offline=True)}", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as err:
+    except _UsageError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as err:
+        print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
     return 0
 

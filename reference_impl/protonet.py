@@ -126,10 +126,12 @@ class ProtoNetConfig:
     def __post_init__(self) -> None:
         least = dict.fromkeys(("n_way", "test_n_way"), 2) | {"train_steps": 0}
         least |= dict.fromkeys(("k_shot", "n_query", "test_n_query", "test_episodes"), 1)
+        least |= dict.fromkeys(("in_channels", "image_size", "conv_channels", "x_dim"), 1)
+        least |= dict.fromkeys(("mlp_hidden", "embedding_dim"), 1)
         for name, low in (least | {"meta_batch_size": 1, "lr_halve_every": 1}).items():
-            if getattr(self, name) < low:
+            if not getattr(self, name) >= low:  # `not >=`: NaN is refused too
                 raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
-        if self.outer_lr <= 0 or not 0 < self.lr_decay <= 1:
+        if not (self.outer_lr > 0 and 0 < self.lr_decay <= 1):
             raise ValueError(
                 f"outer_lr must be > 0 and lr_decay in (0, 1], got {self.outer_lr} and "
                 f"{self.lr_decay}"
@@ -245,9 +247,8 @@ def make_sampler(
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     family = synthetic_family(cfg)
-    first, count = (
-        (0, cfg.train_classes) if split == "train" else (cfg.train_classes, cfg.test_classes)
-    )
+    first = 0 if split == "train" else cfg.train_classes
+    count = cfg.train_classes if split == "train" else cfg.test_classes
     n = cfg.n_way if n_way is None else n_way
     q = cfg.n_query if n_query is None else n_query
     t = cfg.meta_batch_size if meta_batch_size is None else meta_batch_size
@@ -258,9 +259,8 @@ def make_sampler(
     def sample_batch(generator: torch.Generator) -> TaskBatch:
         classes = torch.stack([torch.randperm(count, generator=generator)[:n] for _ in range(t)])
         centres = family["centres"][first + classes]  # (T, N, L)
-        signal = centres[:, :, None] + cfg.class_std * torch.randn(
-            t, n, k + q, latent, generator=generator
-        )  # (T, N, K+Q, L)
+        noise = torch.randn(t, n, k + q, latent, generator=generator)  # (T, N, K+Q, L)
+        signal = centres[:, :, None] + cfg.class_std * noise
         nuisance = cfg.nuisance_std * torch.randn(t, n, k + q, x_size - latent, generator=generator)
         u = torch.cat([signal, nuisance], dim=-1)  # (T, N, K+Q, X)
         x = (u + cfg.warp_gain * torch.tanh(u @ family["warp"])) @ family["rotation"]
@@ -399,11 +399,8 @@ def prototype_logits(
     Raises:
         ValueError: If the embedding sizes differ or `distance` is unknown.
     """
-    if (
-        query_embeddings.dim() != 2
-        or protos.dim() != 2
-        or query_embeddings.shape[1:] != protos.shape[1:]
-    ):
+    matrices = query_embeddings.dim() == protos.dim() == 2
+    if not matrices or query_embeddings.shape[1:] != protos.shape[1:]:
         raise ValueError(
             "expected query_embeddings (N*Q, D) and prototypes (N, D), got "
             f"{tuple(query_embeddings.shape)} and {tuple(protos.shape)}"
@@ -421,8 +418,9 @@ def prototype_logits(
 
 # --8<-- [start:loss]
 def check_episode(
-    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None
-) -> int:
+    support_x: Tensor, support_y: Tensor, query_x: Tensor, query_y: Tensor | None = None,
+    like: Tensor | None = None,
+) -> int:  # fmt: skip
     """Validate an episode, or a meta-batch with a leading `T`, and return its classes `N`.
 
     `N` is one more than the largest support label; the support labels of every episode must
@@ -433,19 +431,22 @@ def check_episode(
         support_y: int64 labels, shape `(N*K,)` or `(T, N*K)`.
         query_x: Query inputs, shape `(N*Q, *x_shape)` or `(T, N*Q, *x_shape)`.
         query_y: int64 labels, shape `(N*Q,)` or `(T, N*Q)`, if known.
+        like: One input as the model takes it (`x_shape`, dtype, device), if known.
 
     Returns:
         `N`.
 
     Raises:
-        ValueError: On mismatched shapes, labels that are not int64, an empty support set
-            (`K=0`) or query set, or labels that do not cover `0..N-1`.
+        ValueError: On mismatched shapes, inputs unlike `like`, labels that are not int64, an
+            empty support set (`K=0`) or query set, or labels that do not cover `0..N-1`.
     """
     lead = support_y.dim()  # 1, or 2 with a leading T
     given = {"support_x": support_x, "support_y": support_y, "query_x": query_x, "query_y": query_y}
     pairs = ((support_x, support_y), (query_x, query_y))
+    found = (support_x.shape[lead:], support_x.dtype, support_x.device)
     if not (
         lead in (1, 2)
+        and (like is None or found == (like.shape, like.dtype, like.device))
         and query_x.shape[: lead - 1] + query_x.shape[lead:]
         == support_x.shape[: lead - 1] + support_x.shape[lead:]
         and all(
@@ -454,9 +455,12 @@ def check_episode(
         and min(support_x.shape[lead - 1], query_x.shape[lead - 1]) > 0
     ):
         got = ", ".join(f"{name} {tuple(t.shape)}" for name, t in given.items() if t is not None)
+        x = "*x_shape" if like is None else ", ".join(map(str, like.shape))
         raise ValueError(
-            "expected support_x (N*K, *x_shape), int64 support_y (N*K,), query_x (N*Q, *x_shape)"
-            f" and int64 query_y (N*Q,), optionally with a leading T, K and Q >= 1; got {got}"
+            f"expected support_x (N*K, {x}), int64 support_y (N*K,), query_x (N*Q, {x}) and "
+            "int64 query_y (N*Q,), optionally with a leading T, K and Q >= 1"
+            + ("" if like is None else f", {like.dtype} inputs on {like.device}")
+            + f"; got {got}"
         )
     labels = support_y.reshape(-1, support_y.shape[-1])  # (T, N*K)
     seen = torch.zeros_like(labels).scatter_(1, labels.clamp(0, labels.shape[1] - 1), 1)
@@ -635,7 +639,8 @@ def make_predict(
     """
 
     def predict(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
-        n_way = check_episode(support_x, support_y, query_x)
+        like = next(model.parameters(), support_x).new_empty(cfg.input_shape)  # one input
+        n_way = check_episode(support_x, support_y, query_x, like=like)
         with torch.no_grad():
             return episode_logits(model, support_x, support_y, query_x, n_way, cfg)
 
@@ -718,16 +723,15 @@ def main(cfg: ProtoNetConfig) -> dict[str, float]:
     tenth = max(1, len(history) // 10)
     test = evaluate(model, cfg)
     raw = evaluate(nn.Flatten(), replace(cfg, fast=False))
-    return {
-        "accuracy": test["accuracy"],
-        "ci95": test["ci95"],
-        "raw_accuracy": raw["accuracy"],
-        "first_loss": sum(history[:tenth]) / tenth,
-        "last_loss": sum(history[-tenth:]) / tenth,
-    }
+    metrics = {"accuracy": test["accuracy"], "ci95": test["ci95"], "raw_accuracy": raw["accuracy"]}
+    metrics["first_loss"] = sum(history[:tenth]) / tenth
+    metrics["last_loss"] = sum(history[-tenth:]) / tenth
+    return metrics
 
 
 if __name__ == "__main__":
+    if sys.argv[1:]:  # no command line in an algorithm file: readers change values in Python
+        sys.exit(f"python -m reference_impl.protonet takes no arguments, got {sys.argv[1:]}")
     for key, value in main(ProtoNetConfig.synthetic()).items():
         print(f"{key}: {value:.4f}")
 # --8<-- [end:main]

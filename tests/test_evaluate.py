@@ -163,7 +163,7 @@ def test_running_batch_norm_is_refused_for_maml_in_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--batch-norm running applies to protonet" in err[0]
     assert evaluate.main([str(tiny_model), "--bn-batches", "0", "--out", str(out)]) == 2
-    assert "--bn-batches must be positive" in capsys.readouterr().err
+    assert "--bn-batches: must be >= 1, got 0" in capsys.readouterr().err
     assert not out.exists() and results_snapshot() == before
 
 

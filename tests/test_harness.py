@@ -160,8 +160,11 @@ def test_train_resume_rejects_changed_config(
         (["protonet"], "missing SETTING"),
         (["protonet", "5w1s", "--data-root", "/nonexistent/omniglot"], "cannot load Omniglot"),
         (["protonet", "5w1s", "--data", "synthetic", "--n-way", "500"], "500-way"),
-        (["protonet", "5w1s", "--checkpoint-every", "0"], "--checkpoint-every must be >= 1, got 0"),
-        (["protonet", "5w1s", "--episodes", "0"], "--episodes must be >= 1, got 0"),
+        (
+            ["protonet", "5w1s", "--checkpoint-every", "0"],
+            "--checkpoint-every: must be >= 1, got 0",
+        ),
+        (["protonet", "5w1s", "--episodes", "0"], "--episodes: must be >= 1, got 0"),
         (["maml", "5w1s", "--data", "synthetic", "--outer-lr", "-1"], "outer_lr must be > 0, got"),
         (["baseline", "5w1s", "--data", "synthetic", "--head", "knn"], "head must be 'cosine'"),
         (["fast_weights", "5w1s", "--data", "synthetic", "--rule", "hebb"], "rule must be"),

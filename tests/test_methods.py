@@ -176,12 +176,17 @@ def test_algorithm_file_ci95_is_the_evaluation_modules_formula(module: ModuleTyp
 
 
 def test_config_json_round_trip_turns_lists_into_tuples_at_every_depth() -> None:
+    """Lists become tuples at the depth the annotation gives; a list where an int belongs is refused."""
     cfg = maml.MAMLConfig(hidden_sizes=(8, 4), x_range=(-1.0, 2.0))
     fields = methods.config_to_json(cfg)
     assert fields["hidden_sizes"] == [8, 4] and json.loads(json.dumps(fields)) == fields
     assert methods.config_from_json(maml.MAMLConfig, fields) == cfg
-    nested = methods.config_from_json(maml.MAMLConfig, {**fields, "hidden_sizes": [[1], [2]]})
-    assert nested.hidden_sizes == ((1,), (2,))
+    with pytest.raises(
+        ValueError, match=r"hidden_sizes: expected a list of integers, got \[\[1\], \[2\]\]"
+    ):
+        methods.config_from_json(maml.MAMLConfig, {**fields, "hidden_sizes": [[1], [2]]})
+    nested = methods.field_value("tuple[tuple[int, int], ...]", [[1, 2], [3, 4]])
+    assert nested == ((1, 2), (3, 4))
     with pytest.raises(ValueError, match=r"MAMLConfig has no fields \['nope'\]"):
         methods.config_from_json(maml.MAMLConfig, {**fields, "nope": 1})
 

@@ -159,8 +159,8 @@ def test_speed_report_times_maml_and_protonet_in_one_process_and_renders_them(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--maml-rounds", "0"], "--maml-rounds must be at least 1, got 0"),
-        (["--maml-meta-batch-size", "-3"], "--maml-meta-batch-size must be at least 1, got -3"),
+        (["--maml-rounds", "0"], "--maml-rounds: must be >= 1, got 0"),
+        (["--maml-meta-batch-size", "-3"], "--maml-meta-batch-size: must be >= 1, got -3"),
         (["--device", "cuda"], "--device cuda needs a GPU"),
     ],
 )
