@@ -8,7 +8,8 @@ width:
 * `gradient`: one forward and one backward pass, the unit;
 * `double_backward`: Hessian-vector product, reverse over reverse (`create_graph=True`);
 * `forward_over_reverse`: Hessian-vector product by `torch.func.jvp` of `torch.func.grad`;
-* `explicit_hessian`: the full `P x P` Hessian by `torch.func.hessian`, then one product with it
+* `explicit_hessian`: the full `P x P` Hessian row by row (`torch.autograd.functional.hessian`,
+  one double-backward product per row), then one product with it
   (only up to `--hessian-max-width`: its cost grows with the parameter count).
 
 Each round times every variant once, interleaved, with CPU time of this process

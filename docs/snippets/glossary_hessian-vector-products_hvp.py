@@ -86,7 +86,10 @@ def hvp_forward_over_reverse(loss: Loss, theta: Tensor, v: Tensor) -> Tensor:
 
 
 def hessian_explicit(loss: Loss, theta: Tensor) -> Tensor:
-    r"""The full Hessian, one Hessian-vector product per parameter (vectorised by `torch.func`).
+    r"""The full Hessian, row by row: one double-backward product per parameter.
+
+    Row $i$ is $H e_i$, so forming $H$ costs $P$ Hessian-vector products (`torch.autograd`'s
+    `hessian` loops over the rows of the Jacobian of the gradient).
 
     Args:
         loss: The loss.
@@ -95,7 +98,7 @@ def hessian_explicit(loss: Loss, theta: Tensor) -> Tensor:
     Returns:
         $\nabla^2\mathcal{L}(\theta)$, shape `(P, P)`.
     """
-    return torch.func.hessian(loss)(theta.detach())
+    return torch.autograd.functional.hessian(loss, theta.detach())
 
 
 def hvp_finite_difference(loss: Loss, theta: Tensor, v: Tensor, step: float) -> Tensor:
