@@ -151,6 +151,35 @@ def maml_meta_gradient(
 # --8<-- [end:meta-gradient]
 
 
+def top_curvature(loss: Loss, theta: Tensor, iterations: int, generator: torch.Generator) -> float:
+    r"""The Hessian's eigenvalue of largest magnitude, by power iteration on Hessian-vector products.
+
+    $u \leftarrow H u / \lVert H u \rVert$, then the Rayleigh quotient $u^\top H u$; each iteration
+    is one HVP, so the curvature that limits a stable inner step size ($\alpha\lambda_{\max} < 2$
+    for gradient descent on a quadratic) is measured without forming $H$.
+
+    Args:
+        loss: The loss.
+        theta: Parameters, shape `(P,)`.
+        iterations: Power iterations (the error shrinks like $(\lambda_2/\lambda_1)^{2k}$).
+        generator: Source of the random start.
+
+    Returns:
+        The estimate of $\lambda$ with the largest $|\lambda|$ (signed).
+
+    Raises:
+        ValueError: If `iterations` is less than one.
+    """
+    if iterations < 1:
+        raise ValueError(f"iterations must be at least 1, got {iterations}")
+    u = torch.randn(theta.shape, generator=generator, dtype=theta.dtype)  # (P,)
+    u = u / u.norm()
+    for _ in range(iterations):
+        hu = hvp_double_backward(loss, theta, u)
+        u = hu / hu.norm()
+    return float(u @ hvp_double_backward(loss, theta, u))
+
+
 def mlp_task(
     width: int, n_inputs: int, batch: int, generator: torch.Generator, dtype: torch.dtype
 ) -> tuple[Loss, Tensor]:
