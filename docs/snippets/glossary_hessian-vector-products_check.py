@@ -1,10 +1,11 @@
 # ruff: noqa: F821  (mlp_task, gradient, hvp_double_backward, hvp_forward_over_reverse,
-# hessian_explicit, hvp_finite_difference and maml_meta_gradient come from
+# hessian_explicit, hvp_finite_difference, maml_meta_gradient and top_curvature come from
 # glossary_hessian-vector-products_hvp.py, included in the same executed block just before this)
 # Left panel, live and in float64: a tanh network with two hidden layers of 8 units (P = 121
 # parameters, 32 examples). Both autodiff Hessian-vector products are compared with the explicit
 # Hessian times v, and central finite differences of gradients with it over a sweep of steps h;
-# the one-step MAML meta-gradient built from one HVP is compared with autograd through the step.
+# the one-step MAML meta-gradient built from one HVP is compared with autograd through the step,
+# and the support Hessian's extreme eigenvalue found by power iteration on HVPs with its spectrum.
 # Right panel: the committed benchmark `benchmarks/results/hvp_speed.json` (python -m
 # benchmarks.hvp), CPU time per call relative to one gradient, measured in one process.
 import itertools
@@ -18,6 +19,7 @@ from matplotlib import ticker
 
 WIDTH, INPUTS, BATCH, INNER_LR = 8, 4, 32, 0.1
 STEPS = tuple(10.0**-e for e in range(1, 11))  # finite-difference steps h
+POWER_STEPS = 30  # power iterations, one HVP each
 g = torch.Generator().manual_seed(0)
 loss, theta = mlp_task(WIDTH, INPUTS, BATCH, g, torch.float64)
 v = torch.randn(theta.shape, generator=g, dtype=torch.float64)  # (P,)
@@ -47,6 +49,11 @@ first_order = gradient(query_loss, theta - INNER_LR * gradient(support_loss, the
 meta_error = ((by_hvp - through_step).norm() / through_step.norm()).item()
 second_order_share = ((first_order - through_step).norm() / through_step.norm()).item()
 
+# The curvature that bounds a stable inner step, from HVPs only, against the full spectrum.
+curvature = top_curvature(support_loss, theta, POWER_STEPS, g)
+spectrum = torch.linalg.eigvalsh(hessian_explicit(support_loss, theta))  # (P,), ascending
+extreme = spectrum[spectrum.abs().argmax()].item()
+
 speed = json.loads(Path("benchmarks/results/hvp_speed.json").read_text())
 rows = speed["rows"]
 ratio = {
@@ -74,6 +81,16 @@ claims.check(
     second_order_share > 1e-3,
     "dropping the HVP (first-order MAML) changes the meta-gradient here",
     f"{second_order_share:.1e}",
+)
+claims.check(
+    abs(curvature - extreme) < 1e-9 * abs(extreme),
+    "power iteration on HVPs finds the support Hessian's eigenvalue of largest magnitude",
+    f"{curvature:.6f} vs {extreme:.6f}",
+)
+claims.check(
+    0 < INNER_LR * curvature < 2,
+    "the inner step is inside the stable range of the support loss's top curvature",
+    f"{INNER_LR * curvature:.2f}",
 )
 claims.check(
     all(1 < x < 20 for x in hvp_ratios),
@@ -175,7 +192,9 @@ print(
     f"Best finite difference: relative error {finite[best]:.0e} at h = {STEPS[best]:.0e}; "
     f"autodiff products: {', '.join(f'{e:.0e}' for e in autodiff.values())}. MAML meta-gradient "
     f"from one HVP against autograd through the step: relative difference {meta_error:.0e}; "
-    f"first-order MAML (no HVP) differs from it by {second_order_share:.0%}. At "
+    f"first-order MAML (no HVP) differs from it by {second_order_share:.0%}. Top curvature of "
+    f"the support loss by {POWER_STEPS} HVPs: {curvature:.4f} (eigendecomposition: {extreme:.4f}), "
+    f"so the inner step times it is {INNER_LR * curvature:.2f}. At "
     f"{rows[-1]['parameters']:,} parameters an HVP costs {largest['double_backward']:.1f} "
     f"(double backward) and {largest['forward_over_reverse']:.1f} (forward over reverse) "
     "gradients."
