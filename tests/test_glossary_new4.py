@@ -8,6 +8,7 @@ are asserted inside their executed blocks; these tests protect the code that rea
 
 from __future__ import annotations
 
+import json
 import runpy
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,177 @@ def test_fit_attribute_map_rejects_bad_input(
 ):
     with pytest.raises(ValueError, match=message):
         zsl["fit_attribute_map"](inputs, attributes, ridge)
+
+
+# --- Hessian-vector products ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hvp() -> dict[str, Any]:
+    return load("glossary_hessian-vector-products_hvp.py")
+
+
+def quartic(a: torch.Tensor, sym: torch.Tensor):
+    r"""$\mathcal{L}(\theta) = \sum_i a_i\theta_i^4/4 + \theta^\top S\theta/2$ and its Hessian
+    $\operatorname{diag}(3a\theta^2) + S$, the closed-form oracle."""
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        return (a * theta**4).sum() / 4 + theta @ sym @ theta / 2
+
+    def hessian(theta: torch.Tensor) -> torch.Tensor:
+        return torch.diag(3 * a * theta**2) + sym
+
+    return loss, hessian
+
+
+def test_hvp_modes_and_explicit_hessian_match_closed_form(hvp: dict[str, Any]):
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(6, generator=g, dtype=torch.float64)
+    m = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    loss, hessian = quartic(a, m + m.T)
+    theta, v = torch.randn(2, 6, generator=g, dtype=torch.float64)
+    expected = hessian(theta)
+    torch.testing.assert_close(hvp["hessian_explicit"](loss, theta), expected, rtol=1e-12, atol=0)
+    for name in ("hvp_double_backward", "hvp_forward_over_reverse"):
+        torch.testing.assert_close(hvp[name](loss, theta, v), expected @ v, rtol=1e-12, atol=1e-14)
+
+
+def test_hvp_on_the_network_matches_finite_differences_of_autograd_gradients(hvp: dict[str, Any]):
+    """Independent oracle: central differences of plain `torch.autograd.grad` in float64, at a
+    step where truncation (h^2) and rounding (eps/h) are both below the tolerance."""
+    g = torch.Generator().manual_seed(1)
+    loss, theta = hvp["mlp_task"](5, 3, 16, g, torch.float64)
+    assert theta.shape == (3 * 5 + 5 + 5 * 5 + 5 + 5 + 1,)
+    v = torch.randn(theta.shape, generator=g, dtype=torch.float64)
+
+    def grad_at(point: torch.Tensor) -> torch.Tensor:
+        point = point.clone().requires_grad_()
+        return torch.autograd.grad(loss(point), point)[0]
+
+    h = 1e-5
+    oracle = (grad_at(theta + h * v) - grad_at(theta - h * v)) / (2 * h)
+    for name in ("hvp_double_backward", "hvp_forward_over_reverse"):
+        torch.testing.assert_close(hvp[name](loss, theta, v), oracle, rtol=1e-7, atol=1e-9)
+    hessian = hvp["hessian_explicit"](loss, theta)
+    torch.testing.assert_close(hessian, hessian.T, rtol=1e-12, atol=1e-14)
+
+
+def test_hvp_finite_difference_error_is_second_order_in_the_step(hvp: dict[str, Any]):
+    r"""For $\sum_i \sin\theta_i$ the central difference is $-\sin\theta \cdot \sin(hv)/h$ exactly,
+    so its error against $-\sin\theta \cdot v$ shrinks by a factor of about 4 when h halves."""
+    g = torch.Generator().manual_seed(2)
+    theta, v = torch.randn(2, 5, generator=g, dtype=torch.float64)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        return x.sin().sum()
+
+    exact = -theta.sin() * v
+    errors = [
+        (hvp["hvp_finite_difference"](loss, theta, v, h) - exact).norm().item()
+        for h in (1e-2, 5e-3)
+    ]
+    assert 3.9 < errors[0] / errors[1] < 4.1
+    closed = -theta.sin() * torch.sin(1e-2 * v) / 1e-2
+    torch.testing.assert_close(
+        hvp["hvp_finite_difference"](loss, theta, v, 1e-2), closed, rtol=1e-9, atol=1e-12
+    )
+
+
+def test_maml_meta_gradient_matches_closed_form_on_least_squares(hvp: dict[str, Any]):
+    r"""On least squares $H_S = \tfrac{2}{n}X_S^\top X_S$, and the meta-gradient is
+    $(I - \alpha H_S)\nabla\mathcal{L}_Q(\theta')$ (the oracle of STYLE.md §5)."""
+    g = torch.Generator().manual_seed(3)
+    xs, xq = (
+        torch.randn(5, 3, generator=g, dtype=torch.float64),
+        torch.randn(7, 3, generator=g, dtype=torch.float64),
+    )
+    ys, yq = (
+        torch.randn(5, generator=g, dtype=torch.float64),
+        torch.randn(7, generator=g, dtype=torch.float64),
+    )
+    theta = torch.randn(3, generator=g, dtype=torch.float64)
+    alpha = 0.1
+
+    def support(w: torch.Tensor) -> torch.Tensor:
+        return (xs @ w - ys).pow(2).mean()
+
+    def query(w: torch.Tensor) -> torch.Tensor:
+        return (xq @ w - yq).pow(2).mean()
+
+    h_s = 2 / 5 * xs.T @ xs
+    adapted = theta - alpha * 2 / 5 * xs.T @ (xs @ theta - ys)
+    expected = (torch.eye(3, dtype=torch.float64) - alpha * h_s) @ (
+        2 / 7 * xq.T @ (xq @ adapted - yq)
+    )
+    got = hvp["maml_meta_gradient"](support, query, theta, alpha)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_maml_meta_gradient_matches_autograd_through_the_step_on_the_network(hvp: dict[str, Any]):
+    g = torch.Generator().manual_seed(4)
+    support, theta = hvp["mlp_task"](4, 3, 12, g, torch.float64)
+    query, _ = hvp["mlp_task"](4, 3, 12, g, torch.float64)
+    leaf = theta.clone().requires_grad_()
+    (inner,) = torch.autograd.grad(support(leaf), leaf, create_graph=True)
+    (expected,) = torch.autograd.grad(query(leaf - 0.3 * inner), leaf)
+    got = hvp["maml_meta_gradient"](support, query, theta, 0.3)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+    # The HVP term is not negligible here, so the test could tell first order from second.
+    first_order = hvp["gradient"](query, theta - 0.3 * hvp["gradient"](support, theta))
+    assert (first_order - expected).norm() > 1e-3 * expected.norm()
+
+
+def test_top_curvature_finds_the_signed_eigenvalue_of_largest_magnitude(hvp: dict[str, Any]):
+    """A quadratic with known spectrum whose extreme eigenvalue is negative: the sign is kept."""
+    g = torch.Generator().manual_seed(5)
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=g, dtype=torch.float64))
+    eigenvalues = torch.tensor([-5.0, 1.0, 2.0, 3.0], dtype=torch.float64)
+    hessian = q @ torch.diag(eigenvalues) @ q.T
+
+    def loss(theta: torch.Tensor) -> torch.Tensor:
+        return theta @ hessian @ theta / 2
+
+    theta = torch.randn(4, generator=g, dtype=torch.float64)
+    # (3/5)^(2*60) is far below the tolerance
+    assert hvp["top_curvature"](loss, theta, 60, g) == pytest.approx(-5.0, rel=1e-12)
+
+
+def test_hvp_functions_reject_bad_input(hvp: dict[str, Any]):
+    loss, theta = hvp["mlp_task"](2, 2, 3, torch.Generator().manual_seed(0), torch.float64)
+    with pytest.raises(ValueError, match=r"shape \(P,\)"):
+        hvp["hvp_double_backward"](loss, theta, torch.zeros(3))
+    with pytest.raises(ValueError, match=r"shape \(P,\)"):
+        hvp["hvp_forward_over_reverse"](loss, theta.reshape(1, -1), theta.reshape(1, -1))
+    with pytest.raises(ValueError, match="step must be positive"):
+        hvp["hvp_finite_difference"](loss, theta, theta, 0.0)
+    with pytest.raises(ValueError, match="iterations must be at least 1"):
+        hvp["top_curvature"](loss, theta, 0, torch.Generator())
+    with pytest.raises(ValueError, match="sizes must be positive"):
+        hvp["mlp_task"](0, 2, 3, torch.Generator(), torch.float64)
+
+
+def test_hvp_benchmark_writes_ratios_and_rejects_bad_flags(tmp_path: Path, capsys):
+    from benchmarks import hvp as bench
+
+    threads = torch.get_num_threads()
+    out = tmp_path / "hvp_speed.json"
+    try:
+        argv = ["--widths", "2", "6", "--hessian-max-width", "2", "--rounds", "2", "--batch", "4"]
+        assert bench.main([*argv, "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    report = json.loads(out.read_text())
+    assert [r["width"] for r in report["rows"]] == [2, 6]
+    assert [r["parameters"] for r in report["rows"]] == [
+        8 * 2 + 2 + 4 + 2 + 2 + 1,
+        8 * 6 + 6 + 36 + 6 + 6 + 1,
+    ]
+    small, large = (r["ratio_to_gradient"] for r in report["rows"])
+    assert "explicit_hessian" in small and "explicit_hessian" not in large
+    assert small["gradient"] == 1.0 and all(x > 0 for x in small.values())
+    assert all(r["modes_max_rel_diff"] < 1e-4 for r in report["rows"])  # float32, same product
+    capsys.readouterr()
+    assert bench.main(["--rounds", "0", "--out", str(tmp_path / "bad.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--rounds must be at least 1" in err and "Traceback" not in err
+    assert not (tmp_path / "bad.json").exists()

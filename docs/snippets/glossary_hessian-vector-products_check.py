@@ -63,6 +63,8 @@ ratio = {
 }  # fmt: skip
 hvp_ratios = [x for name in ("double_backward", "forward_over_reverse") for _, x in ratio[name]]
 largest = rows[-1]["ratio_to_gradient"]
+MODE_WORRY = 1e-4  # the page's mode-agreement threshold in float32
+mode_gap = max(r["modes_max_rel_diff"] for r in rows)
 
 # The page's sentences, checked against this output:
 for name, err in autodiff.items():
@@ -91,6 +93,11 @@ claims.check(
     0 < INNER_LR * curvature < 2,
     "the inner step is inside the stable range of the support loss's top curvature",
     f"{INNER_LR * curvature:.2f}",
+)
+claims.check(
+    mode_gap < MODE_WORRY,
+    "in the benchmark the two autodiff modes agree in float32 well inside the worry threshold",
+    f"{mode_gap:.1e}",
 )
 claims.check(
     all(1 < x < 20 for x in hvp_ratios),
@@ -194,7 +201,8 @@ print(
     f"from one HVP against autograd through the step: relative difference {meta_error:.0e}; "
     f"first-order MAML (no HVP) differs from it by {second_order_share:.0%}. Top curvature of "
     f"the support loss by {POWER_STEPS} HVPs: {curvature:.4f} (eigendecomposition: {extreme:.4f}), "
-    f"so the inner step times it is {INNER_LR * curvature:.2f}. At "
+    f"so the inner step times it is {INNER_LR * curvature:.2f}. Benchmark, float32: the two "
+    f"modes differ by at most {mode_gap:.0e} (relative); at "
     f"{rows[-1]['parameters']:,} parameters an HVP costs {largest['double_backward']:.1f} "
     f"(double backward) and {largest['forward_over_reverse']:.1f} (forward over reverse) "
     "gradients."

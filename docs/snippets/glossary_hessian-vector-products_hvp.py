@@ -49,6 +49,19 @@ def gradient(loss: Loss, theta: Tensor) -> Tensor:
     return grad
 
 
+def check_direction(theta: Tensor, v: Tensor) -> None:
+    """Raise unless `theta` is a flat parameter vector `(P,)` and `v` a direction of the same shape.
+
+    Raises:
+        ValueError: If `theta` is not one-dimensional or `v` does not have its shape.
+    """
+    if theta.dim() != 1 or v.shape != theta.shape:
+        raise ValueError(
+            f"theta must have shape (P,) and v the same shape, got {tuple(theta.shape)} "
+            f"and {tuple(v.shape)}"
+        )
+
+
 # --8<-- [start:hvp]
 def hvp_double_backward(loss: Loss, theta: Tensor, v: Tensor) -> Tensor:
     r"""$H v$ by reverse over reverse: backpropagate $\nabla\mathcal{L}(\theta)^\top v$ once more.
@@ -60,7 +73,11 @@ def hvp_double_backward(loss: Loss, theta: Tensor, v: Tensor) -> Tensor:
 
     Returns:
         $\nabla^2\mathcal{L}(\theta)\,v$, shape `(P,)`.
+
+    Raises:
+        ValueError: If the shapes are not `(P,)` and `(P,)`.
     """
+    check_direction(theta, v)
     theta = theta.detach().requires_grad_()
     (grad,) = torch.autograd.grad(loss(theta), theta, create_graph=True)  # keep the backward graph
     (hv,) = torch.autograd.grad(grad, theta, grad_outputs=v)  # d(grad . v)/d theta
@@ -77,7 +94,11 @@ def hvp_forward_over_reverse(loss: Loss, theta: Tensor, v: Tensor) -> Tensor:
 
     Returns:
         $\nabla^2\mathcal{L}(\theta)\,v$, shape `(P,)`.
+
+    Raises:
+        ValueError: If the shapes are not `(P,)` and `(P,)`.
     """
+    check_direction(theta, v)
     _, hv = torch.func.jvp(torch.func.grad(loss), (theta.detach(),), (v,))
     return hv
 
@@ -116,8 +137,9 @@ def hvp_finite_difference(loss: Loss, theta: Tensor, v: Tensor, step: float) -> 
         The approximation of $H v$, shape `(P,)`.
 
     Raises:
-        ValueError: If `step` is not positive.
+        ValueError: If `step` is not positive, or the shapes are not `(P,)` and `(P,)`.
     """
+    check_direction(theta, v)
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
     return (gradient(loss, theta + step * v) - gradient(loss, theta - step * v)) / (2 * step)

@@ -67,6 +67,24 @@ def protonet_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def hvp_table(data: dict) -> str:
+    """Rows of `benchmarks.hvp`: width, parameters, CPU time of each product / one gradient."""
+    names = ("double_backward", "forward_over_reverse", "explicit_hessian")
+    lines = [
+        "| Width | Parameters | "
+        + " | ".join(f"{n} / gradient" for n in names)
+        + " | Gradient ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in data["rows"]:
+        ratios = row["ratio_to_gradient"]
+        cells = " | ".join(f"{ratios[n]:.2f}" if n in ratios else "–" for n in names)
+        lines.append(
+            f"| {row['width']} | {row['parameters']} | {cells} | {row['gradient_cpu_ms']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def report_files(root: Path | None = None) -> list[tuple[str, dict]]:
     """(file name, content) of every one-process report of `benchmarks.speed`, sorted by name."""
     return result_files("speed_report*.json", root)
@@ -132,9 +150,12 @@ def render(root: Path | None = None) -> str:
             parts.append(maml_table(data))
         elif "episodes" in data and isinstance(data["episodes"], dict):
             parts.append(protonet_table(data))
+        elif data.get("benchmark") == "hvp_speed" and isinstance(data.get("rows"), list):
+            parts.append(hvp_table(data))
         else:
             parts.append("Unrecognised layout; keys: " + ", ".join(f"`{k}`" for k in data))
-        note = data.get("contention") or data.get("conditions", {}).get("note")
+        conditions = data.get("conditions", {})
+        note = data.get("contention") or conditions.get("note") or conditions.get("contention")
         if note:
             parts.append(f"\n*Conditions*: {note}")
         parts.append("")
