@@ -127,3 +127,101 @@ def test_pretraining_learns_to_separate_the_base_classes(pipe: dict[str, Any]):
     trained = pipe["pretrain"](params, domain, centres, 150, 64, 1e-2, torch.Generator())
     assert set(trained) == set(params)
     assert pipe["accuracy"](trained, episode, 5).mean() > before + 0.1
+
+
+# --- In-context meta-learning --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def icl() -> dict[str, Any]:
+    return load("glossary_in-context-meta-learning_lsa.py")
+
+
+def test_linear_attention_equals_the_token_by_token_update(icl: dict[str, Any]):
+    """Moment-matrix form = z_t + (1/n) Σ_j P z_j (z_jᵀ Q z_t), layer by layer, in float64."""
+    g = torch.Generator().manual_seed(0)
+    params = {k: v.double() for k, v in icl["init_lsa"](2, 2, 3, g, scale=0.5).items()}
+    x = torch.randn(4, 5, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    qx = torch.randn(4, 2, 3, generator=g, dtype=torch.float64)
+    got = icl["lsa_predict"](params, x, y, qx)
+    assert got.shape == (2, 4, 2)
+    for r in range(2):
+        for b in range(4):
+            tokens = [torch.cat([x[b, j], y[b, j : j + 1]]) for j in range(5)]
+            tokens += [torch.cat([qx[b, i], qx.new_zeros(1)]) for i in range(2)]
+            for layer in range(2):
+                p, q = params["P"][r, layer], params["Q"][r, layer]
+                context = tokens[:5]
+                tokens = [t + sum(p @ z * (z @ q @ t) for z in context) / 5 for t in tokens]
+            expected = torch.stack([tokens[5][-1], tokens[6][-1]])
+            torch.testing.assert_close(got[r, b], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_linear_attention_rejects_an_empty_context_or_wrong_features(icl: dict[str, Any]):
+    params = icl["init_lsa"](1, 1, 3, torch.Generator())
+    with pytest.raises(ValueError, match="non-empty context"):
+        icl["lsa_predict"](params, torch.zeros(2, 0, 3), torch.zeros(2, 0), torch.zeros(2, 1, 3))
+    with pytest.raises(ValueError, match="3 features"):
+        icl["lsa_predict"](params, torch.zeros(2, 4, 2), torch.zeros(2, 4), torch.zeros(2, 1, 2))
+    with pytest.raises(ValueError, match="1 models but 2 pools"):
+        icl["train_lsa"](params, icl["RegressionTasks"](dim=3), [None, None], 1, 2, 3, 1, 0.1,
+                         torch.Generator())  # fmt: skip
+
+
+def test_ridge_is_least_squares_on_the_augmented_system(icl: dict[str, Any]):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(3, 6, 4, generator=g, dtype=torch.float64)
+    y = torch.randn(3, 6, generator=g, dtype=torch.float64)
+    qx = torch.randn(3, 2, 4, generator=g, dtype=torch.float64)
+    got = icl["ridge_predict"](x, y, qx, 0.7)
+    for b in range(3):
+        design = torch.cat([x[b], 0.7**0.5 * torch.eye(4, dtype=torch.float64)])
+        target = torch.cat([y[b], torch.zeros(4, dtype=torch.float64)])
+        w = torch.linalg.lstsq(design, target.unsqueeze(-1)).solution.squeeze(-1)
+        torch.testing.assert_close(got[b], qx[b] @ w, rtol=1e-9, atol=1e-10)
+
+
+def test_least_squares_interpolates_short_contexts_and_nearest_neighbour_recalls(
+    icl: dict[str, Any],
+):
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 3, 5, generator=g, dtype=torch.float64)  # n = 3 < d = 5
+    y = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(icl["least_squares_predict"](x, y, x), y)
+    assert torch.equal(icl["nearest_neighbour_predict"](x, y, x), y)
+
+
+def test_pool_posterior_matches_bayes_rule_by_hand(icl: dict[str, Any]):
+    g = torch.Generator().manual_seed(3)
+    pool = torch.randn(3, 2, generator=g, dtype=torch.float64)
+    x = torch.randn(1, 4, 2, generator=g, dtype=torch.float64)
+    y = x[0] @ pool[1] + 0.3 * torch.randn(4, generator=g, dtype=torch.float64)
+    qx = torch.randn(1, 2, 2, generator=g, dtype=torch.float64)
+    got = icl["pool_posterior_predict"](x, y[None], qx, pool, 0.3)
+    likelihood = torch.stack([torch.exp(-((y - x[0] @ w) ** 2).sum() / (2 * 0.3**2)) for w in pool])
+    posterior = likelihood / likelihood.sum()
+    expected = sum(posterior[k] * (qx[0] @ pool[k]) for k in range(3))
+    torch.testing.assert_close(got[0], expected, rtol=1e-9, atol=1e-12)
+    single = icl["pool_posterior_predict"](x, y[None], qx, pool[:1], 0.3)
+    torch.testing.assert_close(single[0], qx[0] @ pool[0])
+
+
+def test_one_step_risk_matches_monte_carlo_and_its_best_gain_is_the_minimum(icl: dict[str, Any]):
+    """Closed-form risk of one gradient step against 200k simulated tasks (float64)."""
+    tasks = icl["RegressionTasks"](dim=3, weight_std=0.8, noise_std=0.4)
+    g = torch.Generator().manual_seed(4)
+    w = 0.8 * torch.randn(200_000, 3, generator=g, dtype=torch.float64)
+    x = torch.randn(200_000, 6, 3, generator=g, dtype=torch.float64)
+    y = (x @ w.unsqueeze(-1)).squeeze(-1) + 0.4 * torch.randn(
+        200_000, 6, generator=g, dtype=torch.float64
+    )
+    xq = x[:, 5]
+    yq = y[:, 5]
+    step = (x[:, :5].mT @ y[:, :5].unsqueeze(-1)).squeeze(-1) / 5  # (B, d)
+    for gain in (0.3, 0.6):
+        simulated = ((gain * (xq * step).sum(-1) - yq) ** 2).mean().item()
+        assert simulated == pytest.approx(icl["one_step_risk"](5, gain, tasks), rel=0.02)
+    best = icl["best_one_step_gain"](5, tasks)
+    risk = icl["one_step_risk"]
+    assert risk(5, best, tasks) < min(risk(5, best - 1e-3, tasks), risk(5, best + 1e-3, tasks))

@@ -5,6 +5,8 @@
 # in 4 dimensions with contexts of 12 examples: one on a fresh task per sequence, four on fixed
 # pools of 1, 4, 16 or 64 tasks. Tested on new tasks against ridge, least squares and nearest
 # neighbour as the context grows, and on new and pool tasks as the pool grows.
+# Training seeds tried (the generator passed to train_lsa): 2, 7, 8, 9, 10. Every claim below holds
+# on 2 (shown), 7, 8 and 10; on 9 the 64-task model is still on its plateau at this budget.
 import itertools
 
 import claims
