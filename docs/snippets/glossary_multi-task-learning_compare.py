@@ -10,6 +10,7 @@ import itertools
 import claims
 import figures
 import torch
+from matplotlib import ticker
 
 cfg = MultiTaskConfig()
 SHOTS, QUERY, TEST_TASKS, VALIDATION_TASKS = (1, 2, 3, 5, 8, 12), 20, 1000, 200
@@ -133,6 +134,10 @@ fig = figures.line(
     legend_loc="above",
     size=(6.8, 4.6),
 )
+axes = fig.axes[0]  # plain numbers on the log axis (no mathtext)
+axes.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+axes.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+axes.yaxis.set_minor_formatter(ticker.NullFormatter())
 rows = [[name, *(f"{c.mean:.3f} ± {c.ci95:.3f}" for c in cells[name])] for name in methods]
 rows += [
     [f"validated penalty, {short}", *(f"{p:g}" for p in chosen[name])]
