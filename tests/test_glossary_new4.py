@@ -284,3 +284,95 @@ def test_hvp_benchmark_writes_ratios_and_rejects_bad_flags(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--rounds must be at least 1" in err and "Traceback" not in err
     assert not (tmp_path / "bad.json").exists()
+
+
+# --- Task conditioning ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tc() -> dict[str, Any]:
+    return load("glossary_task-conditioning_film.py")
+
+
+def test_film_equals_an_explicit_per_task_affine_map(tc: dict[str, Any]):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 2, 4, 5, generator=g, dtype=torch.float64)  # (T, N, K, D)
+    z = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    shared = {
+        "a": torch.randn(5, generator=g, dtype=torch.float64),
+        "b": torch.randn(5, generator=g, dtype=torch.float64),
+    }
+    gen = {
+        "A": torch.randn(5, 5, generator=g, dtype=torch.float64),
+        "B": torch.randn(5, 5, generator=g, dtype=torch.float64),
+    }
+    got = tc["film"](x, z, gen, shared)
+    for t in range(3):
+        gamma = torch.exp(gen["A"] @ z[t] + shared["a"])
+        beta = gen["B"] @ z[t] + shared["b"]
+        torch.testing.assert_close(got[t], gamma * x[t] + beta, rtol=1e-12, atol=1e-12)
+    unconditioned = tc["film"](x, z, None, shared)
+    torch.testing.assert_close(
+        unconditioned, shared["a"].exp() * x + shared["b"], rtol=1e-12, atol=0
+    )
+    zero = {k: torch.zeros_like(v) for k, v in gen.items()}  # zero generator = the shared metric
+    torch.testing.assert_close(tc["film"](x, z, zero, shared), unconditioned, rtol=0, atol=0)
+
+
+def test_prototype_logits_equal_an_explicit_double_loop(tc: dict[str, Any]):
+    g = torch.Generator().manual_seed(1)
+    support = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64)
+    query = torch.randn(2, 3, 2, 5, generator=g, dtype=torch.float64)
+    logits = tc["prototype_logits"](support, query)
+    assert logits.shape == (2, 6, 3)
+    for t in range(2):
+        for i, q in enumerate(query[t].reshape(-1, 5)):
+            for n in range(3):
+                expected = -((q - support[t, n].mean(0)) ** 2).sum()
+                torch.testing.assert_close(logits[t, i, n], expected, rtol=1e-10, atol=1e-10)
+    labels = tc["query_labels"](2, 3, 2)
+    assert labels.tolist() == [[0, 0, 1, 1, 2, 2]] * 2
+
+
+def test_sample_tasks_puts_class_information_in_the_kind_s_half_only(tc: dict[str, Any]):
+    family = tc["TaskFamily"]()
+    support, query, kind = tc["sample_tasks"](
+        family, 4, 5, 400, 3, torch.Generator().manual_seed(2)
+    )
+    assert support.shape == (4, 5, 400, family.features) and query.shape == (
+        4,
+        5,
+        3,
+        family.features,
+    )
+    assert kind.tolist() == [0, 1, 0, 1]
+    h = family.half
+    between = support.mean(2).var(1)  # (T, D): spread of the class means per feature
+    for t, k in enumerate(kind.tolist()):
+        own, other = (slice(0, h), slice(h, 2 * h)) if k == 0 else (slice(h, 2 * h), slice(0, h))
+        assert between[t, own].min() > 0.1 and between[t, other].max() < 0.05
+        context = support[t, ..., -1].mean().item()
+        assert context == pytest.approx(family.context_offset * (1 - 2 * k), abs=0.05)
+    torch.testing.assert_close(tc["task_embedding"](support), support.mean(dim=(1, 2)))
+
+
+def test_conditioned_metric_beats_shared_on_held_out_tasks(tc: dict[str, Any]):
+    """Learning test. Training seeds 0-4 tried (held-out seed 9 + seed): conditioned minus shared
+    accuracy on 200 held-out 5-way 1-shot tasks was 0.356 to 0.370 after 80 steps; the threshold
+    0.2 leaves a wide margin."""
+    family = tc["TaskFamily"]()
+    g = torch.Generator().manual_seed(0)
+    gen, sh_c = tc["meta_train"](family, True, 80, 16, (5, 1, 5), 0.05, g)
+    _, sh_u = tc["meta_train"](family, False, 80, 16, (5, 1, 5), 0.05, g)
+    support, query, _ = tc["sample_tasks"](family, 200, 5, 1, 10, torch.Generator().manual_seed(9))
+    conditioned = tc["episode_accuracy"](support, query, gen, sh_c).mean().item()
+    shared = tc["episode_accuracy"](support, query, None, sh_u).mean().item()
+    assert conditioned - shared > 0.2
+
+
+def test_task_conditioning_rejects_bad_input(tc: dict[str, Any]):
+    family = tc["TaskFamily"]()
+    with pytest.raises(ValueError, match="counts must be positive"):
+        tc["sample_tasks"](family, 2, 0, 1, 1, torch.Generator())
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        tc["meta_train"](family, True, 0, 4, (5, 1, 5), 0.05, torch.Generator())
