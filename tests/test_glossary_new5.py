@@ -9,6 +9,8 @@ protect the code that readers copy.
 
 from __future__ import annotations
 
+import itertools
+import math
 import runpy
 from pathlib import Path
 from typing import Any
@@ -225,3 +227,96 @@ def test_one_step_risk_matches_monte_carlo_and_its_best_gain_is_the_minimum(icl:
     best = icl["best_one_step_gain"](5, tasks)
     risk = icl["one_step_risk"]
     assert risk(5, best, tasks) < min(risk(5, best - 1e-3, tasks), risk(5, best + 1e-3, tasks))
+
+
+# --- Learning-to-learn theory --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def l2l() -> dict[str, Any]:
+    return load("glossary_learning-to-learn-theory_environment.py")
+
+
+def test_environment_risk_matches_the_best_hypothesis_by_simulation(l2l: dict[str, Any]):
+    """Closed form er_Q(H_G) against the best hypothesis's error estimated on explicit examples."""
+    env = l2l["Environment"](features=6, group=(1, 3, 4), noise=0.2)
+    g = torch.Generator().manual_seed(0)
+    groups = torch.tensor([[1, 3, 4], [0, 1, 3], [0, 2, 5]])
+    for group, expected in zip(groups, l2l["environment_risk"](env, groups), strict=True):
+        risks = []
+        for j in env.group:  # each task of the environment, equally likely
+            x = torch.randint(0, 2, (100_000, 6), generator=g) * 2 - 1
+            flip = torch.rand(100_000, generator=g) < 0.2
+            y = torch.where(flip, -x[:, j], x[:, j])
+            errors = [min((x[:, i] != y).double().mean(), (-x[:, i] != y).double().mean())
+                      for i in group.tolist()]  # fmt: skip
+            risks.append(min(errors).item())
+        assert sum(risks) / 3 == pytest.approx(expected.item(), abs=0.005)
+
+
+def test_feature_errors_have_the_distribution_of_explicit_examples(l2l: dict[str, Any]):
+    """Mean of min(a, m - a) / m for the copied feature and the others, against the binomial."""
+    env = l2l["Environment"](features=4, group=(2,), noise=0.25)
+    errors = l2l["feature_errors"](env, 4000, 5, 6, torch.Generator().manual_seed(1))
+    assert errors.shape == (4000, 5, 4)
+    assert torch.all((errors * 6).round() == errors * 6) and errors.max() <= 0.5
+
+    def expected(p: float) -> float:
+        a = torch.arange(7, dtype=torch.float64)
+        pmf = torch.exp(torch.lgamma(torch.tensor(7.0)) - torch.lgamma(a + 1)
+                        - torch.lgamma(7 - a)) * p**a * (1 - p) ** (6 - a)  # fmt: skip
+        return (pmf * torch.minimum(a, 6 - a) / 6).sum().item()
+
+    assert errors[..., 2].mean().item() == pytest.approx(expected(0.75), abs=0.004)
+    assert errors[..., 0].mean().item() == pytest.approx(expected(0.5), abs=0.004)
+
+
+def test_bias_learner_takes_the_lowest_empirical_risk_and_breaks_ties_at_random(
+    l2l: dict[str, Any],
+):
+    groups = torch.tensor([[0, 1], [0, 2], [1, 2]])
+    errors = torch.tensor([[[0.1, 0.4, 0.3], [0.2, 0.5, 0.0]]])  # (R=1, n=2, D=3)
+    chosen, empirical = l2l["choose_space"](errors, groups, torch.Generator())
+    # per task best: group01 -> (0.1, 0.2), group02 -> (0.1, 0.0), group12 -> (0.3, 0.0)
+    assert chosen.tolist() == [[0, 2]] and empirical.item() == pytest.approx(0.05)
+    tied = torch.zeros(500, 1, 3)  # every group ties
+    picked, _ = l2l["choose_space"](tied, groups, torch.Generator().manual_seed(2))
+    counts = [(picked == groups[k]).all(-1).sum().item() for k in range(3)]
+    assert min(counts) > 120  # each of three tied groups about a third of 500 times
+
+
+def test_bound_formula_and_its_arguments(l2l: dict[str, Any]):
+    bound = l2l["environment_bound"](torch.tensor([0.1], dtype=torch.float64), 8, 20, 50, 4, 0.1)
+    c = math.log(2 * 50 / 0.1)
+    expected = 0.1 + math.sqrt(c / 16) + math.sqrt((8 * math.log(4) + c) / (2 * 8 * 20))
+    assert bound.item() == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="0 < delta < 1"):
+        l2l["environment_bound"](torch.tensor([0.1]), 8, 20, 50, 4, 1.0)
+    with pytest.raises(ValueError, match="distinct features"):
+        l2l["Environment"](group=(1, 1))
+    with pytest.raises(ValueError, match="noise"):
+        l2l["Environment"](noise=0.5)
+
+
+def test_new_task_error_matches_exact_enumeration(l2l: dict[str, Any]):
+    """ERM over the hidden group with m = 2: exact expectation by enumerating all counts."""
+    env = l2l["Environment"](features=5, group=(0, 3), noise=0.2)
+    m, group = 2, [0, 3]
+    pmf = {
+        p: [math.comb(m, a) * p**a * (1 - p) ** (m - a) for a in range(m + 1)] for p in (0.8, 0.5)
+    }
+    exact = 0.0
+    for copied in env.group:  # each new task equally likely
+        for counts in itertools.product(range(m + 1), repeat=2):
+            prob = math.prod(
+                pmf[0.8 if f == copied else 0.5][a] for f, a in zip(group, counts, strict=True)
+            )
+            scores = [max(a, m - a) for a in counts]
+            pick = scores.index(max(scores))  # first feature on ties
+            plus = 2 * counts[pick] >= m
+            if group[pick] == copied:
+                exact += prob * (0.2 if plus else 0.8) / 2
+            else:
+                exact += prob * 0.5 / 2
+    simulated = l2l["new_task_error"](env, torch.tensor([group]), m, 200_000, torch.Generator())
+    assert simulated.mean().item() == pytest.approx(exact, abs=0.004)
