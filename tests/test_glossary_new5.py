@@ -43,7 +43,7 @@ def small_world(pipe: dict[str, Any], seed: int = 0) -> tuple[Any, torch.Tensor,
     return domain, centres, params
 
 
-def test_prototype_logits_match_a_loop_over_classes(pipe: dict[str, Any]):
+def test_prototype_logits_match_a_loop_over_classes(pipe: dict[str, Any]) -> None:
     g = torch.Generator().manual_seed(1)
     support = torch.randn(2, 6, 4, generator=g, dtype=torch.float64)
     labels = torch.tensor([[0, 1, 2, 0, 1, 2], [2, 2, 0, 1, 1, 0]])
@@ -56,7 +56,7 @@ def test_prototype_logits_match_a_loop_over_classes(pipe: dict[str, Any]):
             torch.testing.assert_close(logits[e, :, c], expected, rtol=1e-10, atol=1e-10)
 
 
-def test_episodes_have_the_stated_shapes_labels_and_distinct_classes(pipe: dict[str, Any]):
+def test_episodes_have_the_stated_shapes_labels_and_distinct_classes(pipe: dict[str, Any]) -> None:
     domain, centres, _ = small_world(pipe)
     sx, sy, qx, qy = pipe["sample_episodes"](
         domain, centres, 7, 4, 3, 2, torch.Generator().manual_seed(2)
@@ -68,7 +68,7 @@ def test_episodes_have_the_stated_shapes_labels_and_distinct_classes(pipe: dict[
         pipe["sample_episodes"](domain, centres, 1, 11, 1, 1, torch.Generator())
 
 
-def test_points_have_the_covariance_of_the_linear_world(pipe: dict[str, Any]):
+def test_points_have_the_covariance_of_the_linear_world(pipe: dict[str, Any]) -> None:
     """x = (c + s ε) A + n B: covariance s² AᵀA + σ² BᵀB around the class centre."""
     domain, centres, _ = small_world(pipe)
     centre = centres[:1].expand(40_000, -1)
@@ -79,7 +79,9 @@ def test_points_have_the_covariance_of_the_linear_world(pipe: dict[str, Any]):
     torch.testing.assert_close(torch.cov(x.T), expected, atol=0.05, rtol=0.05)
 
 
-def test_a_shifted_domain_keeps_the_class_mixing_and_rejects_a_wrong_shape(pipe: dict[str, Any]):
+def test_a_shifted_domain_keeps_the_class_mixing_and_rejects_a_wrong_shape(
+    pipe: dict[str, Any],
+) -> None:
     domain, _, _ = small_world(pipe)
     shifted = pipe["make_domain"](12, 3, 4, torch.Generator().manual_seed(9), domain.signal)
     assert torch.equal(shifted.signal, domain.signal)
@@ -88,7 +90,9 @@ def test_a_shifted_domain_keeps_the_class_mixing_and_rejects_a_wrong_shape(pipe:
         pipe["make_domain"](12, 3, 4, torch.Generator(), domain.signal.T)
 
 
-def test_fine_tuning_all_episodes_at_once_equals_fine_tuning_each_alone(pipe: dict[str, Any]):
+def test_fine_tuning_all_episodes_at_once_equals_fine_tuning_each_alone(
+    pipe: dict[str, Any],
+) -> None:
     """Summing the episodes' losses gives each copy exactly its own episode's gradient."""
     domain, centres, params = small_world(pipe)
     sx, sy, _, _ = pipe["sample_episodes"](domain, centres, 3, 3, 2, 1, torch.Generator())
@@ -99,7 +103,7 @@ def test_fine_tuning_all_episodes_at_once_equals_fine_tuning_each_alone(pipe: di
             torch.testing.assert_close(together[key][e], alone[key][0], rtol=1e-5, atol=1e-6)
 
 
-def test_one_fine_tuning_step_is_a_gradient_step_on_the_support_loss(pipe: dict[str, Any]):
+def test_one_fine_tuning_step_is_a_gradient_step_on_the_support_loss(pipe: dict[str, Any]) -> None:
     domain, centres, params = small_world(pipe)
     sx, sy, _, _ = pipe["sample_episodes"](domain, centres, 1, 3, 2, 1, torch.Generator())
     leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
@@ -111,14 +115,14 @@ def test_one_fine_tuning_step_is_a_gradient_step_on_the_support_loss(pipe: dict[
         torch.testing.assert_close(stepped[key][0].reshape(value.shape), value - 0.1 * g)
 
 
-def test_zero_fine_tuning_steps_keep_the_backbone_and_its_accuracy(pipe: dict[str, Any]):
+def test_zero_fine_tuning_steps_keep_the_backbone_and_its_accuracy(pipe: dict[str, Any]) -> None:
     domain, centres, params = small_world(pipe)
     episode = pipe["sample_episodes"](domain, centres, 4, 3, 2, 2, torch.Generator())
     copies = pipe["fine_tune"](params, episode[0], episode[1], 3, 0, 0.1)
     assert torch.equal(pipe["accuracy"](copies, episode, 3), pipe["accuracy"](params, episode, 3))
 
 
-def test_pretraining_learns_to_separate_the_base_classes(pipe: dict[str, Any]):
+def test_pretraining_learns_to_separate_the_base_classes(pipe: dict[str, Any]) -> None:
     """Seeded learning test: prototype accuracy on base-class episodes rises well above the
     random network's (seeds 0-4 of the episodes tried: the margin held on all)."""
     domain, centres, params = small_world(pipe)
@@ -139,7 +143,7 @@ def icl() -> dict[str, Any]:
     return load("glossary_in-context-meta-learning_lsa.py")
 
 
-def test_linear_attention_equals_the_token_by_token_update(icl: dict[str, Any]):
+def test_linear_attention_equals_the_token_by_token_update(icl: dict[str, Any]) -> None:
     """Moment-matrix form = z_t + (1/n) Σ_j P z_j (z_jᵀ Q z_t), layer by layer, in float64."""
     g = torch.Generator().manual_seed(0)
     params = {k: v.double() for k, v in icl["init_lsa"](2, 2, 3, g, scale=0.5).items()}
@@ -160,7 +164,7 @@ def test_linear_attention_equals_the_token_by_token_update(icl: dict[str, Any]):
             torch.testing.assert_close(got[r, b], expected, rtol=1e-10, atol=1e-12)
 
 
-def test_linear_attention_rejects_an_empty_context_or_wrong_features(icl: dict[str, Any]):
+def test_linear_attention_rejects_an_empty_context_or_wrong_features(icl: dict[str, Any]) -> None:
     params = icl["init_lsa"](1, 1, 3, torch.Generator())
     with pytest.raises(ValueError, match="non-empty context"):
         icl["lsa_predict"](params, torch.zeros(2, 0, 3), torch.zeros(2, 0), torch.zeros(2, 1, 3))
@@ -171,7 +175,7 @@ def test_linear_attention_rejects_an_empty_context_or_wrong_features(icl: dict[s
                          torch.Generator())  # fmt: skip
 
 
-def test_ridge_is_least_squares_on_the_augmented_system(icl: dict[str, Any]):
+def test_ridge_is_least_squares_on_the_augmented_system(icl: dict[str, Any]) -> None:
     g = torch.Generator().manual_seed(1)
     x = torch.randn(3, 6, 4, generator=g, dtype=torch.float64)
     y = torch.randn(3, 6, generator=g, dtype=torch.float64)
@@ -186,7 +190,7 @@ def test_ridge_is_least_squares_on_the_augmented_system(icl: dict[str, Any]):
 
 def test_least_squares_interpolates_short_contexts_and_nearest_neighbour_recalls(
     icl: dict[str, Any],
-):
+) -> None:
     g = torch.Generator().manual_seed(2)
     x = torch.randn(2, 3, 5, generator=g, dtype=torch.float64)  # n = 3 < d = 5
     y = torch.randn(2, 3, generator=g, dtype=torch.float64)
@@ -194,7 +198,7 @@ def test_least_squares_interpolates_short_contexts_and_nearest_neighbour_recalls
     assert torch.equal(icl["nearest_neighbour_predict"](x, y, x), y)
 
 
-def test_pool_posterior_matches_bayes_rule_by_hand(icl: dict[str, Any]):
+def test_pool_posterior_matches_bayes_rule_by_hand(icl: dict[str, Any]) -> None:
     g = torch.Generator().manual_seed(3)
     pool = torch.randn(3, 2, generator=g, dtype=torch.float64)
     x = torch.randn(1, 4, 2, generator=g, dtype=torch.float64)
@@ -209,7 +213,9 @@ def test_pool_posterior_matches_bayes_rule_by_hand(icl: dict[str, Any]):
     torch.testing.assert_close(single[0], qx[0] @ pool[0])
 
 
-def test_one_step_risk_matches_monte_carlo_and_its_best_gain_is_the_minimum(icl: dict[str, Any]):
+def test_one_step_risk_matches_monte_carlo_and_its_best_gain_is_the_minimum(
+    icl: dict[str, Any],
+) -> None:
     """Closed-form risk of one gradient step against 200k simulated tasks (float64)."""
     tasks = icl["RegressionTasks"](dim=3, weight_std=0.8, noise_std=0.4)
     g = torch.Generator().manual_seed(4)
@@ -237,7 +243,7 @@ def l2l() -> dict[str, Any]:
     return load("glossary_learning-to-learn-theory_environment.py")
 
 
-def test_environment_risk_matches_the_best_hypothesis_by_simulation(l2l: dict[str, Any]):
+def test_environment_risk_matches_the_best_hypothesis_by_simulation(l2l: dict[str, Any]) -> None:
     """Closed form er_Q(H_G) against the best hypothesis's error estimated on explicit examples."""
     env = l2l["Environment"](features=6, group=(1, 3, 4), noise=0.2)
     g = torch.Generator().manual_seed(0)
@@ -254,7 +260,7 @@ def test_environment_risk_matches_the_best_hypothesis_by_simulation(l2l: dict[st
         assert sum(risks) / 3 == pytest.approx(expected.item(), abs=0.005)
 
 
-def test_feature_errors_have_the_distribution_of_explicit_examples(l2l: dict[str, Any]):
+def test_feature_errors_have_the_distribution_of_explicit_examples(l2l: dict[str, Any]) -> None:
     """Mean of min(a, m - a) / m for the copied feature and the others, against the binomial."""
     env = l2l["Environment"](features=4, group=(2,), noise=0.25)
     errors = l2l["feature_errors"](env, 4000, 5, 6, torch.Generator().manual_seed(1))
@@ -273,7 +279,7 @@ def test_feature_errors_have_the_distribution_of_explicit_examples(l2l: dict[str
 
 def test_bias_learner_takes_the_lowest_empirical_risk_and_breaks_ties_at_random(
     l2l: dict[str, Any],
-):
+) -> None:
     groups = torch.tensor([[0, 1], [0, 2], [1, 2]])
     errors = torch.tensor([[[0.1, 0.4, 0.3], [0.2, 0.5, 0.0]]])  # (R=1, n=2, D=3)
     chosen, empirical = l2l["choose_space"](errors, groups, torch.Generator())
@@ -285,7 +291,7 @@ def test_bias_learner_takes_the_lowest_empirical_risk_and_breaks_ties_at_random(
     assert min(counts) > 120  # each of three tied groups about a third of 500 times
 
 
-def test_bound_formula_and_its_arguments(l2l: dict[str, Any]):
+def test_bound_formula_and_its_arguments(l2l: dict[str, Any]) -> None:
     bound = l2l["environment_bound"](torch.tensor([0.1], dtype=torch.float64), 8, 20, 50, 4, 0.1)
     c = math.log(2 * 50 / 0.1)
     expected = 0.1 + math.sqrt(c / 16) + math.sqrt((8 * math.log(4) + c) / (2 * 8 * 20))
@@ -298,7 +304,7 @@ def test_bound_formula_and_its_arguments(l2l: dict[str, Any]):
         l2l["Environment"](noise=0.5)
 
 
-def test_new_task_error_matches_exact_enumeration(l2l: dict[str, Any]):
+def test_new_task_error_matches_exact_enumeration(l2l: dict[str, Any]) -> None:
     """ERM over the hidden group with m = 2: exact expectation by enumerating all counts."""
     env = l2l["Environment"](features=5, group=(0, 3), noise=0.2)
     m, group = 2, [0, 3]
