@@ -134,7 +134,7 @@ with figures.style():
     left.set_xlabel(f"training tasks n ({EXAMPLES_AT} examples each)")
     right.set_xlabel(f"examples per task m ({TASKS_AT} tasks)")
     left.set_ylabel("risk of the chosen hypothesis space")
-    left.set_ylim(0, 1.5)
+    left.set_ylim(0, 2.1)
     right.legend(loc="upper right", fontsize=7)
 
 
@@ -168,7 +168,7 @@ print(
     f"term alone is {limit:.3f} at m = {EXAMPLES_AT}. New tasks, error of ERM with the learned "
     "space vs all features: "
     + "; ".join(
-        f"{k} examples {new['learned space', k].mean:.3f} vs {new['all features', k].mean:.3f}"
+        f"{k} example{'s' if k > 1 else ''} {new['learned space', k].mean:.3f} vs {new['all features', k].mean:.3f}"
         for k in NEW_EXAMPLES
     )
     + "."
