@@ -91,7 +91,7 @@ def run_cli(module: str, run: Callable[[list[str]], Any], argv: list[str] | None
     try:
         run(list(sys.argv[1:] if argv is None else argv))
     except HarnessError as err:
-        print(f"{module}: error: {err}", file=sys.stderr)
+        print(f"{module}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"{module}: error: {describe_os_error(err)}", file=sys.stderr)

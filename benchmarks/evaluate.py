@@ -69,9 +69,17 @@ def read_checkpoint_metadata(path: Path) -> dict[str, Any]:
         raise HarnessError(f"cannot read checkpoint {path}: {err}") from err
     meta = dict(loaded.metadata)
     extra = meta.get("extra") or {}
-    if "harness_method" not in extra or "setting" not in extra:
+    if not isinstance(extra, dict) or "harness_method" not in extra or "setting" not in extra:
         raise HarnessError(f"{path} was not written by benchmarks.train (no harness metadata)")
     check_method(path, meta)
+    try:
+        common.parse_setting(str(extra["setting"]))
+    except HarnessError as err:
+        raise HarnessError(f"{path}: recorded training setting: {err}") from err
+    if meta["split"] not in common.SPLITS:
+        raise HarnessError(
+            f"{path}: recorded split {meta['split']!r}; expected one of {', '.join(common.SPLITS)}"
+        )
     return meta
 
 
@@ -308,8 +316,14 @@ def score(
     Returns:
         One `{"episodes", "accuracy", "ci95"}` per count, in the order given, and the number of
         correct queries of every episode evaluated (the longest count), in order.
+
+    Raises:
+        HarnessError: If an episode cannot be scored (`evaluate_predictor`'s checks).
     """
-    evaluations, per_episode = common.evaluate_prefixes(predict, episodes, counts, on_episode)
+    try:  # e.g. non-finite logits of a diverged or damaged model
+        evaluations, per_episode = common.evaluate_prefixes(predict, episodes, counts, on_episode)
+    except ValueError as err:
+        raise HarnessError(f"cannot score the checkpoint: {err}") from err
     queries = episodes[0].query_y.shape[0]
     return evaluations, [round(a * queries) for a in per_episode]  # exact: a = hits / queries
 

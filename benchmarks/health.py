@@ -293,6 +293,25 @@ class Progress:
         return counted
 
 
+def finite_logits(predict: Predict, who: str) -> Predict:
+    """`predict`, refusing non-finite logits: a NaN model would read as a chance-level one.
+
+    Raises:
+        ValueError: Naming `who`, when a call returns NaN or inf.
+    """
+
+    def checked(support_x: Tensor, support_y: Tensor, query_x: Tensor) -> Tensor:
+        logits = predict(support_x, support_y, query_x)
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError(
+                f"{who} returned non-finite logits (NaN or inf): no signal can be computed; "
+                "check it for a diverged or corrupted weight"
+            )
+        return logits
+
+    return checked
+
+
 def _memoize(predict: Predict) -> Predict:
     """Reuse logits for inputs seen before (same tensor objects), so signals share predictions."""
     cache: dict[tuple[int, int, int], tuple[tuple[Tensor, Tensor, Tensor], Tensor]] = {}
@@ -551,7 +570,7 @@ def model_report(
     if episodes < 2:
         raise ValueError(f"episodes must be >= 2, got {episodes}")
     row = common.load_method(method)
-    predict = row.make_predict(model, cfg)
+    predict = finite_logits(row.make_predict(model, cfg), "the model")
     draw = lambda data: fixed_episodes(data, n_way, k_shot, n_query, episodes, eval_seed)  # noqa: E731
     embed = method_features(method, model, cfg)
     reference, before, adaptation = None, None, None
@@ -562,7 +581,9 @@ def model_report(
             n_way=n_way, k_shot=k_shot, num_tasks=calibration_tasks,
         )  # fmt: skip
     if adapts_parameters(row) and row.embed is not None:
-        before = row.make_predict(model, dataclasses.replace(cfg, test_inner_steps=0))
+        before = finite_logits(
+            row.make_predict(model, dataclasses.replace(cfg, test_inner_steps=0)), "the model"
+        )
         adaptation = parameter_adaptation(row, model, cfg)
     previous_embed = method_features(method, previous, cfg) if previous is not None else None
     inputs = ReportInputs(
@@ -632,7 +653,11 @@ def run(argv: list[str]) -> str:
     try:
         meta = checkpoints.load_checkpoint(args.checkpoint).metadata
         model, cfg = checkpoints.load_model(args.checkpoint)
-        baseline = checkpoints.load_predictor(args.baseline) if args.baseline else None
+        baseline = (
+            finite_logits(checkpoints.load_predictor(args.baseline), str(args.baseline))
+            if args.baseline
+            else None
+        )
         previous = checkpoints.load_model(args.previous)[0] if args.previous else None
     except (OSError, ValueError, KeyError) as err:
         raise HarnessError(f"cannot load a checkpoint: {err}") from err

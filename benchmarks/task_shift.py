@@ -84,8 +84,11 @@ def shift_rows(
                 parts[part], n_way, k_shot, common.TEST_QUERIES, episodes, seed + 1
             )
         )
-        shift = signals.task_shift(reference, embed, tasks)
-        scored = evaluation.evaluate_predictor(predict, tasks)
+        try:  # e.g. non-finite logits or embeddings of a diverged or damaged model
+            shift = signals.task_shift(reference, embed, tasks)
+            scored = evaluation.evaluate_predictor(predict, tasks)
+        except ValueError as err:
+            raise HarnessError(f"{checkpoint}: cannot score the {part} tasks: {err}") from err
         rows.append(
             {
                 "checkpoint": common.relative(checkpoint),

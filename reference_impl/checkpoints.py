@@ -219,7 +219,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     Raises:
         FileNotFoundError: If the file is missing.
         ValueError: As `load_tensors` (malformed, truncated or modified file), or if the
-            description's `format` is not `FORMAT` or it lacks a field a loader uses.
+            description's `format` is not `FORMAT` or it lacks a field a loader uses (or
+            holds one of the wrong JSON type).
     """
     state, description = load_tensors(path)
     if description.get("format") != FORMAT:
@@ -231,6 +232,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     )
     if missing:
         raise ValueError(f"{path}: description check failed: no {', '.join(missing)}")
+    types = {"method": str, "config_class": str, "config": dict, "split": str, "extra": dict}
+    wrong = [k for k, kind in types.items() if not isinstance(description[k], kind)]
+    seed = description["seed"]
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        wrong.append("seed")
+    if wrong:
+        raise ValueError(
+            f"{path}: description check failed: wrong type of {', '.join(wrong)} (method, "
+            "config_class and split are strings, config and extra objects, seed an integer)"
+        )
     return Checkpoint(state, description)
 
 
@@ -254,10 +265,20 @@ def _rebuild(path: str | Path, device: str | torch.device) -> tuple[methods.Meth
         )
     cfg = methods.config_from_json(row.config_class, metadata["config"])
     model = row.build_model(cfg)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{path}: weights do not fit {method}.build_model(cfg): {err}") from err
+    expected = model.state_dict()
+    problems = [f"missing {k}" for k in expected if k not in state]
+    problems += [f"unexpected {k}" for k in state if k not in expected]
+    problems += [
+        f"{k} is {tuple(state[k].shape)}, the model's {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if problems:  # one line, not torch's one line per tensor
+        raise ValueError(
+            f"{path}: weights do not fit {method}.build_model(cfg) of the stored config: "
+            f"{len(problems)} problem(s), first: {problems[0]}"
+        )
+    model.load_state_dict(state, strict=True)
     return row, model.to(device).eval(), cfg
 
 

@@ -65,6 +65,14 @@ def _train(*argv: str, out: str = "{tmp}/run") -> tuple[str, ...]:
     return (*argv, "--out", out)
 
 
+def _crafted_eval() -> tuple[str, ...]:
+    return ("{tmp}/crafted.safetensors", "--episodes", "2", "--quiet", "--out", "{tmp}/r.json")
+
+
+def _crafted_shift() -> tuple[str, ...]:
+    return ("{tmp}/crafted.safetensors", "--episodes", "2", "--out", "{tmp}/s.json")
+
+
 CLI: dict[str, Cli] = {
     # --- benchmarks.train: arguments -------------------------------------------------------
     "train-unknown-method": Cli("benchmarks.train", _train("nosuch", "5w1s"), "unknown method 'nosuch'"),
@@ -134,6 +142,25 @@ CLI: dict[str, Cli] = {
     "evaluate-synthetic-without-out": Cli("benchmarks.evaluate", ("{model}",), "pass --out"),
     "evaluate-unknown-flag": Cli("benchmarks.evaluate", ("{model}", "--bogus"), "unrecognized arguments: --bogus"),
     "evaluate-disk-full": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{tmp}/r.json"), "No space left on device", patch="enospc", code=1),
+    # --- benchmarks.evaluate, task_shift, health: re-signed checkpoints with bad contents ----
+    "evaluate-config-shape-mismatch": Cli("benchmarks.evaluate", _crafted_eval(), "16 problem(s), first: 0.0.weight is (4, 1, 3, 3), the model's (8, 1, 3, 3)", setup="crafted_config_shape_mismatch"),
+    "evaluate-unknown-method": Cli("benchmarks.evaluate", _crafted_eval(), "holds a 'nosuch' model", setup="crafted_unknown_method"),
+    "evaluate-unknown-harness-method": Cli("benchmarks.evaluate", _crafted_eval(), "harness method 'nosuch' is unknown", setup="crafted_unknown_harness_method"),
+    "evaluate-missing-config-key": Cli("benchmarks.evaluate", _crafted_eval(), "description check failed: no config", setup="crafted_missing_config"),
+    "evaluate-json-true-as-shape": Cli("benchmarks.evaluate", _crafted_eval(), "conv_channels: expected an integer, got true", setup="crafted_true_as_shape"),
+    "evaluate-seed-string": Cli("benchmarks.evaluate", _crafted_eval(), "wrong type of seed", setup="crafted_seed_string"),
+    "evaluate-unknown-split": Cli("benchmarks.evaluate", _crafted_eval(), "recorded split 'mine'", setup="crafted_unknown_split"),
+    "evaluate-missing-tensor": Cli("benchmarks.evaluate", _crafted_eval(), "1 problem(s), first: missing", setup="crafted_missing_tensor"),
+    "evaluate-extra-tensor": Cli("benchmarks.evaluate", _crafted_eval(), "1 problem(s), first: unexpected bogus", setup="crafted_extra_tensor"),
+    "evaluate-nan-weights": Cli("benchmarks.evaluate", _crafted_eval(), "non-finite logits", setup="crafted_nan_weights"),
+    "task-shift-config-shape-mismatch": Cli("benchmarks.task_shift", _crafted_shift(), "16 problem(s), first: 0.0.weight is (4, 1, 3, 3)", setup="crafted_config_shape_mismatch"),
+    "task-shift-unknown-method": Cli("benchmarks.task_shift", _crafted_shift(), "holds a 'nosuch' model", setup="crafted_unknown_method"),
+    "task-shift-missing-config-key": Cli("benchmarks.task_shift", _crafted_shift(), "description check failed: no config", setup="crafted_missing_config"),
+    "task-shift-json-true-as-shape": Cli("benchmarks.task_shift", _crafted_shift(), "conv_channels: expected an integer, got true", setup="crafted_true_as_shape"),
+    "task-shift-unknown-setting": Cli("benchmarks.task_shift", _crafted_shift(), "recorded training setting: unknown setting '9w9s'", setup="crafted_unknown_setting"),
+    "task-shift-nan-weights": Cli("benchmarks.task_shift", _crafted_shift(), "non-finite logits", setup="crafted_nan_weights"),
+    "health-config-shape-mismatch": Cli("benchmarks.health", ("{tmp}/crafted.safetensors", "--quiet"), "16 problem(s), first: 0.0.weight is (4, 1, 3, 3)", setup="crafted_config_shape_mismatch"),
+    "health-nan-weights": Cli("benchmarks.health", ("{tmp}/crafted.safetensors", "--quiet", "--episodes", "2"), "the model returned non-finite logits", setup="crafted_nan_weights"),
     # --- benchmarks.task_shift --------------------------------------------------------------
     "task-shift-episodes-1": Cli("benchmarks.task_shift", ("{model}", "--episodes", "1", "--out", "{tmp}/s.json"), "--episodes: must be >= 2, got 1"),
     "task-shift-n-way-1": Cli("benchmarks.task_shift", ("{model}", "--n-way", "1", "--out", "{tmp}/s.json"), "--n-way: must be >= 2, got 1"),
@@ -220,7 +247,44 @@ def _live_lock(tmp: Path, fixtures: dict[str, Path]) -> None:
     fixtures["_held_lock"] = lock  # type: ignore[assignment]  # released by the test
 
 
+def _crafted(edit: Callable[[dict[str, Any], dict[str, torch.Tensor]], Any]) -> Callable[[Path, dict[str, Path]], None]:  # fmt: skip
+    """A setup writing `{tmp}/crafted.safetensors`: the tiny model, its description and weights
+    edited by `edit`, saved with a valid SHA-256 (a file another tool wrote, not a damaged one)."""
+
+    def setup(tmp: Path, fixtures: dict[str, Path]) -> None:
+        from reference_impl import checkpoints
+
+        loaded = checkpoints.load_checkpoint(fixtures["model"])
+        description, state = json.loads(json.dumps(loaded.metadata)), dict(loaded.state_dict)
+        edit(description, state)
+        checkpoints.save_tensors(tmp / "crafted.safetensors", state, description)
+
+    return setup
+
+
+def _nan_weights(description: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
+    for name, tensor in list(state.items()):
+        if tensor.is_floating_point():
+            state[name] = torch.full_like(tensor, float("nan"))
+
+
+CRAFTED: dict[str, Callable[[dict[str, Any], dict[str, torch.Tensor]], Any]] = {
+    "config_shape_mismatch": lambda d, s: d["config"].update(conv_channels=8),
+    "unknown_method": lambda d, s: d.update(method="nosuch"),
+    "unknown_harness_method": lambda d, s: d["extra"].update(harness_method="nosuch"),
+    "missing_config": lambda d, s: d.pop("config"),
+    "true_as_shape": lambda d, s: d["config"].update(conv_channels=True),
+    "seed_string": lambda d, s: d.update(seed="zero"),
+    "unknown_split": lambda d, s: d.update(split="mine"),
+    "unknown_setting": lambda d, s: d["extra"].update(setting="9w9s"),
+    "missing_tensor": lambda d, s: s.pop(sorted(s)[0]),
+    "extra_tensor": lambda d, s: s.update(bogus=torch.zeros(1)),
+    "nan_weights": _nan_weights,
+}
+"""Edits of a valid checkpoint's description or weights (re-signed): `crafted_<key>` setups."""
+
 SETUPS: dict[str, Callable[[Path, dict[str, Path]], None]] = {
+    **{f"crafted_{key}": _crafted(edit) for key, edit in CRAFTED.items()},
     "model_as_resume": _model_as_resume,
     "garbage_resume": _garbage_resume,
     "truncated_model": _truncated_model,
@@ -412,7 +476,70 @@ def _load_predictor_cuda(path: Path) -> Any:
     return checkpoints.load_predictor(path, device=missing)
 
 
+def _in_tmp(call: Callable[[Path], Any]) -> Any:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        return call(Path(folder))
+
+
+def _load_crafted(fixtures: dict[str, Path], key: str, loader: str = "load_predictor") -> Any:
+    from reference_impl import checkpoints
+
+    def call(tmp: Path) -> Any:
+        _crafted(CRAFTED[key])(tmp, fixtures)
+        return getattr(checkpoints, loader)(tmp / "crafted.safetensors")
+
+    return _in_tmp(call)
+
+
+def _non_utf8_header(fixtures: dict[str, Path]) -> Any:
+    """A header whose description holds bytes that are not UTF-8 (a corrupt download)."""
+    import struct
+
+    from reference_impl import checkpoints
+
+    def call(tmp: Path) -> Any:
+        data = fixtures["model"].read_bytes()
+        size = struct.unpack("<Q", data[:8])[0]
+        header = data[8 : 8 + size].replace(b'"protonet', b'"\xff\xfeotonet', 1)
+        path = tmp / "bytes.safetensors"
+        path.write_bytes(struct.pack("<Q", len(header)) + header + data[8 + size :])
+        return checkpoints.load_checkpoint(path)
+
+    return _in_tmp(call)
+
+
+def _thumbnail_cache(kind: str) -> Any:
+    """`load_thumbnails` of a tiny generated Omniglot with a cache folder it cannot write."""
+    from omniglot_fixture import make_omniglot
+
+    from reference_impl import omniglot
+
+    def call(tmp: Path) -> Any:
+        root = make_omniglot(tmp / "omniglot")
+        if kind == "file":
+            cache = tmp / "cache.txt"
+            cache.write_text("not a folder")
+        else:
+            cache = (Path("/sys") if os.geteuid() == 0 else tmp / "ro") / "cache"
+            if os.geteuid() != 0:
+                cache.parent.mkdir()
+                cache.parent.chmod(0o555)
+        return omniglot.load_thumbnails(root, cache_dir=cache)
+
+    return _in_tmp(call)
+
+
 LIB: dict[str, Lib] = {
+    "load-predictor-config-shape-mismatch": Lib(lambda f: _load_crafted(f, "config_shape_mismatch"), ValueError, "16 problem(s), first: 0.0.weight is (4, 1, 3, 3), the model's (8, 1, 3, 3)"),
+    "load-predictor-missing-tensor": Lib(lambda f: _load_crafted(f, "missing_tensor"), ValueError, "1 problem(s), first: missing"),
+    "load-predictor-unknown-method": Lib(lambda f: _load_crafted(f, "unknown_method"), ValueError, "method 'nosuch' is not in the method table"),
+    "load-checkpoint-seed-string": Lib(lambda f: _load_crafted(f, "seed_string", "load_checkpoint"), ValueError, "wrong type of seed"),
+    "load-checkpoint-missing-config": Lib(lambda f: _load_crafted(f, "missing_config", "load_checkpoint"), ValueError, "description check failed: no config"),
+    "load-checkpoint-non-utf8-header": Lib(lambda f: _non_utf8_header(f), ValueError, "bytes.safetensors: safetensors structure check failed"),
+    "thumbnail-cache-dir-is-a-file": Lib(lambda f: _thumbnail_cache("file"), ValueError, "cannot write the thumbnail cache"),
+    "thumbnail-cache-dir-not-writable": Lib(lambda f: _thumbnail_cache("readonly"), ValueError, "cannot write the thumbnail cache"),
     "evaluate-nan-logits": Lib(lambda f: _nan_logits(), ValueError, "non-finite logits"),
     "evaluate-inf-logits": Lib(lambda f: _inf_logits(), ValueError, "non-finite logits"),
     "evaluate-empty-query-set": Lib(lambda f: _empty_query(), ValueError, "empty query set"),
