@@ -140,6 +140,14 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
+def path_arg(text: str) -> Path:
+    """An argparse `type` for paths: refuses an empty one (`Path("")` would be the current
+    folder, so `--out ""` would write a run into it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return Path(text)
+
+
 def seed(text: str) -> int:
     """An argparse `type` for seeds: an integer in `0..SEED_MAX`."""
     try:

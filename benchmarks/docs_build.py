@@ -27,6 +27,7 @@ from benchmarks.common import (
     check_output_file,
     int_at_least,
     machine_info,
+    path_arg,
     run_cli,
 )
 from reference_impl.files import atomic_write_json
@@ -41,7 +42,7 @@ BUILD_BUDGET_S = 90.0
 def build_parser() -> argparse.ArgumentParser:
     """Command-line flags."""
     parser = ArgumentParser(prog="python -m benchmarks.docs_build", description=__doc__)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/docs_build.json")
+    parser.add_argument("--out", type=path_arg, default=ROOT / "benchmarks/results/docs_build.json")
     parser.add_argument("--top", type=int_at_least(1), default=10, help="slowest pages to print")
     return parser
 

@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "checkpoint", type=Path, help="model.safetensors written by benchmarks.train"
+        "checkpoint", type=common.path_arg, help="model.safetensors written by benchmarks.train"
     )
     parser.add_argument(
         "--episodes",
@@ -163,14 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=common.int_at_least(1), default=None, help="torch intra-op threads"
     )
     parser.add_argument(
-        "--data-root", type=Path, default=None, help="Omniglot folder (as for benchmarks.train)"
+        "--data-root",
+        type=common.path_arg,
+        default=None,
+        help="Omniglot folder (as for benchmarks.train)",
     )
     parser.add_argument(
         "--download", action="store_true", help="fetch Omniglot first if it is missing"
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=common.path_arg,
         default=None,
         help="result JSON path (default benchmarks/results/omniglot/<method>_<setting>_<split>.json)",
     )
@@ -226,6 +229,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         common.transferable_setting(method_name, trained, setting)
     out = args.out or common.OMNIGLOT_RESULTS / f"{method_name}_{setting}_{split}.json"
     common.check_output_file(out)
+    check_same_cell(out, {"method": method_name, "setting": setting, "split": split})
 
     from reference_impl import checkpoints
 
@@ -437,6 +441,31 @@ def checkpoint_sha256(path: Path) -> str:
 
     with safetensors.safe_open(str(path), framework="pt") as f:
         return str((f.metadata() or {}).get("sha256"))
+
+
+def check_same_cell(out: Path, cell: dict[str, str]) -> None:
+    """Refuse to replace anything but a result file of the same cell (a mistyped `--out` naming
+    the committed MAML result while evaluating a ProtoNet, or naming the checkpoint itself).
+
+    Raises:
+        HarnessError: If `out` exists and is not a result of `cell` (method, setting, split).
+    """
+    if not out.exists():
+        return
+    try:
+        old = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict) or not {"method", "setting", "split"} <= set(old):
+        raise HarnessError(
+            f"{out} exists and is not a result file of benchmarks.evaluate: choose another --out"
+        )
+    recorded = {key: old[key] for key in cell}
+    if recorded != cell:
+        raise HarnessError(
+            f"{out} holds the result of {recorded}, not {cell}: choose another --out, or remove "
+            "that file first"
+        )
 
 
 def check_publishable(source: Path, target: Path) -> None:

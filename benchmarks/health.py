@@ -611,9 +611,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks.health",
         description="Print the one-screen health report of a trained checkpoint.",
     )
-    parser.add_argument("checkpoint", type=Path, help="weights file of a saved checkpoint")
-    parser.add_argument("--baseline", type=Path, help="transfer-baseline checkpoint (margin)")
-    parser.add_argument("--previous", type=Path, help="earlier checkpoint (embedding drift)")
+    parser.add_argument(
+        "checkpoint", type=common.path_arg, help="weights file of a saved checkpoint"
+    )
+    parser.add_argument(
+        "--baseline", type=common.path_arg, help="transfer-baseline checkpoint (margin)"
+    )
+    parser.add_argument(
+        "--previous", type=common.path_arg, help="earlier checkpoint (embedding drift)"
+    )
     parser.add_argument(
         "--episodes", type=common.int_at_least(2), help="test episodes (default: the published "
         "cell's, else the method's paper count)",
@@ -633,8 +639,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--eval-seed", type=common.seed, help="seed of the test episodes (default 0)"
     )
-    parser.add_argument("--data-root", type=Path, help="Omniglot folder")
-    parser.add_argument("--out", type=Path, help="also write the report (and this command) here")
+    parser.add_argument("--data-root", type=common.path_arg, help="Omniglot folder")
+    parser.add_argument(
+        "--out", type=common.path_arg, help="also write the report (and this command) here"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 

@@ -127,8 +127,8 @@ def migrate(path: Path) -> dict[str, Any]:
 def run(argv: list[str]) -> list[dict[str, Any]]:
     """Migrate every path given; return the records."""
     parser = common.ArgumentParser(prog="python -m benchmarks.migrate_checkpoints")
-    parser.add_argument("paths", type=Path, nargs="+", help="v1 .safetensors files")
-    parser.add_argument("--record", type=Path, default=None, help="JSON record to write")
+    parser.add_argument("paths", type=common.path_arg, nargs="+", help="v1 .safetensors files")
+    parser.add_argument("--record", type=common.path_arg, default=None, help="JSON record to write")
     args = parser.parse_args(argv)
     for path in args.paths:
         if path.is_symlink() or not path.is_file():

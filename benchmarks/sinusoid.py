@@ -33,7 +33,6 @@ import dataclasses
 import math
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -168,8 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threads", type=common.int_at_least(1), default=None, help="torch intra-op threads"
     )
-    parser.add_argument("--out", type=Path, default=OUT, help="result JSON")
-    parser.add_argument("--checkpoints", type=Path, default=CHECKPOINTS, help="model folder")
+    parser.add_argument("--out", type=common.path_arg, default=OUT, help="result JSON")
+    parser.add_argument(
+        "--checkpoints", type=common.path_arg, default=CHECKPOINTS, help="model folder"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     common.add_config_flags(
         parser, maml.MAMLConfig, skip={"backbone", "conv_channels", "max_pool", "n_way", "seed",
@@ -205,13 +206,17 @@ def run(argv: list[str]) -> dict[str, Any]:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     cfg = make_config(args)
+    try:  # before training (own seeded generators): sizes too large to allocate fail now
+        maml.build_model(cfg)
+        validation = sample_tasks(cfg, args.val_tasks, args.query_points, SEEDS["validation"])
+        test = sample_tasks(cfg, args.test_tasks, args.query_points, SEEDS["test"])
+    except (RuntimeError, MemoryError) as err:
+        raise HarnessError(f"cannot build the model or the tasks of this config: {err}") from err
     models, histories, seconds, updates = {}, {}, {}, {}
     for name in ("maml", "pretrained"):
         models[name], histories[name], seconds[name], updates[name] = fit(
             name, cfg, progress=not args.quiet
         )
-    validation = sample_tasks(cfg, args.val_tasks, args.query_points, SEEDS["validation"])
-    test = sample_tasks(cfg, args.test_tasks, args.query_points, SEEDS["test"])
     grid = {lr: table_score(mse_curve(models["pretrained"], cfg, lr, validation))
             for lr in args.baseline_lrs}  # fmt: skip
     baseline_lr = min(grid, key=lambda lr: grid[lr])

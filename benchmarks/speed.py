@@ -28,7 +28,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -70,7 +69,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--no-memory", action="store_true", help="skip the memory figures (MAML: subprocesses)"
     )
-    parser.add_argument("--out", type=Path, help="result file (default under benchmarks/results)")
+    parser.add_argument(
+        "--out", type=common.path_arg, help="result file (default under benchmarks/results)"
+    )
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise common.HarnessError("--device cuda needs a GPU, and torch sees none here")

@@ -115,7 +115,9 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser = common.ArgumentParser(
         prog="python -m benchmarks.task_shift", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("checkpoints", type=Path, nargs="+", help="model.safetensors files")
+    parser.add_argument(
+        "checkpoints", type=common.path_arg, nargs="+", help="model.safetensors files"
+    )
     parser.add_argument(
         "--episodes", type=common.int_at_least(2), default=500, help="tasks scored per part"
     )
@@ -125,7 +127,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     parser.add_argument(
         "--threads", type=common.int_at_least(1), default=None, help="torch intra-op threads"
     )
-    parser.add_argument("--out", type=Path, default=OUT, help="result JSON")
+    parser.add_argument("--out", type=common.path_arg, default=OUT, help="result JSON")
     args = parser.parse_args(argv)
     common.check_output_file(args.out)
     if args.k_shot + common.TEST_QUERIES > 20:  # Omniglot has 20 drawings per character

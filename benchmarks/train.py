@@ -561,7 +561,7 @@ def build_parser(
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=common.path_arg,
         default=None,
         help="run folder (default benchmarks/runs/<method>_<setting>_<split>_s<seed>)",
     )
@@ -581,7 +581,7 @@ def build_parser(
     )
     parser.add_argument(
         "--data-root",
-        type=Path,
+        type=common.path_arg,
         default=None,
         help="Omniglot folder (default: $OMNIGLOT_ROOT, else ../shared/data/omniglot beside a "
         "checkout, else the per-user cache; `python -m reference_impl.omniglot where` shows it)",

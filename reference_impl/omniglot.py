@@ -1032,7 +1032,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument(
         "--root",
-        type=Path,
+        type=_path_arg,
         default=None,
         help="data folder (default: the lookup order, see `where`)",
     )
@@ -1044,15 +1044,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("--quiet", action="store_true", help="no progress lines")
     where = commands.add_parser("where", help="print the data folder the lookup order chooses")
-    where.add_argument("--root", type=Path, default=None, help="an explicit data folder")
+    where.add_argument("--root", type=_path_arg, default=None, help="an explicit data folder")
     splits = commands.add_parser("splits", help="write maml.json and lake.json")
     splits.add_argument(
         "--out",
-        type=Path,
+        type=_path_arg,
         default=None,
         help="folder (default: benchmarks/splits/ of the checkout)",
     )
     return parser
+
+
+def _path_arg(text: str) -> Path:
+    """An argparse `type`: a path, not an empty string (which would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return Path(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

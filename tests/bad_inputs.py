@@ -114,6 +114,7 @@ CLI: dict[str, Cli] = {
     "train-hidden-sizes-true": Cli("benchmarks.train", _train("maml", "5w1s", *TRAIN, "--hidden-sizes", "true"), "--hidden-sizes: expected a list of integers"),
     "train-missing-data": Cli("benchmarks.train", ("protonet", "5w1s", "--quiet", "--data-root", "{tmp}/nowhere", "--out", "{tmp}/run"), "cannot load Omniglot"),
     "train-device-cuda-without-gpu": Cli("benchmarks.train", _train(*TINY, "--device", "cuda"), "--device cuda"),
+    "train-out-empty": Cli("benchmarks.train", _train(*TINY, out=""), "--out: expected a path, got an empty string"),
     # --- benchmarks.train: the run folder ---------------------------------------------------
     "train-out-is-a-file": Cli("benchmarks.train", _train(*TINY, out="{file}"), "is a file; expected a run folder"),
     "train-out-not-writable": Cli("benchmarks.train", _train(*TINY, out="{ro}/run"), "is not writable"),
@@ -141,6 +142,9 @@ CLI: dict[str, Cli] = {
     "evaluate-out-under-a-file": Cli("benchmarks.evaluate", ("{model}", "--out", "{file}/r.json"), "is a file"),
     "evaluate-synthetic-without-out": Cli("benchmarks.evaluate", ("{model}",), "pass --out"),
     "evaluate-unknown-flag": Cli("benchmarks.evaluate", ("{model}", "--bogus"), "unrecognized arguments: --bogus"),
+    "evaluate-out-empty": Cli("benchmarks.evaluate", ("{model}", "--out", ""), "--out: expected a path, got an empty string"),
+    "evaluate-out-another-cell": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{tmp}/cell.json"), "holds the result of {'method': 'maml'", setup="maml_result"),
+    "evaluate-out-is-the-checkpoint": Cli("benchmarks.evaluate", ("{tmp}/copy.safetensors", "--episodes", "2", "--quiet", "--out", "{tmp}/copy.safetensors"), "exists and is not a result file", setup="model_copy"),
     "evaluate-disk-full": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{tmp}/r.json"), "No space left on device", patch="enospc", code=1),
     # --- benchmarks.evaluate, task_shift, health: re-signed checkpoints with bad contents ----
     "evaluate-config-shape-mismatch": Cli("benchmarks.evaluate", _crafted_eval(), "16 problem(s), first: 0.0.weight is (4, 1, 3, 3), the model's (8, 1, 3, 3)", setup="crafted_config_shape_mismatch"),
@@ -194,6 +198,8 @@ CLI: dict[str, Cli] = {
     "sinusoid-hidden-sizes-true": Cli("benchmarks.sinusoid", ("--hidden-sizes", "true", "--out", "{tmp}/n.json", "--checkpoints", "{tmp}/m"), "--hidden-sizes: expected a list of integers"),
     "sinusoid-hidden-sizes-0": Cli("benchmarks.sinusoid", ("--hidden-sizes", "[0]", "--out", "{tmp}/n.json", "--checkpoints", "{tmp}/m"), "min(hidden_sizes) must be >= 1, got 0"),
     "sinusoid-baseline-lr-nan": Cli("benchmarks.sinusoid", ("--baseline-lrs", "nan", "--out", "{tmp}/n.json", "--checkpoints", "{tmp}/m"), "--baseline-lrs must be positive"),
+    "sinusoid-hidden-sizes-huge": Cli("benchmarks.sinusoid", ("--hidden-sizes", f"[{10**12}]", "--out", "{tmp}/n.json", "--checkpoints", "{tmp}/m"), "cannot build the model or the tasks of this config"),
+    "sinusoid-test-tasks-huge": Cli("benchmarks.sinusoid", ("--test-tasks", str(10**12), "--out", "{tmp}/n.json", "--checkpoints", "{tmp}/m"), "cannot build the model or the tasks of this config"),
     "sinusoid-out-is-a-folder": Cli("benchmarks.sinusoid", ("--out", "{dir}", "--checkpoints", "{tmp}/m"), "is a folder; expected a file"),
     "sinusoid-checkpoints-is-a-file": Cli("benchmarks.sinusoid", ("--out", "{tmp}/n.json", "--checkpoints", "{file}"), "exists and is not a folder"),
     "sinusoid-checkpoints-not-writable": Cli("benchmarks.sinusoid", ("--out", "{tmp}/n.json", "--checkpoints", "{ro}/m"), "is not writable"),
@@ -205,6 +211,7 @@ CLI: dict[str, Cli] = {
     "omniglot-unknown-command": Cli("reference_impl.omniglot", ("fetch",), "invalid choice: 'fetch'"),
     "omniglot-no-command": Cli("reference_impl.omniglot", (), "the following arguments are required: COMMAND"),
     "omniglot-splits-out-is-a-file": Cli("reference_impl.omniglot", ("splits", "--out", "{file}"), "is a file; expected a folder", code=1),
+    "omniglot-splits-out-empty": Cli("reference_impl.omniglot", ("splits", "--out", ""), "expected a path, got an empty string"),
     "omniglot-download-root-is-a-file": Cli("reference_impl.omniglot", ("download", "--root", "{file}", "--quiet"), "is a file; expected a folder", code=1),
 }  # fmt: skip
 """Command lines that must fail in one line: id -> case."""
@@ -283,7 +290,20 @@ CRAFTED: dict[str, Callable[[dict[str, Any], dict[str, torch.Tensor]], Any]] = {
 }
 """Edits of a valid checkpoint's description or weights (re-signed): `crafted_<key>` setups."""
 
+
+def _maml_result(tmp: Path, fixtures: dict[str, Path]) -> None:
+    (tmp / "cell.json").write_text(
+        json.dumps({"method": "maml", "setting": "5w1s", "split": "maml"})
+    )
+
+
+def _model_copy(tmp: Path, fixtures: dict[str, Path]) -> None:
+    shutil.copyfile(fixtures["model"], tmp / "copy.safetensors")
+
+
 SETUPS: dict[str, Callable[[Path, dict[str, Path]], None]] = {
+    "maml_result": _maml_result,
+    "model_copy": _model_copy,
     **{f"crafted_{key}": _crafted(edit) for key, edit in CRAFTED.items()},
     "model_as_resume": _model_as_resume,
     "garbage_resume": _garbage_resume,

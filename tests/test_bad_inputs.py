@@ -6,7 +6,8 @@ The cases live in `tests/bad_inputs.py` (a table). Each command-line case runs t
 * returns the expected non-zero status (argparse's own `SystemExit` counts as a return),
 * prints exactly one line on stderr, containing the case's fragment and no "Traceback",
 * leaves nothing under `benchmarks/results/` changed (its files' bytes hashed before and after),
-* and leaves no temporary file behind in the case's folder.
+* leaves no temporary file behind in the case's folder, and changes nothing in it (no file
+  overwritten, no new file or folder left).
 
 Library cases check the exception type and a fragment of its message. The run-folder tests at
 the end (lock, finished run, crash messages) need more than one command each.
@@ -36,11 +37,14 @@ RESULTS = REPO / "benchmarks" / "results"
 
 
 def tree_digest(root: Path) -> str:
-    """SHA-256 over every file's relative path and bytes under `root`."""
+    """SHA-256 over every entry's relative path under `root` and each file's bytes."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink()):
+    for path in sorted(root.rglob("*")):
         digest.update(str(path.relative_to(root)).encode() + b"\0")
-        digest.update(path.read_bytes() if path.is_file() else os.readlink(path).encode())
+        if path.is_symlink():
+            digest.update(os.readlink(path).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -114,7 +118,7 @@ def test_command_line_fails_in_one_line(
     if case.setup:
         SETUPS[case.setup](tmp_path, held)
     argv = [fill(a, places) for a in case.argv]
-    before = tree_digest(RESULTS)
+    before, mine = tree_digest(RESULTS), tree_digest(tmp_path)
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     try:
         with monkeypatch.context() as patched:
@@ -123,6 +127,7 @@ def test_command_line_fails_in_one_line(
             capsys.readouterr()
             code = call_main(case.module, argv)
             err = capsys.readouterr().err
+            after = tree_digest(tmp_path)  # before the test releases a lock it holds there
     finally:
         if "_held_lock" in held:
             held["_held_lock"].release()
@@ -133,6 +138,7 @@ def test_command_line_fails_in_one_line(
     assert case.fragment in lines[0], f"{case.fragment!r} not in {lines[0]!r}"
     assert tree_digest(RESULTS) == before, "benchmarks/results/ changed"
     assert not leftovers(tmp_path), leftovers(tmp_path)
+    assert after == mine, "the case's own files changed (or new ones were left)"
 
 
 @pytest.mark.parametrize("case_id", sorted(LIB))
