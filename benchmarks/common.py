@@ -30,7 +30,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -170,15 +170,19 @@ def non_negative_number(text: str) -> float:
     return value
 
 
-def check_output_file(path: Path, flag: str = "--out") -> None:
-    """Refuse, before any work, an output file that could not be written at the end.
+def check_output_file(path: Path, flag: str = "--out", inputs: Sequence[Path | None] = ()) -> None:
+    """Refuse, before any work, an output file that could not be written at the end, or that
+    is one of the command's `inputs` (a report written over the checkpoint it reports on).
 
     Raises:
-        HarnessError: If `path` is a folder, lies under a file, or its folder (the nearest one
-            that exists) does not let this process create files.
+        HarnessError: If `path` is a folder, is one of `inputs`, lies under a file, or its
+            folder (the nearest one that exists) does not let this process create files.
     """
     if path.is_dir():
         raise HarnessError(f"{flag} {path} is a folder; expected a file")
+    for source in inputs:
+        if source is not None and path.exists() and source.exists() and path.samefile(source):
+            raise HarnessError(f"{flag} {path} is the input {source}; it would be overwritten")
     _check_creatable(path.parent, f"{flag} {path}")
 
 

@@ -64,7 +64,7 @@ def read_v1(path: Path) -> tuple[dict[str, Tensor], dict[str, Any], str]:
             described = json.loads(side.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise HarnessError(f"{side}: cannot read the v1 description ({err})") from err
-        embedded = json.loads(metadata["description"])
+        embedded = _json_object(path, metadata["description"], "the embedded description")
         if not isinstance(described, dict) or described.get("format") != OLD_FORMAT:
             raise HarnessError(f"{side}: format is not {OLD_FORMAT!r}")
         if described.get("weights_sha256") != data_sha:
@@ -73,8 +73,19 @@ def read_v1(path: Path) -> tuple[dict[str, Tensor], dict[str, Any], str]:
             raise HarnessError(f"{side}: description differs from the copy inside {path}")
         return tensors, embedded, data_sha
     if "json" in metadata:  # a resume state or other tensor file
-        return tensors, json.loads(metadata["json"]), data_sha
+        return tensors, _json_object(path, metadata["json"], "the embedded JSON"), data_sha
     raise HarnessError(f"{path}: no v1 description (__metadata__ has {sorted(metadata)})")
+
+
+def _json_object(path: Path, text: str, what: str) -> dict[str, Any]:
+    """`text` parsed as a JSON object, else a `HarnessError` naming `path` and `what`."""
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise HarnessError(f"{path}: {what} is not JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise HarnessError(f"{path}: {what} is not a JSON object")
+    return value
 
 
 def identical(first: dict[str, Tensor], second: dict[str, Tensor]) -> bool:
@@ -130,6 +141,14 @@ def run(argv: list[str]) -> list[dict[str, Any]]:
     parser.add_argument("paths", type=common.path_arg, nargs="+", help="v1 .safetensors files")
     parser.add_argument("--record", type=common.path_arg, default=None, help="JSON record to write")
     args = parser.parse_args(argv)
+    if args.record is not None:  # before any file is changed
+        common.check_output_file(
+            args.record,
+            "--record",
+            inputs=[*args.paths, *(p.with_suffix(".json") for p in args.paths)],
+        )
+    if len({path.resolve() for path in args.paths}) < len(args.paths):
+        raise HarnessError("a file is named twice; name each file once")
     for path in args.paths:
         if path.is_symlink() or not path.is_file():
             raise HarnessError(f"{path} is not a regular file")

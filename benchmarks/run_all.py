@@ -177,15 +177,36 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-omniglot", action="store_true")
     args = parser.parse_args(argv)
-
+    jobs = [] if args.skip_omniglot else omniglot_jobs(args.plan)
+    if args.only is not None and not any(args.only in name for name, _ in jobs):
+        raise common.HarnessError(
+            f"--only {args.only!r} matches no Omniglot run; the runs are "
+            f"{', '.join(name for name, _ in jobs) or 'none (--skip-omniglot)'}"
+        )
     if not args.skip_speed:
         for name in SPEED_MODULES:
             if (common.REPO / "benchmarks" / f"{name}.py").exists():
                 run([sys.executable, "-m", f"benchmarks.{name}"], args.dry_run)
-    if args.skip_omniglot:
-        return 0
+    for name, commands in jobs:
+        if args.only and args.only not in name:
+            continue
+        if commands is None:
+            print(f"skip {name}: trained on a device this machine does not have", flush=True)
+            continue
+        for command in commands:
+            run(command, args.dry_run)
+    return 0
+
+
+def omniglot_jobs(plan: bool) -> list[tuple[str, tuple[list[str], list[str]] | None]]:
+    """Name and (train, evaluate) commands of every Omniglot run, `None` where this machine
+    cannot run it; read before anything runs, so a damaged result file stops nothing midway.
+
+    Raises:
+        HarnessError: If a committed result file cannot be read.
+    """
     jobs: list[tuple[str, tuple[list[str], list[str]] | None]] = []
-    if args.plan:
+    if plan:
         for method, setting, split in PLAN:
             trained = reused_setting(method, setting, split) or setting
             run_dir = common.RUNS_DIR / f"bench_{method}_{trained}_{split}"
@@ -203,15 +224,7 @@ def _main(argv: list[str] | None) -> int:
                 raise common.HarnessError(f"cannot read {common.relative(path)}: {err}") from err
             run_dir = common.RUNS_DIR / f"bench_{trained_name(result)}"
             jobs.append((path.stem, replay_commands(result, run_dir)))
-    for name, commands in jobs:
-        if args.only and args.only not in name:
-            continue
-        if commands is None:
-            print(f"skip {name}: trained on a device this machine does not have", flush=True)
-            continue
-        for command in commands:
-            run(command, args.dry_run)
-    return 0
+    return jobs
 
 
 if __name__ == "__main__":

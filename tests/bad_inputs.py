@@ -44,7 +44,7 @@ class Cli:
     argv: tuple[str, ...]
     """Arguments, with placeholders (module docstring)."""
     fragment: str
-    """Text the stderr line must contain (case-sensitive)."""
+    """Text the stderr line must contain (case-sensitive; placeholders filled in)."""
     setup: str = ""
     """A key of `SETUPS`, run before the command with the case's folder."""
     patch: str = ""
@@ -144,7 +144,8 @@ CLI: dict[str, Cli] = {
     "evaluate-unknown-flag": Cli("benchmarks.evaluate", ("{model}", "--bogus"), "unrecognized arguments: --bogus"),
     "evaluate-out-empty": Cli("benchmarks.evaluate", ("{model}", "--out", ""), "--out: expected a path, got an empty string"),
     "evaluate-out-another-cell": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{tmp}/cell.json"), "holds the result of {'method': 'maml'", setup="maml_result"),
-    "evaluate-out-is-the-checkpoint": Cli("benchmarks.evaluate", ("{tmp}/copy.safetensors", "--episodes", "2", "--quiet", "--out", "{tmp}/copy.safetensors"), "exists and is not a result file", setup="model_copy"),
+    "evaluate-out-is-the-checkpoint": Cli("benchmarks.evaluate", ("{tmp}/copy.safetensors", "--episodes", "2", "--quiet", "--out", "{tmp}/copy.safetensors"), "--out {tmp}/copy.safetensors is the input", setup="model_copy"),
+    "evaluate-out-is-another-file": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{file}"), "exists and is not a result file of benchmarks.evaluate"),
     "evaluate-disk-full": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{tmp}/r.json"), "No space left on device", patch="enospc", code=1),
     # --- benchmarks.evaluate, task_shift, health: re-signed checkpoints with bad contents ----
     "evaluate-config-shape-mismatch": Cli("benchmarks.evaluate", _crafted_eval(), "16 problem(s), first: 0.0.weight is (4, 1, 3, 3), the model's (8, 1, 3, 3)", setup="crafted_config_shape_mismatch"),
@@ -171,6 +172,7 @@ CLI: dict[str, Cli] = {
     "task-shift-huge-n-way": Cli("benchmarks.task_shift", ("{model}", "--n-way", str(10**30), "--out", "{tmp}/s.json"), "--n-way: must be < 2**63"),
     "task-shift-seed-2-63": Cli("benchmarks.task_shift", ("{model}", "--seed", BIG, "--out", "{tmp}/s.json"), f"--seed: must be in 0..{2**63 - 1}"),
     "task-shift-threads-0": Cli("benchmarks.task_shift", ("{model}", "--threads", "0", "--out", "{tmp}/s.json"), "--threads: must be >= 1, got 0"),
+    "task-shift-out-is-the-checkpoint": Cli("benchmarks.task_shift", ("{tmp}/copy.safetensors", "--out", "{tmp}/copy.safetensors"), "is the input", setup="model_copy"),
     "task-shift-out-is-a-folder": Cli("benchmarks.task_shift", ("{model}", "--out", "{dir}"), "is a folder; expected a file"),
     "task-shift-missing-checkpoint": Cli("benchmarks.task_shift", ("{tmp}/nope.safetensors", "--out", "{tmp}/s.json"), "not found"),
     "task-shift-checkpoint-is-a-folder": Cli("benchmarks.task_shift", ("{dir}", "--out", "{tmp}/s.json"), "is a folder; expected a checkpoint file"),
@@ -185,6 +187,8 @@ CLI: dict[str, Cli] = {
     "health-unknown-part": Cli("benchmarks.health", ("{model}", "--part", "everything"), "invalid choice: 'everything'"),
     "health-unknown-split": Cli("benchmarks.health", ("{model}", "--split", "mine"), "invalid choice: 'mine'"),
     "health-baseline-is-a-folder": Cli("benchmarks.health", ("{model}", "--baseline", "{dir}"), "is a folder; expected a checkpoint file"),
+    "health-out-is-the-checkpoint": Cli("benchmarks.health", ("{tmp}/copy.safetensors", "--quiet", "--out", "{tmp}/copy.safetensors"), "is the input", setup="model_copy"),
+    "health-out-is-the-baseline": Cli("benchmarks.health", ("{model}", "--quiet", "--baseline", "{tmp}/copy.safetensors", "--out", "{tmp}/copy.safetensors"), "is the input", setup="model_copy"),
     "health-resume-state": Cli("benchmarks.health", ("{run}/resume.safetensors",), "is a resume state, not a model checkpoint"),
     # --- benchmarks.speed, benchmarks.sinusoid, benchmarks.docs_build -----------------------
     "speed-threads-0": Cli("benchmarks.speed", ("--threads", "0", "--out", "{tmp}/p.json"), "--threads: must be >= 1, got 0"),
@@ -207,6 +211,17 @@ CLI: dict[str, Cli] = {
     "docs-build-top-0": Cli("benchmarks.docs_build", ("--top", "0", "--out", "{tmp}/d.json"), "--top: must be >= 1, got 0"),
     "docs-build-out-is-a-folder": Cli("benchmarks.docs_build", ("--out", "{dir}"), "is a folder; expected a file"),
     "docs-build-out-not-writable": Cli("benchmarks.docs_build", ("--out", "{ro}/d.json"), "is not writable"),
+    # --- benchmarks.run_all ------------------------------------------------------------------
+    "run-all-only-matches-nothing": Cli("benchmarks.run_all", ("--dry-run", "--only", "nosuch"), "--only 'nosuch' matches no Omniglot run"),
+    "run-all-only-with-skip-omniglot": Cli("benchmarks.run_all", ("--dry-run", "--skip-omniglot", "--only", "maml"), "none (--skip-omniglot)"),
+    "run-all-unknown-flag": Cli("benchmarks.run_all", ("--dry-run", "--bogus"), "unrecognized arguments: --bogus"),
+    # --- benchmarks.migrate_checkpoints ----------------------------------------------------
+    "migrate-record-is-a-folder": Cli("benchmarks.migrate_checkpoints", ("{tmp}/v1.safetensors", "--record", "{dir}"), "--record {dir} is a folder; expected a file", setup="v1_pair"),
+    "migrate-record-is-the-description": Cli("benchmarks.migrate_checkpoints", ("{tmp}/v1.safetensors", "--record", "{tmp}/v1.json"), "--record {tmp}/v1.json is the input", setup="v1_pair"),
+    "migrate-same-file-twice": Cli("benchmarks.migrate_checkpoints", ("{tmp}/v1.safetensors", "{tmp}/v1.safetensors"), "a file is named twice", setup="v1_pair"),
+    "migrate-embedded-description-not-json": Cli("benchmarks.migrate_checkpoints", ("{tmp}/v1.safetensors",), "the embedded description is not JSON", setup="v1_pair_bad_embedded"),
+    "migrate-a-folder": Cli("benchmarks.migrate_checkpoints", ("{dir}",), "is not a regular file"),
+    "migrate-current-format": Cli("benchmarks.migrate_checkpoints", ("{model}",), "already in the current format"),
     # --- reference_impl.omniglot ------------------------------------------------------------
     "omniglot-unknown-command": Cli("reference_impl.omniglot", ("fetch",), "invalid choice: 'fetch'"),
     "omniglot-no-command": Cli("reference_impl.omniglot", (), "the following arguments are required: COMMAND"),
@@ -301,7 +316,33 @@ def _model_copy(tmp: Path, fixtures: dict[str, Path]) -> None:
     shutil.copyfile(fixtures["model"], tmp / "copy.safetensors")
 
 
+def _v1_pair(embedded: str | None = None) -> Callable[[Path, dict[str, Path]], None]:
+    """A setup writing `{tmp}/v1.safetensors` and `{tmp}/v1.json` as the v1 writer did (data
+    SHA-256 and a description copy in `__metadata__`); `embedded` replaces that copy's text."""
+
+    def setup(tmp: Path, fixtures: dict[str, Path]) -> None:
+        import hashlib
+        import struct
+
+        import safetensors.torch
+
+        tensors = {"w": torch.arange(6, dtype=torch.float32)}
+        description = {"format": "meta-learning-glossary/checkpoint-v1", "method": "protonet"}
+        text = json.dumps(description, sort_keys=True) if embedded is None else embedded
+        blob = safetensors.torch.save(tensors, {"description": text, "sha256": ""})
+        size = struct.unpack("<Q", blob[:8])[0]
+        data_sha = hashlib.sha256(blob[8 + size :]).hexdigest()
+        blob = safetensors.torch.save(tensors, {"description": text, "sha256": data_sha})
+        (tmp / "v1.safetensors").write_bytes(blob)
+        side = {**description, "weights_sha256": data_sha}
+        (tmp / "v1.json").write_text(json.dumps(side))
+
+    return setup
+
+
 SETUPS: dict[str, Callable[[Path, dict[str, Path]], None]] = {
+    "v1_pair": _v1_pair(),
+    "v1_pair_bad_embedded": _v1_pair(embedded="{not json"),
     "maml_result": _maml_result,
     "model_copy": _model_copy,
     **{f"crafted_{key}": _crafted(edit) for key, edit in CRAFTED.items()},

@@ -135,7 +135,8 @@ def test_command_line_fails_in_one_line(
     assert code == case.code, f"exit status {code}, expected {case.code}; stderr: {err!r}"
     assert "Traceback" not in err, err
     assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}: {err!r}"
-    assert case.fragment in lines[0], f"{case.fragment!r} not in {lines[0]!r}"
+    fragment = fill(case.fragment, places)
+    assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
     assert tree_digest(RESULTS) == before, "benchmarks/results/ changed"
     assert not leftovers(tmp_path), leftovers(tmp_path)
     assert after == mine, "the case's own files changed (or new ones were left)"
