@@ -30,7 +30,7 @@ import torch
 
 from benchmarks import common
 
-SPEED_MODULES = ("speed", "bench_maml", "bench_protonet", "bench_episodes")
+SPEED_MODULES = ("speed", "bench_maml", "bench_protonet", "bench_episodes", "hvp")
 """Speed benchmarks run first, when their files exist."""
 
 BUDGET_MINUTES = {"protonet": 30, "maml": 120, "fomaml": 120, "fast_weights": 60, "baseline": 30}
