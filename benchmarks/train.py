@@ -744,6 +744,20 @@ def check_resume_metadata(path: Path, meta: dict[str, Any]) -> None:
     missing = sorted(set(RESUME_FIELDS) - set(meta))
     if missing:
         raise HarnessError(f"{path} is not a resume state of benchmarks.train (no {missing})")
+    trainer, history, seconds = meta["trainer"], meta["history"], meta["train_seconds"]
+    step = trainer.get("step") if isinstance(trainer, dict) else None
+    checks = {
+        "trainer.step is an integer >= 0": isinstance(step, int) and not isinstance(step, bool)
+        and step >= 0,
+        "history holds validation and sessions lists": isinstance(history, dict)
+        and all(isinstance(history.get(k), list) for k in ("validation", "sessions")),
+        "train_seconds is a number >= 0": isinstance(seconds, (int, float))
+        and not isinstance(seconds, bool) and math.isfinite(seconds) and seconds >= 0,
+        "done is true or false": isinstance(meta["done"], bool),
+    }  # fmt: skip
+    wrong = [what for what, ok in checks.items() if not ok]
+    if wrong:
+        raise HarnessError(f"{path}: not a valid resume state: expected {'; '.join(wrong)}")
 
 
 def _session(

@@ -217,10 +217,13 @@ def fixed_episodes(
         `(N*Q, *x_shape)`, `(N*Q,)`.
 
     Raises:
-        ValueError: As `sample_batch`, or if `num_episodes` is not a positive int.
+        ValueError: As `sample_batch`, if `num_episodes` is not a positive int, or if `seed`
+            is outside `0..2**63-1`.
     """
     if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
         raise ValueError(f"num_episodes must be a positive int, got {num_episodes!r}")
+    if not 0 <= seed < 2**63:  # torch would report an overflow, or wrap a negative seed
+        raise ValueError(f"seed must be in 0..2**63-1, got {seed}")
     generator = torch.Generator(device=data.device).manual_seed(seed)
     check_request(data, n_way, k_shot, n_query, 1, generator)
     drawn = [

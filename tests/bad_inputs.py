@@ -124,6 +124,10 @@ CLI: dict[str, Cli] = {
     "train-model-as-resume-state": Cli("benchmarks.train", _train(*TINY, "--resume", out="{tmp}/swapped"), "is a model checkpoint, not a resume state", setup="model_as_resume"),
     "train-garbage-resume-state": Cli("benchmarks.train", _train(*TINY, "--resume", out="{tmp}/swapped"), "cannot read", setup="garbage_resume"),
     "train-resume-other-config": Cli("benchmarks.train", _train(*TINY, "--resume", "--outer-lr", "0.5", out="{run}"), "--resume with a different config"),
+    "train-resume-step-negative": Cli("benchmarks.train", _train(*TINY, "--resume", out="{tmp}/edited"), "expected trainer.step is an integer >= 0", setup="resume_step_negative"),
+    "train-resume-history-null": Cli("benchmarks.train", _train(*TINY, "--resume", out="{tmp}/edited"), "expected history holds validation and sessions lists", setup="resume_history_null"),
+    "train-resume-seconds-text": Cli("benchmarks.train", _train(*TINY, "--resume", out="{tmp}/edited"), "expected train_seconds is a number >= 0", setup="resume_seconds_text"),
+    "train-resume-done-text": Cli("benchmarks.train", _train(*TINY, "--resume", out="{tmp}/edited"), "expected done is true or false", setup="resume_done_text"),
     "train-folder-with-model-only": Cli("benchmarks.train", _train(*TINY, out="{tmp}/old"), "already holds model.safetensors", setup="model_only_run"),
     "train-locked-by-live-process": Cli("benchmarks.train", _train(*TINY, out="{tmp}/locked"), "is in use by PID", setup="live_lock"),
     "train-disk-full": Cli("benchmarks.train", _train(*TINY), "No space left on device", patch="enospc", code=1),
@@ -340,7 +344,27 @@ def _v1_pair(embedded: str | None = None) -> Callable[[Path, dict[str, Path]], N
     return setup
 
 
+def _crafted_resume(edit: Callable[[dict[str, Any]], Any]) -> Callable[[Path, dict[str, Path]], None]:  # fmt: skip
+    """A setup copying the finished run to `{tmp}/edited` with its resume state's metadata
+    edited by `edit` and re-signed (written by `write_tensor_file`, so the SHA-256 holds)."""
+
+    def setup(tmp: Path, fixtures: dict[str, Path]) -> None:
+        from benchmarks import common
+
+        shutil.copytree(fixtures["run"], tmp / "edited")
+        path = tmp / "edited" / "resume.safetensors"
+        tensors, meta = common.read_tensor_file(path)
+        edit(meta)
+        common.write_tensor_file(path, tensors, meta)
+
+    return setup
+
+
 SETUPS: dict[str, Callable[[Path, dict[str, Path]], None]] = {
+    "resume_step_negative": _crafted_resume(lambda m: m["trainer"].update(step=-5)),
+    "resume_history_null": _crafted_resume(lambda m: m.update(history=None)),
+    "resume_seconds_text": _crafted_resume(lambda m: m.update(train_seconds="x")),
+    "resume_done_text": _crafted_resume(lambda m: m.update(done="yes")),
     "v1_pair": _v1_pair(),
     "v1_pair_bad_embedded": _v1_pair(embedded="{not json"),
     "maml_result": _maml_result,
@@ -571,6 +595,12 @@ def _non_utf8_header(fixtures: dict[str, Path]) -> Any:
     return _in_tmp(call)
 
 
+def _fixed_episodes(seed: int) -> Any:
+    from reference_impl import evaluation
+
+    return evaluation.fixed_episodes(torch.zeros(5, 6, 1, 4, 4), 5, 1, 2, 3, seed)
+
+
 def _thumbnail_cache(kind: str) -> Any:
     """`load_thumbnails` of a tiny generated Omniglot with a cache folder it cannot write."""
     from omniglot_fixture import make_omniglot
@@ -599,6 +629,8 @@ LIB: dict[str, Lib] = {
     "load-checkpoint-seed-string": Lib(lambda f: _load_crafted(f, "seed_string", "load_checkpoint"), ValueError, "wrong type of seed"),
     "load-checkpoint-missing-config": Lib(lambda f: _load_crafted(f, "missing_config", "load_checkpoint"), ValueError, "description check failed: no config"),
     "load-checkpoint-non-utf8-header": Lib(lambda f: _non_utf8_header(f), ValueError, "bytes.safetensors: safetensors structure check failed"),
+    "fixed-episodes-seed-2-63": Lib(lambda f: _fixed_episodes(2**63), ValueError, f"seed must be in 0..2**63-1, got {2**63}"),
+    "fixed-episodes-seed-negative": Lib(lambda f: _fixed_episodes(-1), ValueError, "seed must be in 0..2**63-1, got -1"),
     "thumbnail-cache-dir-is-a-file": Lib(lambda f: _thumbnail_cache("file"), ValueError, "cannot write the thumbnail cache"),
     "thumbnail-cache-dir-not-writable": Lib(lambda f: _thumbnail_cache("readonly"), ValueError, "cannot write the thumbnail cache"),
     "evaluate-nan-logits": Lib(lambda f: _nan_logits(), ValueError, "non-finite logits"),
