@@ -218,9 +218,11 @@ def run(argv: list[str]) -> dict[str, Any]:
         publish_to = common.CHECKPOINTS_DIR / f"{method_name}_{trained}_{split}.safetensors"
         check_publishable(args.checkpoint, publish_to)  # before the long evaluation
     data_kind = extra.get("data", "omniglot")
-    if data_kind != "omniglot" and args.out is None:
+    published = args.out is None or args.out.resolve().is_relative_to(common.RESULTS_DIR.resolve())
+    if data_kind != "omniglot" and published:
         raise HarnessError(
-            f"checkpoint trained on {data_kind!r} data: pass --out (results are Omniglot only)"
+            f"checkpoint trained on {data_kind!r} data: pass an --out outside "
+            f"{common.relative(common.RESULTS_DIR)}/ (results are Omniglot only)"
         )
     data_args = argparse.Namespace(
         data=data_kind, data_root=args.data_root, split=split, download=args.download

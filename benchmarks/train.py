@@ -704,12 +704,19 @@ def run(argv: list[str]) -> dict[str, Any]:
 
 
 def check_run_folder(out: Path, *, resume: bool) -> None:
-    """Refuse a run folder that does not fit the command: `--resume` without resume state
-    (a misspelt `--out` must not start afresh), or a new run over another run's files.
+    """Refuse a run folder that does not fit the command: one under the published results,
+    `--resume` without resume state (a misspelt `--out` must not start afresh), or a new run
+    over another run's files.
 
     Raises:
         HarnessError: Naming the folder and what to do.
     """
+    if out.resolve().is_relative_to(common.RESULTS_DIR.resolve()):
+        raise HarnessError(
+            f"--out {out} lies under {common.relative(common.RESULTS_DIR)}/, the published "
+            f"results: train into a run folder (default under {common.relative(common.RUNS_DIR)}/)"
+            " and publish with benchmarks.evaluate"
+        )
     resume_path = out / RESUME_FILE
     if resume and not resume_path.is_file():
         raise HarnessError(

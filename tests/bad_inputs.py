@@ -10,7 +10,8 @@ on stderr. Arguments may name placeholders, filled in per case by the test:
 * `{model}`: a checkpoint of a tiny ProtoNet the harness trained on synthetic data (session
   fixture); `{run}`: a copy of that finished run folder (`{run}/resume.safetensors`,
   `{run}/model.safetensors`);
-* `{big}`: 2**63, the smallest seed outside `0..2**63-1`.
+* `{big}`: 2**63, the smallest seed outside `0..2**63-1`;
+* `{results}`: the repository's `benchmarks/results` (absolute).
 
 `setup` names a function of `SETUPS` that prepares files in `{tmp}` first; `patch` names one of
 `PATCHES` applied while the command runs (a full disk). Library cases are a call, the exception
@@ -116,6 +117,7 @@ CLI: dict[str, Cli] = {
     "train-device-cuda-without-gpu": Cli("benchmarks.train", _train(*TINY, "--device", "cuda"), "--device cuda"),
     "train-out-empty": Cli("benchmarks.train", _train(*TINY, out=""), "--out: expected a path, got an empty string"),
     # --- benchmarks.train: the run folder ---------------------------------------------------
+    "train-out-under-results": Cli("benchmarks.train", _train(*TINY, out="{results}/omniglot/no-run-here"), "lies under benchmarks/results/, the published results"),
     "train-out-is-a-file": Cli("benchmarks.train", _train(*TINY, out="{file}"), "is a file; expected a run folder"),
     "train-out-not-writable": Cli("benchmarks.train", _train(*TINY, out="{ro}/run"), "is not writable"),
     "train-resume-misspelt-out": Cli("benchmarks.train", _train(*TINY, "--resume", out="{tmp}/rnu"), "holds no resume state"),
@@ -144,12 +146,13 @@ CLI: dict[str, Cli] = {
     "evaluate-out-is-a-folder": Cli("benchmarks.evaluate", ("{model}", "--out", "{dir}"), "is a folder; expected a file"),
     "evaluate-out-not-writable": Cli("benchmarks.evaluate", ("{model}", "--out", "{ro}/r.json"), "is not writable"),
     "evaluate-out-under-a-file": Cli("benchmarks.evaluate", ("{model}", "--out", "{file}/r.json"), "is a file"),
-    "evaluate-synthetic-without-out": Cli("benchmarks.evaluate", ("{model}",), "pass --out"),
+    "evaluate-synthetic-without-out": Cli("benchmarks.evaluate", ("{model}",), "pass an --out outside benchmarks/results/"),
     "evaluate-unknown-flag": Cli("benchmarks.evaluate", ("{model}", "--bogus"), "unrecognized arguments: --bogus"),
     "evaluate-out-empty": Cli("benchmarks.evaluate", ("{model}", "--out", ""), "--out: expected a path, got an empty string"),
     "evaluate-out-another-cell": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{tmp}/cell.json"), "holds the result of {'method': 'maml'", setup="maml_result"),
     "evaluate-out-is-the-checkpoint": Cli("benchmarks.evaluate", ("{tmp}/copy.safetensors", "--episodes", "2", "--quiet", "--out", "{tmp}/copy.safetensors"), "--out {tmp}/copy.safetensors is the input", setup="model_copy"),
     "evaluate-out-is-another-file": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{file}"), "exists and is not a result file of benchmarks.evaluate"),
+    "evaluate-synthetic-into-results": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{results}/omniglot/no-result-here.json"), "pass an --out outside benchmarks/results/"),
     "evaluate-disk-full": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{tmp}/r.json"), "No space left on device", patch="enospc", code=1),
     # --- benchmarks.evaluate, task_shift, health: re-signed checkpoints with bad contents ----
     "evaluate-config-shape-mismatch": Cli("benchmarks.evaluate", _crafted_eval(), "16 problem(s), first: 0.0.weight is (4, 1, 3, 3), the model's (8, 1, 3, 3)", setup="crafted_config_shape_mismatch"),

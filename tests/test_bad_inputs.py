@@ -110,7 +110,7 @@ def test_command_line_fails_in_one_line(
         shutil.copytree(fixtures["run"], run_copy)
     places = {
         "tmp": str(tmp_path), "file": str(tmp_path / "plain.txt"), "dir": str(tmp_path / "folder"),
-        "model": str(fixtures["model"]), "run": str(run_copy), "big": BIG,
+        "model": str(fixtures["model"]), "run": str(run_copy), "big": BIG, "results": str(RESULTS),
     }  # fmt: skip
     if "{ro}" in " ".join(case.argv):
         places["ro"] = str(unwritable(tmp_path))
