@@ -6,6 +6,7 @@
 import claims
 import figures
 import torch
+from matplotlib import ticker
 
 cfg = LearnedOptimiserConfig()
 LONG, TEST, VALIDATION = 10 * cfg.horizon, 200, 64
@@ -116,6 +117,8 @@ with figures.style():  # custom drawing: text and lines follow the page's palett
     right.set_xlabel("optimisation step")
     right.set_ylabel("log10 of the step length (RMS)")
     right.legend(loc="lower left", fontsize=7)
+    for ax in (left, right):  # plain step numbers on the log axes (no mathtext)
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
 marks = [cfg.horizon - 1, 2 * cfg.horizon - 1, LONG // 2 - 1, LONG - 1]
 rows = [
     [name, *(f"{claims.mean_ci(curves[name][:, s].tolist()).mean:.2f}" for s in marks)]
