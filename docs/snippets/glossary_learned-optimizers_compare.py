@@ -132,7 +132,7 @@ print(
     figures.render(
         fig,
         alt="Left: log loss against optimisation step for the learned LSTM optimiser, SGD and "
-        "Adam on held-out quadratics; the learned optimiser is far ahead up to its meta-training "
+        "Adam on held-out quadratics; the learned optimiser is ahead at its meta-training "
         "horizon, then flattens while SGD and Adam keep falling and pass it. Right: step length "
         "against step; SGD's and Adam's steps keep shrinking, the learned optimiser's stop "
         "shrinking after the horizon and stay longer than its distance from the minimum.",
