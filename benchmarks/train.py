@@ -371,7 +371,9 @@ class RunLock:
     The file records the holder (PID, host, start time, command), so a second training on the
     same `--out` fails naming it. The kernel drops a `flock` when its process dies, so a lock
     file left by a killed run is stale exactly when it can be locked: `acquire` then takes it
-    over and returns the dead holder's description. `release` removes the file.
+    over and returns the dead holder's description, and removes the temporary files that
+    killed writers left beside the run's files (`files.remove_orphans`). `release` removes the
+    lock file.
 
     Args:
         folder: The run folder (created if missing; removed again on release if it was created
@@ -417,6 +419,8 @@ class RunLock:
                 break
             os.close(fd)
         previous = self.holder(fd)
+        for name in (MODEL_FILE, BEST_FILE, RESUME_FILE, SUMMARY_FILE):  # killed writers' temps
+            files.remove_orphans(self.folder / name)
         record = {
             "pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
             "started": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

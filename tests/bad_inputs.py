@@ -114,6 +114,7 @@ CLI: dict[str, Cli] = {
     "train-n-way-beyond-classes": Cli("benchmarks.train", _train(*TINY, "--n-way", "5000"), "5000-way training episodes need 5000 classes; the training data has 64"),
     "train-hidden-sizes-true": Cli("benchmarks.train", _train("maml", "5w1s", *TRAIN, "--hidden-sizes", "true"), "--hidden-sizes: expected a list of integers"),
     "train-missing-data": Cli("benchmarks.train", ("protonet", "5w1s", "--quiet", "--data-root", "{tmp}/nowhere", "--out", "{tmp}/run"), "cannot load Omniglot"),
+    "train-data-root-with-newline": Cli("benchmarks.train", ("protonet", "5w1s", "--quiet", "--data-root", "{tmp}/no\nwhere", "--out", "{tmp}/run"), "cannot load Omniglot"),
     "train-device-cuda-without-gpu": Cli("benchmarks.train", _train(*TINY, "--device", "cuda"), "--device cuda"),
     "train-out-empty": Cli("benchmarks.train", _train(*TINY, out=""), "--out: expected a path, got an empty string"),
     # --- benchmarks.train: the run folder ---------------------------------------------------
@@ -153,6 +154,7 @@ CLI: dict[str, Cli] = {
     "evaluate-out-is-the-checkpoint": Cli("benchmarks.evaluate", ("{tmp}/copy.safetensors", "--episodes", "2", "--quiet", "--out", "{tmp}/copy.safetensors"), "--out {tmp}/copy.safetensors is the input", setup="model_copy"),
     "evaluate-out-is-another-file": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{file}"), "exists and is not a result file of benchmarks.evaluate"),
     "evaluate-synthetic-into-results": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{results}/omniglot/no-result-here.json"), "pass an --out outside benchmarks/results/"),
+    "evaluate-path-with-newline": Cli("benchmarks.evaluate", ("{tmp}/two\nlines.safetensors",), "not found"),
     "evaluate-disk-full": Cli("benchmarks.evaluate", ("{model}", "--episodes", "2", "--quiet", "--out", "{tmp}/r.json"), "No space left on device", patch="enospc", code=1),
     # --- benchmarks.evaluate, task_shift, health: re-signed checkpoints with bad contents ----
     "evaluate-config-shape-mismatch": Cli("benchmarks.evaluate", _crafted_eval(), "16 problem(s), first: 0.0.weight is (4, 1, 3, 3), the model's (8, 1, 3, 3)", setup="crafted_config_shape_mismatch"),

@@ -312,3 +312,23 @@ def test_maml_non_finite_step_names_no_negative_step() -> None:
     assert "non-finite meta-loss" in str(raised.value)
     with pytest.raises(maml.NonFiniteLossError, match="meta-step 0:"):
         maml.train(model, cfg, torch.Generator(), lambda g: (sx, sy * float("nan"), qx, qy))
+
+
+def test_a_training_session_removes_temporaries_of_killed_writers(
+    fixtures: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Temporaries a `kill -9` left (dead writer's PID in the name) go when the folder is next
+    locked, even by a `--resume` that only reports the run finished; a live writer's stay."""
+    run = tmp_path / "run"
+    shutil.copytree(fixtures["run"], run)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    orphans = [run / f".{name}.{int(dead.stdout)}.0badf00d.tmp" for name in
+               (train.BEST_FILE, train.MODEL_FILE, train.RESUME_FILE)]  # fmt: skip
+    live = run / f".{train.BEST_FILE}.{os.getpid()}.0badf00d.tmp"
+    for path in [*orphans, live]:
+        path.write_bytes(b"\0" * 1024)
+    argv = [*TINY, "--episodes", "2", "--val-every", "0", "--out", str(run), "--resume"]
+    code, _, err = run_train(argv, capsys)
+    assert code == 0 and "already finished" in err, err
+    assert not any(p.exists() for p in orphans) and live.exists()
