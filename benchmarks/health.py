@@ -667,8 +667,14 @@ def run(argv: list[str]) -> str:
             else None
         )
         previous = checkpoints.load_model(args.previous)[0] if args.previous else None
+        earlier = checkpoints.load_checkpoint(args.previous).metadata if args.previous else meta
     except (OSError, ValueError, KeyError) as err:
         raise HarnessError(f"cannot load a checkpoint: {err}") from err
+    if earlier["method"] != meta["method"]:  # embedding drift compares one method's embeddings
+        raise HarnessError(
+            f"--previous {args.previous} holds a {earlier['method']!r} model; "
+            f"{args.checkpoint} is {meta['method']!r}: drift compares two models of one method"
+        )
     extra = meta.get("extra") or {}
     method, split = meta["method"], args.split or meta["split"]
     cell = published_cell(args.checkpoint) if args.part == "test" and not args.split else None

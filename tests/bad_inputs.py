@@ -198,6 +198,7 @@ CLI: dict[str, Cli] = {
     "health-baseline-is-a-folder": Cli("benchmarks.health", ("{model}", "--baseline", "{dir}"), "is a folder; expected a checkpoint file"),
     "health-out-is-the-checkpoint": Cli("benchmarks.health", ("{tmp}/copy.safetensors", "--quiet", "--out", "{tmp}/copy.safetensors"), "is the input", setup="model_copy"),
     "health-out-is-the-baseline": Cli("benchmarks.health", ("{model}", "--quiet", "--baseline", "{tmp}/copy.safetensors", "--out", "{tmp}/copy.safetensors"), "is the input", setup="model_copy"),
+    "health-previous-of-another-method": Cli("benchmarks.health", ("{model}", "--quiet", "--previous", "{tmp}/crafted.safetensors"), "holds a 'maml' model", setup="maml_model"),
     "health-resume-state": Cli("benchmarks.health", ("{run}/resume.safetensors",), "is a resume state, not a model checkpoint"),
     # --- benchmarks.speed, benchmarks.sinusoid, benchmarks.docs_build -----------------------
     "speed-threads-0": Cli("benchmarks.speed", ("--threads", "0", "--out", "{tmp}/p.json"), "--threads: must be >= 1, got 0"),
@@ -365,7 +366,19 @@ def _crafted_resume(edit: Callable[[dict[str, Any]], Any]) -> Callable[[Path, di
     return setup
 
 
+def _maml_model(tmp: Path, fixtures: dict[str, Path]) -> None:
+    """`{tmp}/crafted.safetensors`: an untrained 4-channel Omniglot MAML, saved as the harness does."""
+    from reference_impl import checkpoints, methods
+
+    row = methods.get("maml")
+    cfg = dataclasses.replace(row.omniglot(5, 1, 20), conv_channels=4)
+    extra = {"harness_method": "maml", "setting": "5w1s", "data": "synthetic"}
+    checkpoints.save_checkpoint(tmp / "crafted.safetensors", row.build_model(cfg), "maml", cfg,
+                                split="maml", seed=0, extra=extra)  # fmt: skip
+
+
 SETUPS: dict[str, Callable[[Path, dict[str, Path]], None]] = {
+    "maml_model": _maml_model,
     "resume_step_negative": _crafted_resume(lambda m: m["trainer"].update(step=-5)),
     "resume_history_null": _crafted_resume(lambda m: m.update(history=None)),
     "resume_seconds_text": _crafted_resume(lambda m: m.update(train_seconds="x")),
