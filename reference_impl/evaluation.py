@@ -108,6 +108,8 @@ def evaluate_predictor(predict: Predict, episodes: Iterable[Sequence[Tensor]]) -
         if query_y.shape[0] == 0:
             raise ValueError("empty query set: an episode needs at least one query to be scored")
         logits = predict(episode.support_x, episode.support_y, episode.query_x)
+        if not isinstance(logits, Tensor):
+            raise ValueError(f"predict must return a logits tensor, got {type(logits).__name__}")
         if logits.dim() != 2 or logits.shape[0] != query_y.shape[0]:
             raise ValueError(
                 f"predict returned logits of shape {tuple(logits.shape)}; expected "
@@ -122,7 +124,7 @@ def evaluate_predictor(predict: Predict, episodes: Iterable[Sequence[Tensor]]) -
         if logits.shape[1] != n_way:
             raise ValueError(
                 f"predict returned logits of shape {tuple(logits.shape)}; expected "
-                f"{(query_y.shape[0], n_way)} (N*Q, N)"
+                f"{(query_y.shape[0], n_way)} (N*Q, N), N = largest support label + 1"
             )
         if not finite:
             raise ValueError(
@@ -152,6 +154,12 @@ def _single_episodes(episodes: Iterable[Sequence[Tensor]]) -> Iterator[Episode]:
             "episode or batch; wrap it in a list: [episode]"
         )
     for episode in episodes:
+        if not isinstance(episode, Sequence) or len(episode) != 4:
+            raise ValueError(
+                "each episode must be (support_x, support_y, query_x, query_y), got "
+                f"{len(episode) if isinstance(episode, Sequence) else type(episode).__name__}"
+                " items"
+            )
         support_x, support_y, query_x, query_y = episode  # an Episode or any 4-sequence
         if support_y.ndim == 2:  # a meta-batch: (T, N*K)
             yield from (

@@ -437,6 +437,12 @@ def _evaluate_episode(sx: Any, sy: Any, qx: Any, qy: Any, logits: torch.Tensor) 
     return evaluation.evaluate_predictor(lambda s, y, q: logits, [(sx, sy, qx, qy)])
 
 
+def _evaluation() -> Any:
+    from reference_impl import evaluation
+
+    return evaluation
+
+
 def _nan_logits() -> Any:
     sx, sy, qx, qy = _episode()
     logits = torch.full((qy.shape[0], 5), float("nan"))
@@ -658,6 +664,9 @@ LIB: dict[str, Lib] = {
     "evaluate-query-label-negative": Lib(lambda f: _query_label_negative(), ValueError, "query labels must lie in 0..4, got -1..4"),
     "evaluate-float-query-labels": Lib(lambda f: _float_query_labels(), ValueError, "int64 query labels"),
     "evaluate-wrong-logit-shape": Lib(lambda f: _wrong_logit_shape(), ValueError, "expected (10, 5) (N*Q, N)"),
+    "evaluate-logits-not-a-tensor": Lib(lambda f: _evaluate_episode(*_episode(), [[0.0] * 5] * 10), ValueError, "predict must return a logits tensor, got list"),  # type: ignore[arg-type]
+    "evaluate-episode-of-three": Lib(lambda f: _evaluation().evaluate_predictor(lambda s, y, q: q, [_episode()[:3]]), ValueError, "each episode must be (support_x, support_y, query_x, query_y), got 3 items"),
+    "evaluate-support-labels-not-covering": Lib(lambda f: _evaluate_episode(_episode()[0], torch.zeros(5, dtype=torch.long), *_episode()[2:], torch.zeros(10, 5)), ValueError, "N = largest support label + 1"),
     "evaluate-no-episodes": Lib(lambda f: _no_episodes(), ValueError, "no episodes to evaluate"),
     "evaluate-unwrapped-episode": Lib(lambda f: _one_episode_unwrapped(), ValueError, "wrap it in a list"),
     "maml-predict-empty-support": Lib(lambda f: _maml_empty_support(), ValueError, "K >= 1"),
