@@ -60,6 +60,24 @@ TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 """The environment `torchrun` sets for each process, which `init_distributed` reads."""
 
 
+def environment_problem() -> str | None:
+    """What makes the `RANK`/`WORLD_SIZE`/`LOCAL_RANK` environment unusable, or `None`."""
+    values = {}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        text = os.environ.get(name)
+        if text is not None:
+            try:
+                values[name] = int(text)
+            except ValueError:
+                return f"{name}={text!r} is not an integer"
+    world, rank = values.get("WORLD_SIZE", 1), values.get("RANK", 0)
+    if world < 1:
+        return f"WORLD_SIZE={world} must be >= 1"
+    if not 0 <= rank < world:
+        return f"RANK={rank} must lie in 0..{world - 1} (WORLD_SIZE={world})"
+    return None
+
+
 def launched_by_torchrun() -> bool:
     """Whether the environment names a process group (every `TORCHRUN_VARIABLES` is set)."""
     return all(os.environ.get(name) for name in TORCHRUN_VARIABLES)

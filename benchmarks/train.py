@@ -672,9 +672,14 @@ def run(argv: list[str]) -> dict[str, Any]:
     out: Path = args.out if args.out is not None else default_out(args)
     common.check_output_folder(out, "--out", "run folder")
     check_run_folder(out, resume=args.resume)
-    if args.distributed and not distributed.launched_by_torchrun():
+    problem = distributed.environment_problem()
+    if problem is not None:
+        raise HarnessError(f"the process-group environment is invalid: {problem}")
+    world = distributed.env_world_size()
+    if (args.distributed or world > 1) and not distributed.launched_by_torchrun():
         raise HarnessError(
-            "--distributed needs torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and "
+            ("" if args.distributed else f"WORLD_SIZE={world} in the environment: ")
+            + "--distributed needs torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and "
             "MASTER_PORT: torchrun --nproc-per-node 2 -m benchmarks.train ... --distributed"
         )
     if args.threads is not None:

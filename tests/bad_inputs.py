@@ -133,6 +133,9 @@ CLI: dict[str, Cli] = {
     "train-resume-done-text": Cli("benchmarks.train", _train(*TINY, "--resume", out="{tmp}/edited"), "expected done is true or false", setup="resume_done_text"),
     "train-folder-with-model-only": Cli("benchmarks.train", _train(*TINY, out="{tmp}/old"), "already holds model.safetensors", setup="model_only_run"),
     "train-locked-by-live-process": Cli("benchmarks.train", _train(*TINY, out="{tmp}/locked"), "is in use by PID", setup="live_lock"),
+    "train-stray-world-size": Cli("benchmarks.train", _train(*TINY), "WORLD_SIZE=2 in the environment: --distributed needs torchrun", patch="world_size_2"),
+    "train-world-size-text": Cli("benchmarks.train", _train(*TINY), "WORLD_SIZE='abc' is not an integer", patch="world_size_text"),
+    "train-rank-outside-world": Cli("benchmarks.train", _train(*TINY), "RANK=5 must lie in 0..1 (WORLD_SIZE=2)", patch="rank_outside"),
     "train-disk-full": Cli("benchmarks.train", _train(*TINY), "No space left on device", patch="enospc", code=1),
     # --- benchmarks.evaluate ----------------------------------------------------------------
     "evaluate-missing-checkpoint": Cli("benchmarks.evaluate", ("{tmp}/nope.safetensors",), "not found"),
@@ -405,7 +408,24 @@ def _enospc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "fsync", full)
 
 
-PATCHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {"enospc": _enospc}
+def _environment(**variables: str) -> Callable[[pytest.MonkeyPatch], None]:
+    """A patch setting environment variables (a stray `WORLD_SIZE`, say) for the command."""
+
+    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+
+    return patch
+
+
+PATCHES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {
+    "enospc": _enospc,
+    "world_size_2": _environment(WORLD_SIZE="2"),
+    "world_size_text": _environment(WORLD_SIZE="abc"),
+    "rank_outside": _environment(
+        WORLD_SIZE="2", RANK="5", MASTER_ADDR="127.0.0.1", MASTER_PORT="29555"
+    ),
+}
 
 
 # ---------------------------------------------------------------------------------------------
