@@ -170,20 +170,47 @@ def non_negative_number(text: str) -> float:
     return value
 
 
-def check_output_file(path: Path, flag: str = "--out", inputs: Sequence[Path | None] = ()) -> None:
-    """Refuse, before any work, an output file that could not be written at the end, or that
-    is one of the command's `inputs` (a report written over the checkpoint it reports on).
+def check_output_file(
+    path: Path, flag: str = "--out", inputs: Sequence[Path | None] = (), writer: str = ""
+) -> None:
+    """Refuse, before any work, an output file that could not be written at the end, that is
+    one of the command's `inputs` (a report written over the checkpoint it reports on), or
+    that is a committed result of another command (`writer` is this command's module).
 
     Raises:
-        HarnessError: If `path` is a folder, is one of `inputs`, lies under a file, or its
-            folder (the nearest one that exists) does not let this process create files.
+        HarnessError: If `path` is a folder, is one of `inputs`, is a result under
+            `benchmarks/results/` that `result_owner` gives to another module, lies under a
+            file, or its folder (the nearest one that exists) does not let this process create
+            files.
     """
     if path.is_dir():
         raise HarnessError(f"{flag} {path} is a folder; expected a file")
+    if writer and path.is_file() and path.resolve().is_relative_to(RESULTS_DIR.resolve()):
+        owner = result_owner(path)
+        if owner not in (None, writer):
+            raise HarnessError(
+                f"{flag} {path} is a result of {owner}; {writer} would overwrite it: choose "
+                f"another {flag}"
+            )
     for source in inputs:
         if source is not None and path.exists() and source.exists() and path.samefile(source):
             raise HarnessError(f"{flag} {path} is the input {source}; it would be overwritten")
     _check_creatable(path.parent, f"{flag} {path}")
+
+
+def result_owner(path: Path) -> str | None:
+    """The module that wrote a JSON result file: the one its recorded `command` runs, or
+    `benchmarks.evaluate` for an Omniglot cell; `None` when the file does not say."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    command = data.get("command")
+    if isinstance(command, str) and command.startswith("python -m ") and len(command.split()) > 2:
+        return command.split()[2]
+    return "benchmarks.evaluate" if {"method", "setting", "split"} <= set(data) else None
 
 
 def check_output_folder(path: Path, flag: str = "--out", what: str = "folder") -> None:

@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> dict[str, Any]:
     """Build once, collect the per-page times, write and print the report."""
     args = build_parser().parse_args(argv)
-    check_output_file(args.out)  # before the build, which takes minutes
+    check_output_file(
+        args.out, writer="benchmarks.docs_build"
+    )  # before the build, which takes minutes
     with tempfile.TemporaryDirectory() as tmp:
         times_file = Path(tmp) / "times.json"
         env = {**os.environ, "MLG_PAGE_TIMES": str(times_file), "NO_MKDOCS_2_WARNING": "1"}

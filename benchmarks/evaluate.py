@@ -192,7 +192,7 @@ def run(argv: list[str]) -> dict[str, Any]:
 
     args = build_parser().parse_args(argv)
     if args.out is not None:
-        common.check_output_file(args.out, inputs=(args.checkpoint,))
+        common.check_output_file(args.out, inputs=(args.checkpoint,), writer="benchmarks.evaluate")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -657,7 +657,10 @@ def run(argv: list[str]) -> str:
         if path is not None:
             common.check_model_checkpoint(path)
     if args.out is not None:
-        common.check_output_file(args.out, inputs=(args.checkpoint, args.baseline, args.previous))
+        common.check_output_file(
+            args.out, inputs=(args.checkpoint, args.baseline, args.previous),
+            writer="benchmarks.health",
+        )  # fmt: skip
     try:
         meta = checkpoints.load_checkpoint(args.checkpoint).metadata
         model, cfg = checkpoints.load_model(args.checkpoint)

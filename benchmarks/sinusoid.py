@@ -202,7 +202,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     if args.checkpoints.exists() and not args.checkpoints.is_dir():
         raise HarnessError(f"--checkpoints {args.checkpoints} exists and is not a folder")
     common.check_output_folder(args.checkpoints, "--checkpoints")
-    common.check_output_file(args.out)
+    common.check_output_file(args.out, writer="benchmarks.sinusoid")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     cfg = make_config(args)

@@ -78,7 +78,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.out is None:
         suffix = "_cuda" if args.device == "cuda" else ""
         args.out = RESULTS / f"speed_report{suffix}.json"
-    common.check_output_file(args.out)
+    common.check_output_file(args.out, writer="benchmarks.speed")
     return args
 
 

@@ -129,7 +129,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     )
     parser.add_argument("--out", type=common.path_arg, default=OUT, help="result JSON")
     args = parser.parse_args(argv)
-    common.check_output_file(args.out, inputs=args.checkpoints)
+    common.check_output_file(args.out, inputs=args.checkpoints, writer="benchmarks.task_shift")
     if args.k_shot + common.TEST_QUERIES > 20:  # Omniglot has 20 drawings per character
         raise HarnessError(
             f"--k-shot {args.k_shot} plus {common.TEST_QUERIES} queries exceeds the 20 drawings "

@@ -206,6 +206,10 @@ CLI: dict[str, Cli] = {
     # --- benchmarks.speed, benchmarks.sinusoid, benchmarks.docs_build -----------------------
     "speed-threads-0": Cli("benchmarks.speed", ("--threads", "0", "--out", "{tmp}/p.json"), "--threads: must be >= 1, got 0"),
     "speed-rounds-0": Cli("benchmarks.speed", ("--maml-rounds", "0", "--out", "{tmp}/p.json"), "--maml-rounds: must be >= 1, got 0"),
+    "speed-out-is-a-committed-cell": Cli("benchmarks.speed", ("--out", "{results}/omniglot/maml_5w1s_maml.json"), "is a result of benchmarks.evaluate; benchmarks.speed would overwrite it"),
+    "task-shift-out-is-the-speed-report": Cli("benchmarks.task_shift", ("{model}", "--out", "{results}/speed_report.json"), "is a result of benchmarks.speed; benchmarks.task_shift would overwrite it"),
+    "sinusoid-out-is-a-committed-cell": Cli("benchmarks.sinusoid", ("--out", "{results}/omniglot/protonet_5w1s_maml.json", "--checkpoints", "{tmp}/m"), "is a result of benchmarks.evaluate"),
+    "evaluate-out-is-the-task-shift-result": Cli("benchmarks.evaluate", ("{model}", "--out", "{results}/task_shift.json"), "is a result of benchmarks.task_shift"),
     "speed-out-is-a-folder": Cli("benchmarks.speed", ("--out", "{dir}"), "is a folder; expected a file"),
     "speed-out-not-writable": Cli("benchmarks.speed", ("--out", "{ro}/p.json"), "is not writable"),
     "speed-unknown-episode-shape": Cli("benchmarks.speed", ("--episodes", "1w1s", "--out", "{tmp}/p.json"), "invalid choice: '1w1s'"),
