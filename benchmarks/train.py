@@ -469,20 +469,22 @@ class MetricsLog:
     Args:
         path: The file.
         resume_step: `None` for a new run (the file starts empty); else the step of the resume
-            checkpoint: lines of later updates, and any unparsable line (a write cut short by a
-            kill), are dropped by an atomic rewrite, so the next line is update `resume_step + 1`.
+            checkpoint: lines of later updates, and any line that is not a record with an
+            integer `update` (a write cut short by a kill, bytes that are not UTF-8), are dropped
+            by an atomic rewrite, so the next line is update `resume_step + 1`.
     """
 
     def __init__(self, path: Path, resume_step: int | None) -> None:
         self.path = path
         kept: list[str] = []
         if resume_step is not None and path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if isinstance(record, dict) and int(record.get("update", 0)) <= resume_step:
+                step = record.get("update") if isinstance(record, dict) else None
+                if isinstance(step, int) and not isinstance(step, bool) and step <= resume_step:
                     kept.append(line + "\n")
         files.atomic_write(path, "".join(kept).encode("utf-8"))
         self.fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND)

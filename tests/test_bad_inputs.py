@@ -332,3 +332,24 @@ def test_a_training_session_removes_temporaries_of_killed_writers(
     code, _, err = run_train(argv, capsys)
     assert code == 0 and "already finished" in err, err
     assert not any(p.exists() for p in orphans) and live.exists()
+
+
+@pytest.mark.parametrize(
+    "damage", [b'not json\n{"update": "x"}\n{"update": true}\n', b"\xff\xfe\x00\n"]
+)
+def test_resume_over_a_damaged_metrics_log_keeps_the_good_records(
+    damage: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lines that are not records with an integer `update` (text, a non-integer update, bytes
+    that are not UTF-8) are dropped on resume; the log then holds updates 1..N once each."""
+    run = tmp_path / "run"
+    argv = [*TINY, "--episodes", "3", "--val-every", "0", "--checkpoint-every", "1", "--out",
+            str(run)]  # fmt: skip
+    code, _, err = run_train([*argv, "--stop-after", "1"], capsys)
+    assert code == 0, err
+    with open(run / train.METRICS_FILE, "ab") as log:
+        log.write(damage)
+    code, _, err = run_train([*argv, "--resume"], capsys)
+    assert code == 0, err
+    lines = (run / train.METRICS_FILE).read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["update"] for line in lines] == [1, 2, 3]
