@@ -106,6 +106,9 @@ class MAMLConfig:
         least = dict.fromkeys(("n_way", "k_shot", "n_query", "meta_batch_size", "eval_tasks"), 1)
         least |= dict.fromkeys(("inner_steps", "test_inner_steps", "train_steps", "inner_lr"), 0)
         value = {**vars(self), "min(hidden_sizes)": min(self.hidden_sizes, default=1)}
+        for name in ("amplitude_range", "phase_range", "x_range"):  # (low, high), low <= high
+            low, high = getattr(self, name)
+            value[f"{name} high - low"], least[f"{name} high - low"] = high - low, 0
         for name, low in (least | {"conv_channels": 1, "min(hidden_sizes)": 1}).items():
             if not value[name] >= low:  # `not >=`: NaN is refused too
                 raise ValueError(f"{name} must be >= {low}, got {value[name]}")
@@ -245,13 +248,9 @@ def embed(model: nn.Sequential, x: Tensor, cfg: MAMLConfig) -> Tensor:
 
 # --8<-- [start:validate]
 def check_episode(
-    cfg: MAMLConfig,
-    support_x: Tensor,
-    support_y: Tensor,
-    query_x: Tensor,
-    query_y: Tensor | None = None,
-    like: Tensor | None = None,
-) -> None:
+    cfg: MAMLConfig, support_x: Tensor, support_y: Tensor, query_x: Tensor,
+    query_y: Tensor | None = None, like: Tensor | None = None,
+) -> None:  # fmt: skip
     """Validate an episode, or a meta-batch with a leading `T`, once at an entry point.
 
     Shapes, dtype and device are checked for free; class labels cost one host sync for the
