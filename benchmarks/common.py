@@ -86,7 +86,8 @@ def run_cli(module: str, run: Callable[[list[str]], Any], argv: list[str] | None
     """Call `run(argv)` (default `sys.argv[1:]`); every failure prints one line and returns.
 
     A `HarnessError` (a bad argument, a refused file) returns 2; an `OSError` (a full disk, a
-    permission the file system refuses) 1, naming the file; Ctrl-C 130.
+    permission the file system refuses) or an allocation failure (`out_of_memory`) 1, naming
+    the file or the size; Ctrl-C 130.
     """
     try:
         run(list(sys.argv[1:] if argv is None else argv))
@@ -96,10 +97,25 @@ def run_cli(module: str, run: Callable[[list[str]], Any], argv: list[str] | None
     except OSError as err:
         print(f"{module}: error: {describe_os_error(err)}", file=sys.stderr)
         return 1
+    except (MemoryError, RuntimeError) as err:
+        if not out_of_memory(err):
+            raise
+        print(f"{module}: error: out of memory: {' '.join(str(err).split())}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{module}: interrupted; nothing half-written is left behind", file=sys.stderr)
         return 130
     return 0
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """Whether `err` is an allocation failure (sizes too large for this machine), which a
+    command line reports in one line like a full disk, rather than a bug's traceback."""
+    return (
+        isinstance(err, MemoryError)
+        or "can't allocate memory" in str(err)
+        or ("out of memory" in str(err).lower())
+    )
 
 
 def describe_os_error(err: OSError) -> str:

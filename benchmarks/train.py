@@ -1045,6 +1045,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # a full disk, a folder the file system refuses
         print(f"benchmarks.train: error: {common.describe_os_error(err)}", file=sys.stderr)
         return 1
+    except (MemoryError, RuntimeError) as err:  # sizes this machine cannot allocate
+        if not common.out_of_memory(err):
+            raise
+        print(f"benchmarks.train: error: out of memory: {' '.join(str(err).split())}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     state = "finished" if summary["done"] else "paused"
     print(
         f"{state}: {summary['steps']}/{summary['total_steps']} updates in {summary['train_seconds']:.1f} s -> {summary['out']}"

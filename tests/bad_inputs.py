@@ -211,6 +211,7 @@ CLI: dict[str, Cli] = {
     "task-shift-out-is-the-speed-report": Cli("benchmarks.task_shift", ("{model}", "--out", "{results}/speed_report.json"), "is a result of benchmarks.speed; benchmarks.task_shift would overwrite it"),
     "sinusoid-out-is-a-committed-cell": Cli("benchmarks.sinusoid", ("--out", "{results}/omniglot/protonet_5w1s_maml.json", "--checkpoints", "{tmp}/m"), "is a result of benchmarks.evaluate"),
     "evaluate-out-is-the-task-shift-result": Cli("benchmarks.evaluate", ("{model}", "--out", "{results}/task_shift.json"), "is a result of benchmarks.task_shift"),
+    "speed-meta-batch-too-large-to-allocate": Cli("benchmarks.speed", ("--maml-meta-batch-size", str(10**12), "--maml-rounds", "1", "--protonet-rounds", "1", "--out", "{tmp}/p.json"), "out of memory: ", code=1),
     "speed-out-is-a-folder": Cli("benchmarks.speed", ("--out", "{dir}"), "is a folder; expected a file"),
     "speed-out-not-writable": Cli("benchmarks.speed", ("--out", "{ro}/p.json"), "is not writable"),
     "speed-unknown-episode-shape": Cli("benchmarks.speed", ("--episodes", "1w1s", "--out", "{tmp}/p.json"), "invalid choice: '1w1s'"),
