@@ -707,7 +707,8 @@ def run(argv: list[str]) -> dict[str, Any]:
     stale = lock.acquire() if lock is not None else None
     if stale is not None:
         print(f"benchmarks.train: taking over the stale lock of {stale}", file=sys.stderr)
-    try:
+    try:  # checked again under the lock: another run may have finished here meanwhile
+        check_run_folder(out, resume=args.resume)
         return _session(args, argv, cfg_class, cfg, trainer, val_data, out, info, use_dist)
     finally:
         if lock is not None:

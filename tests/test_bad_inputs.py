@@ -245,7 +245,9 @@ def test_stale_lock_of_a_dead_process_is_taken_over_with_a_message(
 
 
 def test_two_concurrent_trainings_on_one_folder_one_wins(tmp_path: Path) -> None:
-    """Two processes started together on one `--out`: exactly one trains, the other names it."""
+    """Two processes started together on one `--out`: exactly one trains; the other fails in
+    one line, naming the holder, or (when it takes the lock only after the first finished)
+    naming the run the first left there."""
     run = tmp_path / "run"
     argv = [sys.executable, "-m", "benchmarks.train", *TINY, "--episodes", "20", "--out", str(run)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -258,7 +260,8 @@ def test_two_concurrent_trainings_on_one_folder_one_wins(tmp_path: Path) -> None
     codes = sorted(code for code, _ in outcomes)
     assert codes == [0, 2], outcomes
     loser = next(err for code, err in outcomes if code == 2)
-    assert "is in use by PID" in loser and len(loser.strip().splitlines()) == 1, loser
+    assert len(loser.strip().splitlines()) == 1, loser
+    assert "is in use by PID" in loser or "exists: pass --resume to continue it" in loser, loser
     assert (run / train.MODEL_FILE).is_file()
 
 
@@ -353,3 +356,26 @@ def test_resume_over_a_damaged_metrics_log_keeps_the_good_records(
     assert code == 0, err
     lines = (run / train.METRICS_FILE).read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["update"] for line in lines] == [1, 2, 3]
+
+
+def test_a_run_that_finished_while_this_one_started_is_not_taken_over(
+    fixtures: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The folder is checked again under the lock: a run that another process finished between
+    this one's first check and its lock is refused (not reported "already finished", exit 0)."""
+    run = tmp_path / "run"
+    acquire = train.RunLock.acquire
+
+    def finish_first(lock: train.RunLock) -> str | None:
+        shutil.copytree(fixtures["run"], run, dirs_exist_ok=True)  # the other run, done
+        return acquire(lock)
+
+    monkeypatch.setattr(train.RunLock, "acquire", finish_first)
+    before = tree_digest(fixtures["run"])
+    code, _, err = run_train([*TINY, "--episodes", "2", "--out", str(run)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "exists: pass --resume to continue it" in err, err
+    assert tree_digest(run) == before
