@@ -622,6 +622,10 @@ def format_seconds(seconds: float) -> str:
 class Progress:
     """A one-line progress bar: step, episodes/s, loss, last validation accuracy, ETA.
 
+    The ETA is the time to the last update at the current rate, or, when a time budget
+    (`budget_s`, seconds left when the bar starts) ends the run first, the budget left, marked
+    "(budget)".
+
     On a terminal the line is redrawn in place (at most 10 times a second); otherwise (a log file,
     a pipe) a full line is printed every `log_every` seconds, so logs stay readable.
     """
@@ -635,8 +639,10 @@ class Progress:
         stream: TextIO | None = None,
         log_every: float = 30.0,
         enabled: bool = True,
+        budget_s: float = math.inf,
     ) -> None:
         self.total, self.start, self.episodes_per_step = total, start, episodes_per_step
+        self.budget_s = budget_s  # seconds left of a time budget when the bar starts
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty()
         self.log_every, self.enabled = log_every, enabled
@@ -651,13 +657,15 @@ class Progress:
         elapsed = time.perf_counter() - self.t0
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - step) / rate if rate > 0 else math.inf
+        budget_left = max(self.budget_s - elapsed, 0.0)
+        ends = " (budget)" if budget_left < eta else ""
         width = 24
         filled = int(width * step / max(self.total, 1))
         bar = "#" * filled + "." * (width - filled)
         val = f"{100 * self.val:.2f}%" if self.val is not None else "-"
         return (
             f"[{bar}] {step}/{self.total} | {rate * self.episodes_per_step:.1f} episodes/s | "
-            f"loss {self.loss:.4f} | val {val} | ETA {format_seconds(eta)}"
+            f"loss {self.loss:.4f} | val {val} | ETA {format_seconds(min(eta, budget_left))}{ends}"
         )
 
     def update(self, step: int, loss: float, *, force: bool = False) -> None:

@@ -874,6 +874,7 @@ def _session(
         start=trainer.step,
         episodes_per_step=trainer.episodes_per_step,
         enabled=info.is_main and not args.quiet,
+        budget_s=budget_s - train_seconds,
     )
     if history["validation"]:
         progress.val = history["validation"][-1]["accuracy"]

@@ -152,6 +152,20 @@ def test_eval_progress_shows_episodes_running_accuracy_and_eta() -> None:
     assert "10.0 episodes/s" in line and "ETA 40s" in line
 
 
+def test_training_eta_is_the_budget_left_when_the_budget_ends_the_run_first() -> None:
+    # 100 updates in 20 s: 19900 more would take 66 min, but 60 - 20 s of budget remain
+    budgeted = common.Progress(20000, stream=_Stream(False), budget_s=60.0)
+    budgeted.t0 -= 20.0
+    assert budgeted.line(100).endswith("ETA 40s (budget)")
+    # without a budget, or with one that outlasts the updates, the ETA counts updates
+    unbudgeted = common.Progress(20000, stream=_Stream(False))
+    unbudgeted.t0 -= 20.0
+    assert unbudgeted.line(100).endswith("ETA 1h06m20s")
+    generous = common.Progress(200, stream=_Stream(False), budget_s=3600.0)
+    generous.t0 -= 20.0
+    assert generous.line(100).endswith("ETA 20s")
+
+
 def test_eval_progress_is_rate_limited_in_logs_and_redrawn_on_a_terminal() -> None:
     log = _Stream(False)
     progress = common.EvalProgress(1000, stream=log, log_every=3600)
