@@ -1,4 +1,5 @@
-"""Suite-wide fixtures: the built site, a loopback HTTP server for it, and Debian's Chromium.
+"""Suite-wide fixtures: the built site, a loopback HTTP server for it, and Debian's Chromium;
+`load_snippet` for the tests of the docs' snippet files.
 
 Everything that consumes the built site is grouped on one xdist worker (`xdist_group("site")`),
 so the strict build runs once per test session.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -16,13 +18,21 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+SNIPPETS = REPO / "docs" / "snippets"
 # The docs' helpers (figures, claims) are imported by executed blocks from docs/snippets.
-if str(REPO / "docs" / "snippets") not in sys.path:
-    sys.path.insert(0, str(REPO / "docs" / "snippets"))
+if str(SNIPPETS) not in sys.path:
+    sys.path.insert(0, str(SNIPPETS))
+
+
+def load_snippet(name: str) -> dict[str, Any]:
+    """Namespace of one snippet file of docs/snippets (they define functions only; nothing runs
+    on load)."""
+    return runpy.run_path(str(SNIPPETS / name), run_name=name.removesuffix(".py"))
 
 
 def in_ci() -> bool:

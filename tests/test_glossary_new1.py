@@ -19,13 +19,8 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
-
-SNIPPETS = Path(__file__).resolve().parents[1] / "docs" / "snippets"
-
-
-def load(name: str) -> dict[str, Any]:
-    """Namespace of one snippet file (they define functions only; nothing runs on load)."""
-    return runpy.run_path(str(SNIPPETS / name), run_name=name.removesuffix(".py"))
+from conftest import SNIPPETS
+from conftest import load_snippet as load
 
 
 def episode(t: int, n: int, k: int, m: int, d: int, seed: int = 0) -> tuple[torch.Tensor, ...]:

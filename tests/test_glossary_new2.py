@@ -9,19 +9,11 @@ that readers copy.
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-
-SNIPPETS = Path(__file__).resolve().parents[1] / "docs" / "snippets"
-
-
-def load(name: str) -> dict[str, Any]:
-    """Namespace of one snippet file (they define functions only; nothing runs on load)."""
-    return runpy.run_path(str(SNIPPETS / name), run_name=name.removesuffix(".py"))
+from conftest import load_snippet as load
 
 
 def episode_batch(

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -216,11 +217,10 @@ def statuses(report: str) -> dict[str, str]:
     return {line[:24].strip(): line[88:96].strip() for line in rows}
 
 
-def test_model_report_for_saved_baseline_and_maml_models(tmp_path) -> None:
-    """Round trip through `reference_impl.checkpoints`; every signal that applies gets a verdict."""
+def saved_baseline(tmp_path: Path) -> Path:
+    """A tiny untrained transfer-baseline checkpoint (conv4, 8 channels, 12 classes)."""
     bcfg = baseline.BaselineConfig(backbone="conv4", conv_channels=8, num_classes=12)
-    torch.manual_seed(0)
-    path = checkpoints.save_checkpoint(
+    return checkpoints.save_checkpoint(
         tmp_path / "b.safetensors",
         baseline.build_model(bcfg),
         "baseline",
@@ -228,6 +228,12 @@ def test_model_report_for_saved_baseline_and_maml_models(tmp_path) -> None:
         split="maml",
         seed=0,
     )
+
+
+def test_model_report_for_saved_baseline_and_maml_models(tmp_path) -> None:
+    """Round trip through `reference_impl.checkpoints`; every signal that applies gets a verdict."""
+    torch.manual_seed(0)
+    path = saved_baseline(tmp_path)
     model, cfg = checkpoints.load_model(path)
     data = {"train_data": image_classes(12, 0), "val_data": image_classes(8, 1)}
     sizes = {"calibration_tasks": 10, "shot_episodes": 3, "n_query": 5}
@@ -262,15 +268,7 @@ def test_main_reports_bad_input_in_one_line_without_traceback(tmp_path, capsys) 
     err = capsys.readouterr().err
     assert err.startswith("benchmarks.health: error: ") and "Traceback" not in err
     assert len(err.splitlines()) == 1
-    bcfg = baseline.BaselineConfig(backbone="conv4", conv_channels=8, num_classes=12)
-    path = checkpoints.save_checkpoint(
-        tmp_path / "b.safetensors",
-        baseline.build_model(bcfg),
-        "baseline",
-        bcfg,
-        split="maml",
-        seed=0,
-    )
+    path = saved_baseline(tmp_path)
     out = tmp_path / "report.txt"
     args = [
         str(path),
